@@ -1,0 +1,35 @@
+# Steel Notes Sync: the commands. Every target installs what it needs into .tools/ first.
+.PHONY: test dev migrate tools services-start services-stop build-arm64 fmt lint
+
+# The whole check, as CI runs it: formatting, lints, every test against real local services.
+test: tools
+	scripts/with-services.sh scripts/test.sh
+
+# Runs the backend locally: services, migrations, then every function behind
+# `cargo lambda watch` on http://127.0.0.1:9000 (routes as in API Gateway).
+dev: tools
+	scripts/dev.sh
+
+# Applies the migrations to $$DATABASE_URL.
+migrate:
+	cargo run --quiet -p migrate
+
+tools:
+	scripts/install-tools.sh
+
+services-start: tools
+	scripts/services.sh start
+
+services-stop:
+	scripts/services.sh stop
+
+# Release binaries for Lambda (Graviton), as `sam build` makes them.
+build-arm64: tools
+	PATH="$(CURDIR)/.tools/venv/bin:$$PATH" cargo lambda build --release --arm64
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# dev.sh — `make dev`: the whole backend on this machine. Starts the local services, applies
+# the migrations, then serves every function through `cargo lambda watch`, which routes
+# HTTP requests as API Gateway would (see [workspace.metadata.lambda.watch.router] in
+# Cargo.toml) and rebuilds on change. Ctrl-C stops the functions and the services.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if [ -z "${STEEL_DEV_INNER:-}" ]; then
+  STEEL_DEV_INNER=1 exec scripts/with-services.sh "$0" "$@"
+fi
+
+PORT="${DEV_PORT:-9000}"
+RUN="$ROOT/.tools/run"
+SECRET_FILE="$RUN/dev-jwt-secret"
+# A random signing key per checkout, kept across runs so dev tokens survive a restart.
+[ -s "$SECRET_FILE" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$SECRET_FILE"
+
+ENV_FILE="$RUN/dev.env"
+{
+  for name in DATABASE_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION \
+      AWS_EC2_METADATA_DISABLED AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SQS S3_FORCE_PATH_STYLE \
+      S3_BUCKET S3_REGION SQS_QUEUE_URL; do
+    printf '%s=%s\n' "$name" "${!name}"
+  done
+  printf 'JWT_SECRET=%s\n' "$(cat "$SECRET_FILE")"
+  printf 'RUST_LOG=%s\n' "${RUST_LOG:-info}"
+  # Optional settings pass through when set in the calling shell.
+  for name in APPLE_CLIENT_ID GOOGLE_CLIENT_IDS APPLE_TEAM_ID APPLE_JWKS_URL GOOGLE_JWKS_URL; do
+    if [ -n "${!name:-}" ]; then printf '%s=%s\n' "$name" "${!name}"; fi
+  done
+} > "$ENV_FILE"
+
+echo "[dev] applying migrations"
+cargo run --quiet -p migrate
+
+echo "[dev] serving on http://127.0.0.1:$PORT (Ctrl-C to stop)"
+# cargo-lambda stops its function processes only on SIGINT; forward INT/TERM to it by PID.
+PATH="$ROOT/.tools/venv/bin:$PATH" cargo lambda watch \
+  --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$ENV_FILE" &
+WATCH_PID=$!
+trap 'kill -INT "$WATCH_PID" 2>/dev/null || true' INT TERM
+while kill -0 "$WATCH_PID" 2>/dev/null; do
+  wait "$WATCH_PID" || true
+done

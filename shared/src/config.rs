@@ -1,0 +1,369 @@
+//! Runtime configuration, read once per cold start from the environment.
+//!
+//! Every variable is parsed and validated here, so a Lambda with a missing or malformed
+//! setting fails its cold start with a message naming the variable instead of failing
+//! later on some request.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Everything a function may need. Settings only some functions use are `Option`s; the
+/// function asks for them at cold start through the `require_*` methods.
+#[derive(Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub s3: S3Config,
+    pub sqs_queue_url: Option<String>,
+    pub tokens: TokenConfig,
+    pub apple_team_id: Option<String>,
+    /// Audiences accepted for Sign in with Apple (bundle id, services id...). Empty: disabled.
+    pub apple_client_ids: Vec<String>,
+    /// Audiences accepted for Google identity tokens. Empty: disabled.
+    pub google_client_ids: Vec<String>,
+    pub apple_jwks_url: String,
+    pub google_jwks_url: String,
+    pub limits: Limits,
+}
+
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    /// Path-style addressing, for local S3 emulators that have no per-bucket host names.
+    pub force_path_style: bool,
+}
+
+#[derive(Clone)]
+pub struct TokenConfig {
+    pub jwt_secret: Secret,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest request body the HTTP adapter accepts (after base64 decoding).
+    pub max_body_bytes: usize,
+    pub max_file_bytes: u64,
+    pub vault_quota_bytes: u64,
+}
+
+/// A secret value that never shows up in `Debug` output or logs.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("DatabaseConfig")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+pub const DEFAULT_APPLE_JWKS_URL: &str = "https://appleid.apple.com/auth/keys";
+pub const DEFAULT_GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
+const MIB: u64 = 1024 * 1024;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let database = DatabaseConfig {
+            url: env.required("DATABASE_URL").and_then(|url| {
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    Ok(url)
+                } else {
+                    Err(invalid("DATABASE_URL", "must be a postgres:// URL"))
+                }
+            })?,
+            max_connections: env
+                .parse_or("DATABASE_MAX_CONNECTIONS", 2u32, |n| (1..=100).contains(n))?,
+            acquire_timeout: Duration::from_millis(env.parse_or(
+                "DATABASE_ACQUIRE_TIMEOUT_MS",
+                5_000u64,
+                |n| (1..=60_000).contains(n),
+            )?),
+            statement_timeout: Duration::from_millis(env.parse_or(
+                "DATABASE_STATEMENT_TIMEOUT_MS",
+                10_000u64,
+                |n| (1..=600_000).contains(n),
+            )?),
+        };
+        let s3 = S3Config {
+            bucket: env.required("S3_BUCKET").and_then(|b| {
+                if is_valid_bucket_name(&b) {
+                    Ok(b)
+                } else {
+                    Err(invalid("S3_BUCKET", "not a valid S3 bucket name"))
+                }
+            })?,
+            region: env.required("S3_REGION")?,
+            force_path_style: env.parse_or("S3_FORCE_PATH_STYLE", false, |_| true)?,
+        };
+        let jwt_secret = env.required("JWT_SECRET")?;
+        if jwt_secret.len() < 32 {
+            return Err(invalid("JWT_SECRET", "must be at least 32 bytes long"));
+        }
+        let tokens = TokenConfig {
+            jwt_secret: Secret(jwt_secret),
+            issuer: env
+                .optional("JWT_ISSUER")?
+                .unwrap_or_else(|| "steel-notes-sync".into()),
+            audience: env
+                .optional("JWT_AUDIENCE")?
+                .unwrap_or_else(|| "steel-notes-api".into()),
+            access_ttl: Duration::from_secs(env.parse_or(
+                "ACCESS_TOKEN_TTL_SECS",
+                3_600u64,
+                |n| (60..=86_400).contains(n),
+            )?),
+            refresh_ttl: Duration::from_secs(
+                86_400
+                    * env.parse_or("REFRESH_TOKEN_TTL_DAYS", 30u64, |n| (1..=365).contains(n))?,
+            ),
+        };
+        let limits = Limits {
+            max_body_bytes: env.parse_or("MAX_BODY_BYTES", 2 * MIB as usize, |n| {
+                (1024..=6 * MIB as usize).contains(n)
+            })?,
+            max_file_bytes: env.parse_or("MAX_FILE_BYTES", 50 * MIB, |n| *n >= 1)?,
+            vault_quota_bytes: env.parse_or("VAULT_QUOTA_BYTES", 5 * 1024 * MIB, |n| *n >= 1)?,
+        };
+        Ok(Config {
+            database,
+            s3,
+            sqs_queue_url: env.optional("SQS_QUEUE_URL")?,
+            tokens,
+            apple_team_id: env.optional("APPLE_TEAM_ID")?,
+            apple_client_ids: env.list("APPLE_CLIENT_ID")?,
+            google_client_ids: env.list("GOOGLE_CLIENT_IDS")?,
+            apple_jwks_url: env.url_or("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)?,
+            google_jwks_url: env.url_or("GOOGLE_JWKS_URL", DEFAULT_GOOGLE_JWKS_URL)?,
+            limits,
+        })
+    }
+
+    /// The queue `confirm` and `delete` announce changes on.
+    pub fn require_sqs_queue_url(&self) -> Result<&str, ConfigError> {
+        self.sqs_queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("SQS_QUEUE_URL"))
+    }
+
+    pub fn require_apple_team_id(&self) -> Result<&str, ConfigError> {
+        self.apple_team_id
+            .as_deref()
+            .ok_or(ConfigError::Missing("APPLE_TEAM_ID"))
+    }
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+/// S3's rules for bucket names (3-63 chars, lowercase letters, digits, dots, hyphens).
+fn is_valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
+}
+
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    /// A set but blank variable counts as unset: SAM parameters default to "".
+    fn optional(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        Ok((self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty()))
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name)?.ok_or(ConfigError::Missing(name))
+    }
+
+    fn parse_or<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        valid: impl Fn(&T) -> bool,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + fmt::Display,
+    {
+        match self.optional(name)? {
+            None => Ok(default),
+            Some(raw) => match raw.parse::<T>() {
+                Ok(value) if valid(&value) => Ok(value),
+                Ok(value) => Err(invalid(name, format!("{value} is out of range"))),
+                Err(_) => Err(invalid(name, format!("cannot parse {raw:?}"))),
+            },
+        }
+    }
+
+    /// A comma-separated list; empty items are ignored.
+    fn list(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
+        Ok(self
+            .optional(name)?
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn url_or(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        match self.optional(name)? {
+            None => Ok(default.to_owned()),
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => Ok(url),
+            Some(_) => Err(invalid(name, "must be an http(s) URL")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("DATABASE_URL", "postgres://u@127.0.0.1:5432/db"),
+            ("S3_BUCKET", "steel-vault"),
+            ("S3_REGION", "eu-west-1"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn minimal_environment_gets_defaults() {
+        let config = load(&base()).expect("valid config");
+        assert_eq!(config.database.max_connections, 2);
+        assert_eq!(config.tokens.access_ttl, Duration::from_secs(3600));
+        assert_eq!(config.tokens.refresh_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.limits.max_file_bytes, 50 * MIB);
+        assert!(!config.s3.force_path_style);
+        assert!(config.apple_client_ids.is_empty());
+        assert_eq!(config.apple_jwks_url, DEFAULT_APPLE_JWKS_URL);
+        assert_eq!(
+            config.require_sqs_queue_url(),
+            Err(ConfigError::Missing("SQS_QUEUE_URL"))
+        );
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing() {
+        for name in ["DATABASE_URL", "S3_BUCKET", "S3_REGION", "JWT_SECRET"] {
+            let mut vars = base();
+            vars.remove(name);
+            let err = load(&vars).err().expect("must fail");
+            assert_eq!(err, ConfigError::Missing(name));
+            assert!(err.to_string().contains(name));
+            // Blank is the same as missing.
+            vars.insert(name, "  ");
+            assert_eq!(load(&vars).err(), Some(ConfigError::Missing(name)));
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        let cases = [
+            ("JWT_SECRET", "too-short"),
+            ("DATABASE_URL", "mysql://x"),
+            ("S3_BUCKET", "Not_A_Bucket"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("DATABASE_MAX_CONNECTIONS", "two"),
+            ("S3_FORCE_PATH_STYLE", "yes please"),
+            ("MAX_FILE_BYTES", "-1"),
+            ("APPLE_JWKS_URL", "ftp://keys"),
+            ("REFRESH_TOKEN_TTL_DAYS", "1000"),
+        ];
+        for (name, value) in cases {
+            let mut vars = base();
+            vars.insert(name, value);
+            match load(&vars) {
+                Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name, "{value}"),
+                other => panic!("{name}={value}: expected Invalid, got {:?}", other.err()),
+            }
+        }
+    }
+
+    #[test]
+    fn client_id_lists_are_split_and_trimmed() {
+        let mut vars = base();
+        vars.insert("APPLE_CLIENT_ID", "com.steel.notes, com.steel.notes.web ,");
+        vars.insert("GOOGLE_CLIENT_IDS", "abc.apps.googleusercontent.com");
+        vars.insert("S3_FORCE_PATH_STYLE", "true");
+        vars.insert("SQS_QUEUE_URL", "http://127.0.0.1:1/q");
+        let config = load(&vars).expect("valid");
+        assert_eq!(
+            config.apple_client_ids,
+            vec!["com.steel.notes", "com.steel.notes.web"]
+        );
+        assert_eq!(config.google_client_ids.len(), 1);
+        assert!(config.s3.force_path_style);
+        assert_eq!(config.require_sqs_queue_url(), Ok("http://127.0.0.1:1/q"));
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let config = load(&base()).expect("valid");
+        let shown = format!("{:?} {:?}", config.tokens.jwt_secret, config.database);
+        assert!(!shown.contains("0123456789abcdef"));
+        assert!(!shown.contains("postgres://"));
+    }
+}

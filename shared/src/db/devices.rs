@@ -1,0 +1,146 @@
+//! Devices: app installs of a user, with their push token.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool, Postgres, Transaction};
+
+use crate::domain::{DeviceId, Platform, PushEnvironment, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Device {
+    pub id: DeviceId,
+    pub user_id: UserId,
+    pub device_name: String,
+    #[sqlx(try_from = "String")]
+    pub platform: Platform,
+    pub push_token: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub push_environment: PushEnvironment,
+    pub push_token_updated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// What a client says about its device at login or registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceUpdate {
+    pub device_name: String,
+    pub platform: Platform,
+    pub push_token: Option<String>,
+    pub push_environment: PushEnvironment,
+}
+
+const DEVICE_COLUMNS: &str = "id, user_id, device_name, platform, push_token, push_environment, \
+     push_token_updated_at, created_at, last_seen_at";
+
+/// Creates a device for `user_id`. A push token another device of the user holds moves here:
+/// APNs tokens follow an app install, so the old device row has lost it.
+pub async fn register_device(
+    pool: &PgPool,
+    user_id: UserId,
+    device: &DeviceUpdate,
+) -> Result<Device, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    release_push_token(&mut tx, user_id, None, device.push_token.as_deref()).await?;
+    let created = sqlx::query_as(&format!(
+        "INSERT INTO devices (user_id, device_name, platform, push_token, push_environment,
+                              push_token_updated_at)
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $4::TEXT IS NULL THEN NULL ELSE now() END)
+         RETURNING {DEVICE_COLUMNS}"
+    ))
+    .bind(user_id)
+    .bind(&device.device_name)
+    .bind(device.platform.as_str())
+    .bind(device.push_token.as_deref())
+    .bind(device.push_environment.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Updates the caller's own device; `None` when it is not a device of `user_id`.
+/// Idempotent: the same update twice leaves the same row (only `last_seen_at` moves).
+pub async fn update_device(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: DeviceId,
+    device: &DeviceUpdate,
+) -> Result<Option<Device>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    release_push_token(
+        &mut tx,
+        user_id,
+        Some(device_id),
+        device.push_token.as_deref(),
+    )
+    .await?;
+    let updated = sqlx::query_as(&format!(
+        "UPDATE devices SET
+             device_name = $3,
+             platform = $4,
+             push_token_updated_at = CASE
+                 WHEN $5::TEXT IS NULL THEN NULL
+                 WHEN push_token IS DISTINCT FROM $5 THEN now()
+                 ELSE push_token_updated_at END,
+             push_token = $5,
+             push_environment = $6,
+             last_seen_at = now()
+         WHERE id = $2 AND user_id = $1
+         RETURNING {DEVICE_COLUMNS}"
+    ))
+    .bind(user_id)
+    .bind(device_id)
+    .bind(&device.device_name)
+    .bind(device.platform.as_str())
+    .bind(device.push_token.as_deref())
+    .bind(device.push_environment.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+async fn release_push_token(
+    tx: &mut Transaction<'_, Postgres>,
+    user_id: UserId,
+    keeper: Option<DeviceId>,
+    push_token: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let Some(token) = push_token else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE devices SET push_token = NULL, push_token_updated_at = NULL
+         WHERE user_id = $1 AND push_token = $2 AND id IS DISTINCT FROM $3",
+    )
+    .bind(user_id)
+    .bind(token)
+    .bind(keeper)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn get_device(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: DeviceId,
+) -> Result<Option<Device>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(device_id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The user's devices, oldest first.
+pub async fn get_user_devices(pool: &PgPool, user_id: UserId) -> Result<Vec<Device>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}

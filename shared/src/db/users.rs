@@ -1,0 +1,67 @@
+//! Users: one row per identity-provider account, holding the change counter and vault size.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgPool};
+
+use crate::domain::{Provider, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct User {
+    pub id: UserId,
+    #[sqlx(try_from = "String")]
+    pub provider: Provider,
+    pub provider_sub: String,
+    pub email: Option<String>,
+    pub vault_size: i64,
+    pub change_seq: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+const USER_COLUMNS: &str = "id, provider, provider_sub, email, vault_size, change_seq, created_at";
+
+/// The user for this provider identity, created on first sight.
+///
+/// One statement, so two concurrent first logins of the same identity make one user: the
+/// loser of the insert race takes the `DO UPDATE` branch and gets the winner's row. A newer
+/// non-empty email replaces the stored one (Apple only sends it on the first login).
+pub async fn find_or_create_user(
+    pool: &PgPool,
+    provider: Provider,
+    provider_sub: &str,
+    email: Option<&str>,
+) -> Result<User, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO users (provider, provider_sub, email) VALUES ($1, $2, $3)
+         ON CONFLICT (provider, provider_sub) DO UPDATE
+            SET email = COALESCE(EXCLUDED.email, users.email), updated_at = now()
+         RETURNING {USER_COLUMNS}"
+    ))
+    .bind(provider.as_str())
+    .bind(provider_sub)
+    .bind(email.filter(|e| !e.is_empty()))
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn get_user(pool: &PgPool, user_id: UserId) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Recomputes the stored vault size from the live files and returns it. Writers keep
+/// `vault_size` up to date incrementally; this is the repair path and the test oracle.
+pub async fn update_vault_size(pool: &PgPool, user_id: UserId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users SET vault_size = (
+             SELECT COALESCE(SUM(size_bytes), 0)::BIGINT FROM file_state
+             WHERE user_id = $1 AND NOT is_deleted)
+         WHERE id = $1
+         RETURNING vault_size",
+    )
+    .bind(user_id)
+    .fetch_one(pool)
+    .await
+}

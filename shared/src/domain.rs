@@ -1,0 +1,479 @@
+//! Domain types parsed at the boundary, so no raw string crosses into the logic.
+//!
+//! Each type can only hold a valid value: a `VaultPath` is canonical (NFC) and safe to use as
+//! a key on every device's file system, a `ContentHash` is a SHA-256, a `Cursor` is a position
+//! in one user's change sequence.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            sqlx::Type,
+        )]
+        #[serde(transparent)]
+        #[sqlx(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub fn new_random() -> Self {
+                $name(Uuid::new_v4())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map($name)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A user account (one per provider identity).
+    UserId
+);
+id_type!(
+    /// One installation of the app on one device.
+    DeviceId
+);
+
+/// Why a value was refused; the `code` goes to the client as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ParseError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        ParseError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ParseError> for crate::error::ApiError {
+    fn from(err: ParseError) -> Self {
+        crate::error::ApiError::bad_request(err.code, err.message)
+    }
+}
+
+/// Longest path, in bytes of its NFC form.
+pub const MAX_PATH_BYTES: usize = 1024;
+/// Longest path segment (file or folder name), in bytes: the common file-system limit.
+pub const MAX_SEGMENT_BYTES: usize = 255;
+/// Devices keep their local sync database here; it is never synced.
+pub const LOCAL_STATE_DIR: &str = ".steel";
+
+/// A file's path inside a vault: relative, `/`-separated, NFC-normalised.
+///
+/// macOS hands out NFD names while other systems use NFC; normalising here makes both
+/// spellings name the same file.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct VaultPath(String);
+
+impl VaultPath {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let invalid = |why: &str| ParseError::new("invalid_path", format!("path {why}"));
+        if raw.is_empty() {
+            return Err(invalid("must not be empty"));
+        }
+        // Checked on the raw input too, so a huge string is refused before normalising it.
+        if raw.len() > 4 * MAX_PATH_BYTES {
+            return Err(invalid(&format!("must be at most {MAX_PATH_BYTES} bytes")));
+        }
+        let path: String = raw.nfc().collect();
+        if path.len() > MAX_PATH_BYTES {
+            return Err(invalid(&format!("must be at most {MAX_PATH_BYTES} bytes")));
+        }
+        if path.starts_with('/') {
+            return Err(invalid("must be relative (no leading '/')"));
+        }
+        if path.contains('\\') {
+            return Err(invalid("must use '/' as separator (no backslash)"));
+        }
+        if path.chars().any(char::is_control) {
+            return Err(invalid("must not contain control characters"));
+        }
+        for segment in path.split('/') {
+            match segment {
+                "" => return Err(invalid("must not contain an empty segment")),
+                "." | ".." => return Err(invalid("must not contain '.' or '..' segments")),
+                s if s.len() > MAX_SEGMENT_BYTES => {
+                    return Err(invalid(&format!(
+                        "segments must be at most {MAX_SEGMENT_BYTES} bytes"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        let first = path.split('/').next().unwrap_or_default();
+        // Case-insensitive: on iOS and macOS `.Steel` is the same folder.
+        if first.eq_ignore_ascii_case(LOCAL_STATE_DIR) {
+            return Err(invalid("must not be inside .steel/ (local sync state)"));
+        }
+        Ok(VaultPath(path))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key under which paths that differ only by letter case collide, as they do on
+    /// the case-insensitive file systems of iOS and macOS.
+    pub fn case_key(&self) -> String {
+        self.0.to_lowercase().nfc().collect()
+    }
+}
+
+impl TryFrom<String> for VaultPath {
+    type Error = ParseError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        VaultPath::parse(&value)
+    }
+}
+
+impl From<VaultPath> for String {
+    fn from(value: VaultPath) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for VaultPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// SHA-256 of a file's bytes, as 64 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ContentHash([u8; 32]);
+
+impl ContentHash {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let invalid = || {
+            ParseError::new(
+                "invalid_content_hash",
+                "content_hash must be a SHA-256 as 64 lowercase hex characters",
+            )
+        };
+        if raw.len() != 64 || !raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(invalid());
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(raw, &mut bytes).map_err(|_| invalid())?;
+        Ok(ContentHash(bytes))
+    }
+
+    pub fn of(content: &[u8]) -> Self {
+        ContentHash(Sha256::digest(content).into())
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The form S3 uses for `x-amz-checksum-sha256`.
+    pub fn to_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.0)
+    }
+
+    pub fn from_base64(raw: &str) -> Option<Self> {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
+        Some(ContentHash(bytes.try_into().ok()?))
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentHash({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl TryFrom<String> for ContentHash {
+    type Error = ParseError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        ContentHash::parse(&value)
+    }
+}
+
+impl From<ContentHash> for String {
+    fn from(value: ContentHash) -> Self {
+        value.to_hex()
+    }
+}
+
+/// A position in one user's change sequence: "I have seen every change up to here".
+///
+/// Opaque to clients (`"c<seq>"` on the wire) so its encoding can change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cursor(i64);
+
+impl Cursor {
+    /// Before the first change: "give me everything".
+    pub const START: Cursor = Cursor(0);
+
+    pub fn from_seq(seq: i64) -> Self {
+        Cursor(seq.max(0))
+    }
+
+    pub fn seq(self) -> i64 {
+        self.0
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        raw.strip_prefix('c')
+            .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| digits.parse::<i64>().ok())
+            .map(Cursor)
+            .ok_or_else(|| {
+                ParseError::new("invalid_cursor", "cursor is not one this server issued")
+            })
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+impl Serialize for Cursor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Cursor::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident, $code:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(ParseError::new(
+                        $code,
+                        format!(
+                            "{other:?} is not one of {}",
+                            [$($text),+].join(", ")
+                        ),
+                    )),
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ParseError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                value.parse()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Identity provider of a user account.
+    Provider, "invalid_provider", { Apple => "apple", Google => "google" }
+);
+text_enum!(
+    /// Device platform; decides which push service reaches it.
+    Platform, "invalid_platform", { Ios => "ios", Macos => "macos", Android => "android" }
+);
+text_enum!(
+    /// Which APNs environment issued a device's push token.
+    PushEnvironment, "invalid_push_environment", { Sandbox => "sandbox", Production => "production" }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nfd_and_nfc_name_the_same_path() {
+        let nfd = "thoughts/Cafe\u{301}.md";
+        let nfc = "thoughts/Caf\u{e9}.md";
+        assert_ne!(nfd, nfc);
+        let a = VaultPath::parse(nfd).expect("valid");
+        let b = VaultPath::parse(nfc).expect("valid");
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), nfc);
+    }
+
+    #[test]
+    fn case_key_folds_letter_case_only() {
+        let a = VaultPath::parse("Notes/Été.md").expect("valid");
+        let b = VaultPath::parse("notes/ÉTÉ.md").expect("valid");
+        assert_ne!(a, b);
+        assert_eq!(a.case_key(), b.case_key());
+        assert_ne!(
+            a.case_key(),
+            VaultPath::parse("notes/ete.md").expect("valid").case_key()
+        );
+    }
+
+    #[test]
+    fn good_paths_are_kept_as_given() {
+        for p in [
+            "a.md",
+            "sources/2026/Reading list.md",
+            "thoughts/.hidden.md",
+            "日本語/ノート.md",
+            "x/.steel.md",
+            "notes/.steel/inner.md",
+        ] {
+            assert_eq!(VaultPath::parse(p).expect(p).as_str(), p);
+        }
+    }
+
+    #[test]
+    fn bad_paths_are_refused_with_invalid_path() {
+        let long_segment = "a".repeat(256);
+        let long_path = format!("{}/x.md", ["abcdefghij"; 100].join("/"));
+        let cases: Vec<&str> = vec![
+            "",
+            "/abs.md",
+            "a//b.md",
+            "a/",
+            "./a.md",
+            "a/../b.md",
+            "..",
+            "a\\b.md",
+            "a\u{0}b.md",
+            "a\nb.md",
+            "a\u{7f}.md",
+            "a\u{85}.md",
+            ".steel/sync.db",
+            ".steel",
+            ".STEEL/x.md",
+            &long_segment,
+            &long_path,
+        ];
+        for p in cases {
+            let err = VaultPath::parse(p).expect_err(p);
+            assert_eq!(err.code, "invalid_path", "{p:?}");
+        }
+        // Exactly at the limits is fine.
+        let segment = "b".repeat(255);
+        assert!(VaultPath::parse(&segment).is_ok());
+        let at_limit = format!("{}/{}", "c".repeat(255), "d".repeat(1024 - 256));
+        assert_eq!(at_limit.len(), 1024);
+        assert!(VaultPath::parse(&at_limit).is_err(), "segment > 255 bytes");
+        let at_limit = vec!["e".repeat(200); 5].join("/");
+        assert!(at_limit.len() < 1024);
+        assert!(VaultPath::parse(&at_limit).is_ok());
+    }
+
+    #[test]
+    fn content_hash_round_trips() {
+        let h = ContentHash::of(b"hello");
+        let hex = h.to_hex();
+        assert_eq!(
+            hex,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(ContentHash::parse(&hex).expect("valid"), h);
+        assert_eq!(ContentHash::from_base64(&h.to_base64()), Some(h));
+        assert_eq!(
+            h.to_base64(),
+            "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
+        );
+    }
+
+    #[test]
+    fn bad_hashes_are_refused() {
+        for h in [
+            "",
+            "abc",
+            &"A".repeat(64),
+            &"g".repeat(64),
+            &"a".repeat(63),
+            &"a".repeat(65),
+        ] {
+            assert_eq!(
+                ContentHash::parse(h).expect_err(h).code,
+                "invalid_content_hash"
+            );
+        }
+    }
+
+    #[test]
+    fn cursors_are_opaque_but_strict() {
+        let c = Cursor::from_seq(42);
+        assert_eq!(c.to_string(), "c42");
+        assert_eq!(Cursor::parse("c42"), Ok(c));
+        for bad in ["", "c", "42", "c-1", "c4x", "c99999999999999999999", " c1"] {
+            assert_eq!(Cursor::parse(bad).expect_err(bad).code, "invalid_cursor");
+        }
+        let json = serde_json::to_string(&c).expect("json");
+        assert_eq!(json, "\"c42\"");
+        assert_eq!(serde_json::from_str::<Cursor>(&json).expect("json"), c);
+    }
+
+    #[test]
+    fn enums_parse_their_wire_names() {
+        assert_eq!("ios".parse::<Platform>(), Ok(Platform::Ios));
+        assert_eq!(
+            "iOS".parse::<Platform>().expect_err("case").code,
+            "invalid_platform"
+        );
+        assert_eq!(
+            "sandbox".parse::<PushEnvironment>(),
+            Ok(PushEnvironment::Sandbox)
+        );
+        assert_eq!("google".parse::<Provider>(), Ok(Provider::Google));
+        assert_eq!(Platform::ALL.len(), 3);
+    }
+}

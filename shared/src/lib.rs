@@ -1,0 +1,21 @@
+//! Steel Notes Sync backend library: everything the Lambda functions share.
+//!
+//! - [`config`]: settings read once per cold start.
+//! - [`domain`]: types parsed at the boundary (`VaultPath`, `ContentHash`, `Cursor`, ids).
+//! - [`db`]: the Postgres schema's typed queries.
+//! - [`error`]: the one error type and its HTTP mapping.
+//! - [`http`]: API Gateway HTTP API events in, responses out.
+//! - [`handlers`]: one module per endpoint.
+//! - [`runtime`]: cold-start wiring shared by every function's `main`.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod runtime;
+pub mod telemetry;
+
+pub use config::Config;
+pub use error::ApiError;

@@ -1,0 +1,162 @@
+//! The sample events in `events/` (the ones `cargo lambda invoke --data-file` and
+//! `sam local invoke -e` take) decode through the HTTP adapter as the functions see them.
+
+use std::path::{Path, PathBuf};
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::sqs::SqsEvent;
+use serde::Deserialize;
+use steel_core::http::{self, ApiRequest, ApiResponse};
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+fn load(name: &str) -> ApiGatewayV2httpRequest {
+    let text = std::fs::read_to_string(events_dir().join(name)).expect(name);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Runs `event` through the adapter with a handler that parses the body as `T` (or not at
+/// all for GET) and echoes it back.
+async fn echo<T>(name: &str) -> ApiResponse
+where
+    T: for<'de> Deserialize<'de> + serde::Serialize,
+{
+    http::serve(
+        load(name),
+        name.into(),
+        1 << 20,
+        |req: ApiRequest| async move {
+            if req.method == "GET" {
+                return ApiResponse::ok(&serde_json::json!({"query": req.query_param("cursor")}));
+            }
+            let body: T = req.json()?;
+            ApiResponse::ok(&body)
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, serde::Serialize)]
+struct Login {
+    provider: String,
+    identity_token: String,
+}
+
+#[derive(Deserialize, serde::Serialize)]
+struct Register {
+    device_name: String,
+    platform: String,
+}
+
+#[tokio::test]
+async fn every_http_event_decodes() {
+    let mut seen = 0;
+    for dir in std::fs::read_dir(events_dir()).expect("events/") {
+        let dir = dir.expect("entry").path();
+        if dir.file_name().is_some_and(|n| n == "notifier") {
+            continue;
+        }
+        for file in std::fs::read_dir(&dir).expect("dir") {
+            let file = file.expect("file").path();
+            let name = format!(
+                "{}/{}",
+                dir.file_name().expect("name").to_string_lossy(),
+                file.file_name().expect("name").to_string_lossy()
+            );
+            let event = load(&name);
+            // The sample's route must be the function's route, as the router sends it.
+            let route = event.route_key.clone().expect("routeKey");
+            assert_eq!(
+                route,
+                format!(
+                    "{} {}",
+                    event.request_context.http.method,
+                    event.raw_path.clone().expect("rawPath")
+                ),
+                "{name}"
+            );
+            let response = echo::<serde_json::Value>(&name).await;
+            let bad = ["malformed-json", "wrong-content-type"]
+                .iter()
+                .any(|b| name.contains(b));
+            assert_eq!(response.status == 200, !bad, "{name}: {}", response.body);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 16, "only {seen} events");
+}
+
+#[tokio::test]
+async fn invalid_samples_get_the_right_400() {
+    let cases = [
+        ("login/malformed-json.json", "malformed_json"),
+        ("refresh/wrong-content-type.json", "invalid_content_type"),
+    ];
+    for (name, code) in cases {
+        let response = echo::<serde_json::Value>(name).await;
+        assert_eq!(response.status, 400, "{name}");
+        assert_eq!(response.json_body()["error"]["code"], code, "{name}");
+    }
+    let response = echo::<Login>("login/missing-field.json").await;
+    assert_eq!(response.json_body()["error"]["code"], "missing_field");
+    assert!(response.body.contains("identity_token"));
+    let response = echo::<Register>("register/wrong-type.json").await;
+    assert_eq!(response.json_body()["error"]["code"], "invalid_type");
+    assert!(response.body.contains("device_name"));
+    let response = echo::<Login>("login/apple.json").await;
+    assert_eq!(response.json_body()["provider"], "apple");
+}
+
+#[tokio::test]
+async fn base64_and_query_events_decode() {
+    let plain = echo::<serde_json::Value>("push/valid.json").await;
+    let encoded = echo::<serde_json::Value>("push/base64-body.json").await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(encoded.status, 200);
+    assert_eq!(encoded.json_body()["files"][0]["path"], "questions/Why.md");
+    let state = echo::<serde_json::Value>("state/from-cursor.json").await;
+    assert_eq!(state.json_body()["query"], "c42");
+}
+
+#[tokio::test]
+async fn functions_not_built_yet_answer_501_json() {
+    let config = steel_core::Config::from_lookup(|k| {
+        match k {
+            "DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none"),
+            "S3_BUCKET" => Some("steel-vault"),
+            "S3_REGION" => Some("us-east-1"),
+            "JWT_SECRET" => Some("0123456789abcdef0123456789abcdef"),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .expect("config");
+    let state = steel_core::runtime::AppState::new(config, &[])
+        .await
+        .expect("state");
+    let event = lambda_runtime::LambdaEvent::new(load("pull/valid.json"), Default::default());
+    let response = steel_core::runtime::handle_event(
+        &state,
+        event,
+        steel_core::handlers::not_implemented("POST /vault/pull"),
+    )
+    .await;
+    assert_eq!(response.status_code, 501);
+    let body = match response.body {
+        Some(aws_lambda_events::encodings::Body::Text(t)) => t,
+        other => panic!("{other:?}"),
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["error"]["code"], "not_implemented");
+}
+
+#[test]
+fn notifier_sample_is_an_sqs_batch() {
+    let text = std::fs::read_to_string(events_dir().join("notifier/batch.json")).expect("batch");
+    let event: SqsEvent = serde_json::from_str(&text).expect("sqs event");
+    assert_eq!(event.records.len(), 3);
+    let response = steel_core::handlers::notifier_not_implemented(&event);
+    assert_eq!(response.batch_item_failures.len(), 3, "nothing is dropped");
+}
