@@ -42,6 +42,9 @@ pub enum ApiError {
     },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 503: a service we depend on (e.g. an identity provider's keys) is unreachable.
+    #[error("service unavailable: {code}")]
+    ServiceUnavailable { code: &'static str },
     /// 501: the endpoint exists but its logic is not built yet.
     #[error("not implemented: {0}")]
     NotImplemented(&'static str),
@@ -110,6 +113,7 @@ impl ApiError {
             ApiError::Gone { .. } => 410,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::NotImplemented(_) => 501,
+            ApiError::ServiceUnavailable { .. } => 503,
             ApiError::Internal(_) => 500,
         }
     }
@@ -119,6 +123,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. }
             | ApiError::Unauthorized { code }
             | ApiError::Forbidden { code }
+            | ApiError::ServiceUnavailable { code }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Gone { code, .. } => code,
@@ -138,6 +143,9 @@ impl ApiError {
             | ApiError::Gone { message, .. } => Cow::Borrowed(message.as_ref()),
             ApiError::Unauthorized { .. } => "missing or invalid credentials".into(),
             ApiError::Forbidden { .. } => "not allowed".into(),
+            ApiError::ServiceUnavailable { .. } => {
+                "a service this request needs is unavailable, try again".into()
+            }
             ApiError::MethodNotAllowed => "method not allowed on this route".into(),
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body is larger than {limit} bytes").into()

@@ -1,5 +1,6 @@
 //! Steel Notes Sync backend library: everything the Lambda functions share.
 //!
+//! - [`auth`]: our tokens, identity-provider tokens, the bearer check.
 //! - [`config`]: settings read once per cold start.
 //! - [`domain`]: types parsed at the boundary (`VaultPath`, `ContentHash`, `Cursor`, ids).
 //! - [`db`]: the Postgres schema's typed queries.
@@ -8,6 +9,7 @@
 //! - [`handlers`]: one module per endpoint.
 //! - [`runtime`]: cold-start wiring shared by every function's `main`.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;

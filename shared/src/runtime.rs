@@ -7,6 +7,8 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use lambda_runtime::{LambdaEvent, service_fn};
 use sqlx::PgPool;
 
+use crate::auth::jwks::JwksPolicy;
+use crate::auth::{IdentityVerifier, TokenIssuer};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{self, ApiRequest, ApiResponse};
@@ -16,13 +18,17 @@ use crate::http::{self, ApiRequest, ApiResponse};
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: PgPool,
+    pub tokens: Arc<TokenIssuer>,
+    pub identity: Option<Arc<IdentityVerifier>>,
     pub s3: Option<aws_sdk_s3::Client>,
     pub sqs: Option<aws_sdk_sqs::Client>,
 }
 
-/// AWS clients a function needs besides the database.
+/// Clients a function needs besides the database and our token issuer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AwsClient {
+pub enum Client {
+    /// Identity-provider verification (JWKS over HTTPS): login.
+    Identity,
     S3,
     Sqs,
 }
@@ -30,25 +36,59 @@ pub enum AwsClient {
 impl AppState {
     /// Reads the environment and builds the clients `needs` asks for. Fails (and with it
     /// the cold start) on any missing or malformed setting.
-    pub async fn from_env(needs: &[AwsClient]) -> Result<Self, lambda_runtime::Error> {
+    pub async fn from_env(needs: &[Client]) -> Result<Self, lambda_runtime::Error> {
         let config = Config::from_env()?;
         Ok(Self::new(config, needs).await?)
     }
 
-    pub async fn new(config: Config, needs: &[AwsClient]) -> Result<Self, anyhow::Error> {
+    pub async fn new(config: Config, needs: &[Client]) -> Result<Self, anyhow::Error> {
+        Self::with_jwks_policy(config, needs, JwksPolicy::default()).await
+    }
+
+    /// As [`AppState::new`], with a JWKS cache policy (tests shorten its intervals).
+    pub async fn with_jwks_policy(
+        config: Config,
+        needs: &[Client],
+        jwks_policy: JwksPolicy,
+    ) -> Result<Self, anyhow::Error> {
         let db = crate::db::connect_lazy(&config.database)?;
+        Self::assemble(config, db, needs, jwks_policy).await
+    }
+
+    /// Builds the state around an existing pool (tests hand in their fresh database).
+    pub async fn assemble(
+        config: Config,
+        db: PgPool,
+        needs: &[Client],
+        jwks_policy: JwksPolicy,
+    ) -> Result<Self, anyhow::Error> {
+        let identity = if needs.contains(&Client::Identity) {
+            let http = reqwest::Client::builder()
+                .user_agent("steel-notes-sync")
+                .connect_timeout(std::time::Duration::from_secs(2))
+                .build()?;
+            Some(Arc::new(IdentityVerifier::from_config(
+                &config,
+                http,
+                jwks_policy,
+            )))
+        } else {
+            None
+        };
         let mut state = AppState {
+            tokens: Arc::new(TokenIssuer::new(&config.tokens)),
             config: Arc::new(config),
             db,
+            identity,
             s3: None,
             sqs: None,
         };
-        if needs.is_empty() {
+        if !needs.contains(&Client::S3) && !needs.contains(&Client::Sqs) {
             return Ok(state);
         }
         // Reads credentials, region and endpoint overrides (AWS_ENDPOINT_URL_S3, ...) once.
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        if needs.contains(&AwsClient::S3) {
+        if needs.contains(&Client::S3) {
             let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
                 .region(aws_sdk_s3::config::Region::new(
                     state.config.s3.region.clone(),
@@ -57,7 +97,7 @@ impl AppState {
                 .build();
             state.s3 = Some(aws_sdk_s3::Client::from_conf(s3_config));
         }
-        if needs.contains(&AwsClient::Sqs) {
+        if needs.contains(&Client::Sqs) {
             state.config.require_sqs_queue_url()?;
             state.sqs = Some(aws_sdk_sqs::Client::new(&sdk));
         }
@@ -69,6 +109,12 @@ impl AppState {
         self.s3
             .as_ref()
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("S3 client not configured")))
+    }
+
+    pub fn identity(&self) -> Result<&IdentityVerifier, ApiError> {
+        self.identity
+            .as_deref()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("identity verifier not configured")))
     }
 
     pub fn sqs(&self) -> Result<&aws_sdk_sqs::Client, ApiError> {

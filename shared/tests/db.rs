@@ -551,22 +551,23 @@ async fn cursor_reader_never_misses_a_concurrent_change(
                 let p = path(&format!("f{}.md", rng % PATHS));
                 let current = files::get_file_version(&pool, u, &p).await.expect("read");
                 let base = current.as_ref().map_or(0, |r| r.version);
-                let outcome = if rng.is_multiple_of(5) && current.as_ref().is_some_and(|r| !r.is_deleted) {
-                    files::mark_file_deleted(&pool, u, None, &p, base).await
-                } else {
-                    let content = format!("writer {w} op {op}");
-                    files::upsert_file_state(
-                        &pool,
-                        u,
-                        None,
-                        &p,
-                        base,
-                        &hash(&content),
-                        content.len() as i64,
-                    )
-                    .await
-                }
-                .expect("write");
+                let outcome =
+                    if rng.is_multiple_of(5) && current.as_ref().is_some_and(|r| !r.is_deleted) {
+                        files::mark_file_deleted(&pool, u, None, &p, base).await
+                    } else {
+                        let content = format!("writer {w} op {op}");
+                        files::upsert_file_state(
+                            &pool,
+                            u,
+                            None,
+                            &p,
+                            base,
+                            &hash(&content),
+                            content.len() as i64,
+                        )
+                        .await
+                    }
+                    .expect("write");
                 if matches!(outcome, WriteOutcome::Committed(_)) {
                     commits += 1;
                 }

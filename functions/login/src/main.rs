@@ -1,11 +1,11 @@
-//! `login` Lambda: `POST /auth/login`. Wiring only; the logic is not built yet and answers 501.
+//! `login` Lambda: wiring only; the logic is `steel_core::handlers::login`.
 
-use steel_core::handlers;
-use steel_core::runtime::{self, AppState};
+use steel_core::handlers::login;
+use steel_core::runtime::{self, AppState, Client};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
-    let state = AppState::from_env(&[]).await?;
-    runtime::run_http(&state, handlers::not_implemented("POST /auth/login")).await
+    let state = AppState::from_env(&[Client::Identity]).await?;
+    runtime::run_http(&state, login::handle).await
 }

@@ -1,7 +1,7 @@
 //! Devices: app installs of a user, with their push token.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::domain::{DeviceId, Platform, PushEnvironment, UserId};
 
@@ -40,8 +40,19 @@ pub async fn register_device(
     device: &DeviceUpdate,
 ) -> Result<Device, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    release_push_token(&mut tx, user_id, None, device.push_token.as_deref()).await?;
-    let created = sqlx::query_as(&format!(
+    let created = register_device_in(&mut tx, user_id, device).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`register_device`] inside the caller's transaction.
+pub async fn register_device_in(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    device: &DeviceUpdate,
+) -> Result<Device, sqlx::Error> {
+    release_push_token(conn, user_id, None, device.push_token.as_deref()).await?;
+    sqlx::query_as(&format!(
         "INSERT INTO devices (user_id, device_name, platform, push_token, push_environment,
                               push_token_updated_at)
          VALUES ($1, $2, $3, $4, $5, CASE WHEN $4::TEXT IS NULL THEN NULL ELSE now() END)
@@ -52,10 +63,8 @@ pub async fn register_device(
     .bind(device.platform.as_str())
     .bind(device.push_token.as_deref())
     .bind(device.push_environment.as_str())
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(created)
+    .fetch_one(conn)
+    .await
 }
 
 /// Updates the caller's own device; `None` when it is not a device of `user_id`.
@@ -101,7 +110,7 @@ pub async fn update_device(
 }
 
 async fn release_push_token(
-    tx: &mut Transaction<'_, Postgres>,
+    conn: &mut PgConnection,
     user_id: UserId,
     keeper: Option<DeviceId>,
     push_token: Option<&str>,
@@ -116,7 +125,7 @@ async fn release_push_token(
     .bind(user_id)
     .bind(token)
     .bind(keeper)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::config::DatabaseConfig;
 
 pub mod devices;
 pub mod files;
+pub mod tokens;
 pub mod users;
 
 pub use devices::{Device, DeviceUpdate};

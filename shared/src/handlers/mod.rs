@@ -1,6 +1,11 @@
 //! Endpoint handlers, one module per function. Each takes the shared state and a decoded
 //! request and answers a response or an [`ApiError`](crate::ApiError).
 
+pub mod login;
+pub mod refresh;
+pub mod register;
+pub mod session;
+
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;

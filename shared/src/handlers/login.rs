@@ -1,0 +1,50 @@
+//! `POST /auth/login`: a Sign in with Apple / Google identity token in, our tokens out.
+
+use serde::Deserialize;
+
+use crate::db::users;
+use crate::domain::Provider;
+use crate::error::ApiError;
+use crate::handlers::session::{DeviceInput, start_session};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::runtime::AppState;
+
+#[derive(Debug, Deserialize)]
+struct LoginRequest {
+    provider: Provider,
+    identity_token: String,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    device: Option<DeviceInput>,
+}
+
+pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let body: LoginRequest = request.json()?;
+    // Refuse a bad device description before doing any remote work.
+    let device = body.device.map(DeviceInput::validate).transpose()?;
+    if body
+        .nonce
+        .as_ref()
+        .is_some_and(|n| n.is_empty() || n.len() > 512)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_nonce",
+            "nonce must be 1 to 512 bytes",
+        ));
+    }
+    let identity = state
+        .identity()?
+        .verify(body.provider, &body.identity_token, body.nonce.as_deref())
+        .await?;
+    let user = users::find_or_create_user(
+        &state.db,
+        identity.provider,
+        &identity.subject,
+        identity.email.as_deref(),
+    )
+    .await?;
+    let session = start_session(state, user.id, device.as_ref()).await?;
+    tracing::info!(user_id = %user.id, device_id = ?session.device_id, provider = %identity.provider, "login");
+    ApiResponse::ok(&session)
+}

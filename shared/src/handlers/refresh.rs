@@ -1,0 +1,49 @@
+//! `POST /auth/refresh`: rotate a refresh token, answer a new token pair.
+
+use serde::Deserialize;
+
+use crate::auth::tokens::hash_refresh_token;
+use crate::db::tokens::{self, Rotation};
+use crate::error::ApiError;
+use crate::handlers::session::TokenResponse;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::runtime::AppState;
+
+#[derive(Debug, Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let body: RefreshRequest = request.json()?;
+    if body.refresh_token.is_empty() || body.refresh_token.len() > 512 {
+        return Err(ApiError::unauthorized("invalid_refresh_token"));
+    }
+    let next = state.tokens.new_refresh_token()?;
+    let rotation = tokens::rotate(
+        &state.db,
+        &hash_refresh_token(&body.refresh_token),
+        &next.hash,
+        next.expires_at,
+    )
+    .await?;
+    let (user_id, device_id) = match rotation {
+        Rotation::Rotated { user_id, device_id } => (user_id, device_id),
+        Rotation::Unknown => return Err(ApiError::unauthorized("invalid_refresh_token")),
+        Rotation::Expired => return Err(ApiError::unauthorized("refresh_token_expired")),
+        Rotation::Revoked => return Err(ApiError::unauthorized("refresh_token_revoked")),
+        Rotation::Reused => {
+            tracing::warn!("refresh token reused: family revoked");
+            return Err(ApiError::unauthorized("refresh_token_reused"));
+        }
+    };
+    ApiResponse::ok(&TokenResponse {
+        access_token: state.tokens.issue_access(user_id, device_id)?,
+        refresh_token: next.token,
+        token_type: "Bearer",
+        expires_in: state.tokens.access_ttl_secs(),
+        user_id,
+        device_id,
+        device: None,
+    })
+}
