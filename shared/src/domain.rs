@@ -190,6 +190,10 @@ impl ContentHash {
         ContentHash(Sha256::digest(content).into())
     }
 
+    pub fn of_digest(digest: [u8; 32]) -> Self {
+        ContentHash(digest)
+    }
+
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }

@@ -7,6 +7,7 @@
 //! - [`error`]: the one error type and its HTTP mapping.
 //! - [`http`]: API Gateway HTTP API events in, responses out.
 //! - [`handlers`]: one module per endpoint.
+//! - [`storage`]: the vault bucket: content-addressed blobs, presigned URLs, verification.
 //! - [`runtime`]: cold-start wiring shared by every function's `main`.
 
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod runtime;
+pub mod storage;
 pub mod telemetry;
 
 pub use config::Config;

@@ -104,11 +104,13 @@ impl AppState {
         Ok(state)
     }
 
-    /// The S3 client; an internal error if the function was wired without it.
-    pub fn s3(&self) -> Result<&aws_sdk_s3::Client, ApiError> {
-        self.s3
-            .as_ref()
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("S3 client not configured")))
+    /// The vault bucket; an internal error if the function was wired without S3.
+    pub fn storage(&self) -> Result<crate::storage::Storage, ApiError> {
+        let client = self
+            .s3
+            .clone()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("S3 client not configured")))?;
+        Ok(crate::storage::Storage::new(client, &self.config.s3.bucket))
     }
 
     pub fn identity(&self) -> Result<&IdentityVerifier, ApiError> {

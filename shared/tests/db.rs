@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use steel_core::db::{self, DeviceUpdate, WriteOutcome, devices, files, users};
+use steel_core::db::{self, CommitOutcome, DeleteOutcome, DeviceUpdate, devices, files, users};
 use steel_core::domain::{
     ContentHash, Cursor, DeviceId, Platform, Provider, PushEnvironment, UserId, VaultPath,
 };
@@ -85,6 +85,7 @@ async fn migrations_build_the_expected_schema(pool: PgPool) {
         set(&[
             "user_id",
             "path",
+            "path_key",
             "version",
             "content_hash",
             "size_bytes",
@@ -94,6 +95,10 @@ async fn migrations_build_the_expected_schema(pool: PgPool) {
             "updated_by",
             "change_seq",
         ])
+    );
+    assert_eq!(
+        columns(&pool, "blobs").await,
+        set(&["user_id", "content_hash", "size_bytes", "verified_at"])
     );
     assert_eq!(
         columns(&pool, "file_versions").await,
@@ -137,6 +142,7 @@ async fn migrations_build_the_expected_schema(pool: PgPool) {
         "devices_user_push_token_key",
         "file_state_pkey",
         "file_state_user_change_seq_key",
+        "file_state_user_live_path_key",
         "file_versions_pkey",
         "refresh_tokens_token_hash_key",
         "refresh_tokens_family_idx",
@@ -324,7 +330,7 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
         .await
         .expect("v1")
     {
-        WriteOutcome::Committed(row) => row,
+        CommitOutcome::Committed(row) => row,
         other => panic!("{other:?}"),
     };
     assert_eq!((v1.version, v1.size_bytes, v1.updated_by), (1, 3, Some(d)));
@@ -335,7 +341,7 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
         .expect("stale");
     assert_eq!(
         stale,
-        WriteOutcome::Conflict {
+        CommitOutcome::Conflict {
             current: Some(v1.clone())
         }
     );
@@ -343,9 +349,9 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
     let ghost = files::upsert_file_state(&pool, u, Some(d), &path("ghost.md"), 3, &hash("g"), 1)
         .await
         .expect("ghost");
-    assert_eq!(ghost, WriteOutcome::Conflict { current: None });
+    assert_eq!(ghost, CommitOutcome::Conflict { current: None });
 
-    let WriteOutcome::Committed(v2) =
+    let CommitOutcome::Committed(v2) =
         files::upsert_file_state(&pool, u, Some(d), &p, 1, &hash("two"), 10)
             .await
             .expect("v2")
@@ -368,9 +374,9 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
         .await
         .expect("stale delete");
     assert!(
-        matches!(stale_delete, WriteOutcome::Conflict { current: Some(ref row) } if row.version == 2)
+        matches!(stale_delete, DeleteOutcome::Conflict { current: ref row } if row.version == 2)
     );
-    let WriteOutcome::Committed(tomb) = files::mark_file_deleted(&pool, u, Some(d), &p, 2)
+    let DeleteOutcome::Deleted(tomb) = files::mark_file_deleted(&pool, u, Some(d), &p, 2)
         .await
         .expect("delete")
     else {
@@ -391,7 +397,7 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
         files::mark_file_deleted(&pool, u, Some(d), &p, 2)
             .await
             .expect("again"),
-        WriteOutcome::AlreadyDeleted(tomb.clone())
+        DeleteOutcome::AlreadyDeleted(tomb.clone())
     );
 
     // A stale device can't resurrect it; the tombstone's version as base revives it.
@@ -399,9 +405,9 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
         .await
         .expect("resurrect");
     assert!(
-        matches!(resurrect, WriteOutcome::Conflict { current: Some(ref row) } if row.is_deleted)
+        matches!(resurrect, CommitOutcome::Conflict { current: Some(ref row) } if row.is_deleted)
     );
-    let WriteOutcome::Committed(revived) =
+    let CommitOutcome::Committed(revived) =
         files::upsert_file_state(&pool, u, Some(d), &p, 3, &hash("back"), 4)
             .await
             .expect("revive")
@@ -553,7 +559,9 @@ async fn cursor_reader_never_misses_a_concurrent_change(
                 let base = current.as_ref().map_or(0, |r| r.version);
                 let outcome =
                     if rng.is_multiple_of(5) && current.as_ref().is_some_and(|r| !r.is_deleted) {
-                        files::mark_file_deleted(&pool, u, None, &p, base).await
+                        files::mark_file_deleted(&pool, u, None, &p, base)
+                            .await
+                            .map(|o| matches!(o, DeleteOutcome::Deleted(_)))
                     } else {
                         let content = format!("writer {w} op {op}");
                         files::upsert_file_state(
@@ -566,9 +574,10 @@ async fn cursor_reader_never_misses_a_concurrent_change(
                             content.len() as i64,
                         )
                         .await
+                        .map(|o| matches!(o, CommitOutcome::Committed(_)))
                     }
                     .expect("write");
-                if matches!(outcome, WriteOutcome::Committed(_)) {
+                if outcome {
                     commits += 1;
                 }
                 if op.is_multiple_of(7) {
@@ -663,4 +672,85 @@ async fn cursor_reader_never_misses_a_concurrent_change(
         size,
         users::update_vault_size(&pool, u).await.expect("recompute")
     );
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn batch_commits_check_each_file_and_the_quota(pool: PgPool) {
+    use steel_core::db::NewVersion;
+    let u = user(&pool, "batch").await;
+    let d = devices::register_device(&pool, u, &phone(None))
+        .await
+        .expect("device")
+        .id;
+    let nv = |p: &str, base: i64, content: &str, size: i64| NewVersion {
+        path: path(p),
+        base_version: base,
+        content_hash: hash(content),
+        size_bytes: size,
+    };
+    let (first, cursor) = files::commit_versions(
+        &pool,
+        u,
+        Some(d),
+        &[
+            nv("a.md", 0, "a", 40),
+            nv("B.md", 0, "b", 40),
+            nv("c.md", 0, "c", 30),
+        ],
+        Some(100),
+    )
+    .await
+    .expect("commit");
+    assert!(matches!(first[0], CommitOutcome::Committed(ref r) if r.version == 1));
+    assert!(matches!(first[1], CommitOutcome::Committed(_)));
+    assert_eq!(first[2], CommitOutcome::QuotaExceeded, "40 + 40 + 30 > 100");
+    assert_eq!(cursor.seq(), 2, "one sequence value per committed file");
+
+    let (second, _) = files::commit_versions(
+        &pool,
+        u,
+        Some(d),
+        &[
+            nv("a.md", 0, "a", 40),    // retried confirm of the first commit
+            nv("b.md", 0, "x", 1),     // differs from B.md only by case
+            nv("a.md.bak", 3, "y", 1), // base that never existed
+            nv("B.md", 1, "b2", 10),   // shrinks: always fits
+        ],
+        Some(100),
+    )
+    .await
+    .expect("commit");
+    assert!(matches!(second[0], CommitOutcome::AlreadyCommitted(ref r) if r.version == 1));
+    assert_eq!(
+        second[1],
+        CommitOutcome::CaseConflict {
+            existing: path("B.md")
+        }
+    );
+    assert_eq!(second[2], CommitOutcome::Conflict { current: None });
+    assert!(matches!(second[3], CommitOutcome::Committed(ref r) if r.version == 2));
+    assert_eq!(
+        users::get_user(&pool, u)
+            .await
+            .expect("u")
+            .expect("u")
+            .vault_size,
+        50
+    );
+    assert_eq!(
+        users::update_vault_size(&pool, u).await.expect("recompute"),
+        50
+    );
+    // Another device confirming the same content from the old base is a conflict, not a retry.
+    let other = devices::register_device(&pool, u, &phone(None))
+        .await
+        .expect("device")
+        .id;
+    let (third, _) = files::commit_versions(&pool, u, Some(other), &[nv("a.md", 0, "a", 40)], None)
+        .await
+        .expect("commit");
+    assert!(matches!(
+        third[0],
+        CommitOutcome::Conflict { current: Some(_) }
+    ));
 }

@@ -120,38 +120,6 @@ async fn base64_and_query_events_decode() {
     assert_eq!(state.json_body()["query"], "c42");
 }
 
-#[tokio::test]
-async fn functions_not_built_yet_answer_501_json() {
-    let config = steel_core::Config::from_lookup(|k| {
-        match k {
-            "DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none"),
-            "S3_BUCKET" => Some("steel-vault"),
-            "S3_REGION" => Some("us-east-1"),
-            "JWT_SECRET" => Some("0123456789abcdef0123456789abcdef"),
-            _ => None,
-        }
-        .map(str::to_owned)
-    })
-    .expect("config");
-    let state = steel_core::runtime::AppState::new(config, &[])
-        .await
-        .expect("state");
-    let event = lambda_runtime::LambdaEvent::new(load("pull/valid.json"), Default::default());
-    let response = steel_core::runtime::handle_event(
-        &state,
-        event,
-        steel_core::handlers::not_implemented("POST /vault/pull"),
-    )
-    .await;
-    assert_eq!(response.status_code, 501);
-    let body = match response.body {
-        Some(aws_lambda_events::encodings::Body::Text(t)) => t,
-        other => panic!("{other:?}"),
-    };
-    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(v["error"]["code"], "not_implemented");
-}
-
 #[test]
 fn notifier_sample_is_an_sqs_batch() {
     let text = std::fs::read_to_string(events_dir().join("notifier/batch.json")).expect("batch");

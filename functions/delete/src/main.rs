@@ -1,11 +1,11 @@
-//! `delete` Lambda: `POST /vault/delete`. Wiring only; the logic is not built yet and answers 501.
+//! `delete` Lambda: wiring only; the logic is `steel_core::handlers::delete`.
 
-use steel_core::handlers;
+use steel_core::handlers::delete;
 use steel_core::runtime::{self, AppState, Client};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
-    let state = AppState::from_env(&[Client::Sqs]).await?;
-    runtime::run_http(&state, handlers::not_implemented("POST /vault/delete")).await
+    let state = AppState::from_env(&[Client::S3, Client::Sqs]).await?;
+    runtime::run_http(&state, delete::handle).await
 }

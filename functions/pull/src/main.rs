@@ -1,11 +1,11 @@
-//! `pull` Lambda: `POST /vault/pull`. Wiring only; the logic is not built yet and answers 501.
+//! `pull` Lambda: wiring only; the logic is `steel_core::handlers::pull`.
 
-use steel_core::handlers;
+use steel_core::handlers::pull;
 use steel_core::runtime::{self, AppState, Client};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
     let state = AppState::from_env(&[Client::S3]).await?;
-    runtime::run_http(&state, handlers::not_implemented("POST /vault/pull")).await
+    runtime::run_http(&state, pull::handle).await
 }

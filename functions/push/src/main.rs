@@ -1,11 +1,11 @@
-//! `push` Lambda: `POST /vault/push`. Wiring only; the logic is not built yet and answers 501.
+//! `push` Lambda: wiring only; the logic is `steel_core::handlers::push`.
 
-use steel_core::handlers;
+use steel_core::handlers::push;
 use steel_core::runtime::{self, AppState, Client};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
     let state = AppState::from_env(&[Client::S3]).await?;
-    runtime::run_http(&state, handlers::not_implemented("POST /vault/push")).await
+    runtime::run_http(&state, push::handle).await
 }

@@ -1,11 +1,11 @@
-//! `state` Lambda: `GET /vault/state`. Wiring only; the logic is not built yet and answers 501.
+//! `state` Lambda: wiring only; the logic is `steel_core::handlers::state`.
 
-use steel_core::handlers;
+use steel_core::handlers::state;
 use steel_core::runtime::{self, AppState};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
     let state = AppState::from_env(&[]).await?;
-    runtime::run_http(&state, handlers::not_implemented("GET /vault/state")).await
+    runtime::run_http(&state, state::handle).await
 }

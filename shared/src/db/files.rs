@@ -1,12 +1,16 @@
 //! Per-file sync state: the current version of every path, its history, and the change
 //! sequence that orders a user's changes.
 //!
-//! Every write runs in one transaction that first bumps `users.change_seq`. That row lock is
-//! held until commit, so a user's writers are serialised and commit in sequence order: a
-//! reader that has seen cursor `c` can never later find a committed change below `c`.
+//! Every write runs in one transaction that first locks the user's row and then advances
+//! `users.change_seq`. The lock is held until commit, so a user's writers are serialised and
+//! commit in sequence order: a reader that has seen cursor `c` can never later find a
+//! committed change below `c`. Batch writes issue a fixed number of statements, whatever the
+//! number of files.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::domain::{ContentHash, Cursor, DeviceId, UserId, VaultPath};
 
@@ -29,6 +33,11 @@ impl FileState {
     pub fn cursor(&self) -> Cursor {
         Cursor::from_seq(self.change_seq)
     }
+
+    /// Bytes this row counts against the quota.
+    pub fn live_size(&self) -> i64 {
+        if self.is_deleted { 0 } else { self.size_bytes }
+    }
 }
 
 /// One page of "what changed after a cursor", in cursor order.
@@ -40,36 +49,52 @@ pub struct ChangePage {
     pub has_more: bool,
 }
 
-/// What a version-checked write did.
+/// A new version a device wants to commit on top of `base_version` (0: a new file).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteOutcome {
+pub struct NewVersion {
+    pub path: VaultPath,
+    pub base_version: i64,
+    pub content_hash: ContentHash,
+    pub size_bytes: i64,
+}
+
+/// What committing one [`NewVersion`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
     /// A new version was committed; the row as it now is.
     Committed(FileState),
-    /// The file was already deleted: a delete is idempotent, nothing changed.
-    AlreadyDeleted(FileState),
-    /// The caller's base version is not the server's: nothing changed. `current` is the
-    /// server's row (`None`: the path does not exist although the caller expected it).
+    /// This device already committed exactly this (a retried confirm): nothing changed.
+    AlreadyCommitted(FileState),
+    /// The server is not at `base_version`: nothing changed. `current` is the server's row
+    /// (`None`: the path does not exist although the caller expected it to).
     Conflict { current: Option<FileState> },
+    /// Another live path differs from this one only by letter case.
+    CaseConflict { existing: VaultPath },
+    /// The vault would grow past the quota.
+    QuotaExceeded,
 }
 
-const FILE_COLUMNS: &str = "path, version, content_hash, size_bytes, is_deleted, deleted_at, \
-     updated_at, updated_by, change_seq";
-
-/// Reserves `n` values of the user's change sequence and returns the last one. Takes the
-/// user's row lock for the rest of the transaction.
-pub(crate) async fn allocate_seq(
-    tx: &mut Transaction<'_, Postgres>,
-    user_id: UserId,
-    n: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE users SET change_seq = change_seq + $2 WHERE id = $1 RETURNING change_seq",
-    )
-    .bind(user_id)
-    .bind(n)
-    .fetch_one(&mut **tx)
-    .await
+/// A tombstone a device wants to write on top of `base_version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    pub path: VaultPath,
+    pub base_version: i64,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted(FileState),
+    /// Already a tombstone: deleting is idempotent, nothing changed.
+    AlreadyDeleted(FileState),
+    /// A device that never saw the latest version cannot delete it.
+    Conflict {
+        current: FileState,
+    },
+    NotFound,
+}
+
+pub(crate) const FILE_COLUMNS: &str = "path, version, content_hash, size_bytes, is_deleted, \
+     deleted_at, updated_at, updated_by, change_seq";
 
 /// The newest cursor of the user: every committed change is at or below it.
 pub async fn current_cursor(pool: &PgPool, user_id: UserId) -> Result<Option<Cursor>, sqlx::Error> {
@@ -94,6 +119,67 @@ pub async fn get_file_version(
     .await
 }
 
+/// The current rows of `paths` (absent paths are left out), in one query.
+pub async fn get_files(
+    pool: &PgPool,
+    user_id: UserId,
+    paths: &[VaultPath],
+) -> Result<HashMap<VaultPath, FileState>, sqlx::Error> {
+    let names: Vec<&str> = paths.iter().map(VaultPath::as_str).collect();
+    let rows: Vec<FileState> = sqlx::query_as(&format!(
+        "SELECT {FILE_COLUMNS} FROM file_state WHERE user_id = $1 AND path = ANY($2::TEXT[])"
+    ))
+    .bind(user_id)
+    .bind(&names)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.path.clone(), r)).collect())
+}
+
+/// Live paths that collide by letter case with one of `paths` (but are not that path):
+/// case key → existing path.
+pub async fn case_collisions(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    paths: &[VaultPath],
+) -> Result<HashMap<String, VaultPath>, sqlx::Error> {
+    let keys: Vec<String> = paths.iter().map(VaultPath::case_key).collect();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT path_key, path FROM file_state
+         WHERE user_id = $1 AND NOT is_deleted AND path_key = ANY($2::TEXT[])",
+    )
+    .bind(user_id)
+    .bind(&keys)
+    .fetch_all(conn)
+    .await?;
+    let mut out = HashMap::new();
+    for (key, path) in rows {
+        if let Ok(path) = VaultPath::parse(&path) {
+            out.insert(key, path);
+        }
+    }
+    Ok(out)
+}
+
+/// A past version of a file, from its history.
+pub async fn get_past_version(
+    pool: &PgPool,
+    user_id: UserId,
+    path: &VaultPath,
+    version: i64,
+) -> Result<Option<(ContentHash, i64, bool)>, sqlx::Error> {
+    let row: Option<(String, i64, bool)> = sqlx::query_as(
+        "SELECT content_hash, size_bytes, is_deleted FROM file_versions
+         WHERE user_id = $1 AND path = $2 AND version = $3",
+    )
+    .bind(user_id)
+    .bind(path.as_str())
+    .bind(version)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|(h, size, deleted)| Some((ContentHash::parse(&h).ok()?, size, deleted))))
+}
+
 /// Files (tombstones included) changed after `cursor`, oldest change first, at most `limit`.
 pub async fn get_vault_state(
     pool: &PgPool,
@@ -101,7 +187,7 @@ pub async fn get_vault_state(
     cursor: Cursor,
     limit: u32,
 ) -> Result<ChangePage, sqlx::Error> {
-    let mut files: Vec<FileState> = sqlx::query_as(&format!(
+    let files: Vec<FileState> = sqlx::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM file_state
          WHERE user_id = $1 AND change_seq > $2
          ORDER BY change_seq
@@ -112,14 +198,41 @@ pub async fn get_vault_state(
     .bind(i64::from(limit) + 1)
     .fetch_all(pool)
     .await?;
+    Ok(page(files, cursor, limit))
+}
+
+/// Files changed after the instant `since`, in cursor order: the seed's timestamp contract,
+/// kept for old clients. Clock-based, so a change committed late with an earlier timestamp
+/// can be missed; the returned cursor lets the client switch to cursors from here on.
+pub async fn get_changed_since_time(
+    pool: &PgPool,
+    user_id: UserId,
+    since: DateTime<Utc>,
+    limit: u32,
+) -> Result<ChangePage, sqlx::Error> {
+    let files: Vec<FileState> = sqlx::query_as(&format!(
+        "SELECT {FILE_COLUMNS} FROM file_state
+         WHERE user_id = $1 AND updated_at > $2
+         ORDER BY change_seq
+         LIMIT $3"
+    ))
+    .bind(user_id)
+    .bind(since)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    Ok(page(files, Cursor::START, limit))
+}
+
+fn page(mut files: Vec<FileState>, cursor: Cursor, limit: u32) -> ChangePage {
     let has_more = files.len() > limit as usize;
     files.truncate(limit as usize);
     let cursor = files.last().map_or(cursor, FileState::cursor);
-    Ok(ChangePage {
+    ChangePage {
         files,
         cursor,
         has_more,
-    })
+    }
 }
 
 /// Tombstones written after `cursor`, oldest first.
@@ -139,50 +252,267 @@ pub async fn get_deleted_since(
     .await
 }
 
-async fn lock_file(
-    tx: &mut Transaction<'_, Postgres>,
-    user_id: UserId,
-    path: &VaultPath,
-) -> Result<Option<FileState>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {FILE_COLUMNS} FROM file_state WHERE user_id = $1 AND path = $2 FOR UPDATE"
-    ))
-    .bind(user_id)
-    .bind(path.as_str())
-    .fetch_optional(&mut **tx)
-    .await
+/// Locks the user's row for the rest of the transaction; returns (change_seq, vault_size).
+async fn lock_user(conn: &mut PgConnection, user_id: UserId) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as("SELECT change_seq, vault_size FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .fetch_one(conn)
+        .await
 }
 
-async fn record_version(
-    tx: &mut Transaction<'_, Postgres>,
+async fn lock_files(
+    conn: &mut PgConnection,
     user_id: UserId,
-    row: &FileState,
+    paths: &[&str],
+) -> Result<HashMap<String, FileState>, sqlx::Error> {
+    let rows: Vec<FileState> = sqlx::query_as(&format!(
+        "SELECT {FILE_COLUMNS} FROM file_state
+         WHERE user_id = $1 AND path = ANY($2::TEXT[]) FOR UPDATE"
+    ))
+    .bind(user_id)
+    .bind(paths)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.path.to_string(), r)).collect())
+}
+
+/// Rows to write: new file_state values (also appended to file_versions).
+#[derive(Default)]
+struct Writes {
+    paths: Vec<String>,
+    keys: Vec<String>,
+    versions: Vec<i64>,
+    hashes: Vec<String>,
+    sizes: Vec<i64>,
+    deleted: Vec<bool>,
+    seqs: Vec<i64>,
+}
+
+impl Writes {
+    fn push(
+        &mut self,
+        path: &VaultPath,
+        version: i64,
+        hash: &ContentHash,
+        size: i64,
+        deleted: bool,
+        seq: i64,
+    ) {
+        self.paths.push(path.to_string());
+        self.keys.push(path.case_key());
+        self.versions.push(version);
+        self.hashes.push(hash.to_hex());
+        self.sizes.push(size);
+        self.deleted.push(deleted);
+        self.seqs.push(seq);
+    }
+
+    /// One statement: upsert every row and append each to the history.
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        user_id: UserId,
+        device_id: Option<DeviceId>,
+    ) -> Result<HashMap<String, FileState>, sqlx::Error> {
+        if self.paths.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<FileState> = sqlx::query_as(&format!(
+            "WITH input AS (
+                 SELECT * FROM UNNEST($3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TEXT[],
+                                      $7::BIGINT[], $8::BOOLEAN[], $9::BIGINT[])
+                     AS t(path, path_key, version, content_hash, size_bytes, is_deleted, change_seq)
+             ),
+             written AS (
+                 INSERT INTO file_state AS f
+                     (user_id, path, path_key, version, content_hash, size_bytes, is_deleted,
+                      deleted_at, updated_at, updated_by, change_seq)
+                 SELECT $1, path, path_key, version, content_hash, size_bytes, is_deleted,
+                        CASE WHEN is_deleted THEN now() END, now(), $2, change_seq
+                 FROM input
+                 ON CONFLICT (user_id, path) DO UPDATE SET
+                     path_key = EXCLUDED.path_key, version = EXCLUDED.version,
+                     content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
+                     is_deleted = EXCLUDED.is_deleted, deleted_at = EXCLUDED.deleted_at,
+                     updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
+                     change_seq = EXCLUDED.change_seq
+                 RETURNING {FILE_COLUMNS}
+             ),
+             history AS (
+                 INSERT INTO file_versions
+                     (user_id, path, version, content_hash, size_bytes, is_deleted, device_id,
+                      change_seq, created_at)
+                 SELECT $1, path, version, content_hash, size_bytes, is_deleted, updated_by,
+                        change_seq, updated_at
+                 FROM written
+             )
+             SELECT {FILE_COLUMNS} FROM written"
+        ))
+        .bind(user_id)
+        .bind(device_id)
+        .bind(&self.paths)
+        .bind(&self.keys)
+        .bind(&self.versions)
+        .bind(&self.hashes)
+        .bind(&self.sizes)
+        .bind(&self.deleted)
+        .bind(&self.seqs)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.path.to_string(), r)).collect())
+    }
+}
+
+async fn finish_user(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    change_seq: i64,
     size_delta: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "WITH history AS (
-             INSERT INTO file_versions
-                 (user_id, path, version, content_hash, size_bytes, is_deleted, device_id,
-                  change_seq, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
-         UPDATE users SET vault_size = vault_size + $10 WHERE id = $1",
+        "UPDATE users SET change_seq = $2, vault_size = GREATEST(vault_size + $3, 0) WHERE id = $1",
     )
     .bind(user_id)
-    .bind(row.path.as_str())
-    .bind(row.version)
-    .bind(row.content_hash.to_hex())
-    .bind(row.size_bytes)
-    .bind(row.is_deleted)
-    .bind(row.updated_by)
-    .bind(row.change_seq)
-    .bind(row.updated_at)
+    .bind(change_seq)
     .bind(size_delta)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Commits a new version of `path` if the server is still at `base_version` (0: the file
+/// Commits every version whose base is still the server's, in one transaction with a
+/// fixed number of statements. Outcomes come back in input order, with the user's cursor
+/// after the commit. Paths must be distinct. `quota`: the most the vault may hold.
+pub async fn commit_versions(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+    files: &[NewVersion],
+    quota: Option<i64>,
+) -> Result<(Vec<CommitOutcome>, Cursor), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (mut seq, vault_size) = lock_user(&mut tx, user_id).await?;
+    let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let current = lock_files(&mut tx, user_id, &names).await?;
+    let paths: Vec<VaultPath> = files.iter().map(|f| f.path.clone()).collect();
+    let collisions = case_collisions(&mut tx, user_id, &paths).await?;
+
+    let mut outcomes = Vec::with_capacity(files.len());
+    let mut writes = Writes::default();
+    let mut size_delta = 0i64;
+    for file in files {
+        let row = current.get(file.path.as_str());
+        if let Some(existing) = collisions
+            .get(&file.path.case_key())
+            .filter(|p| **p != file.path)
+        {
+            outcomes.push(CommitOutcome::CaseConflict {
+                existing: existing.clone(),
+            });
+            continue;
+        }
+        match row {
+            Some(r)
+                if r.version == file.base_version + 1
+                    && !r.is_deleted
+                    && r.content_hash == file.content_hash
+                    && r.updated_by == device_id =>
+            {
+                outcomes.push(CommitOutcome::AlreadyCommitted(r.clone()));
+                continue;
+            }
+            Some(r) if r.version == file.base_version => {}
+            None if file.base_version == 0 => {}
+            _ => {
+                outcomes.push(CommitOutcome::Conflict {
+                    current: row.cloned(),
+                });
+                continue;
+            }
+        }
+        let delta = file.size_bytes - row.map_or(0, FileState::live_size);
+        if quota.is_some_and(|q| delta > 0 && vault_size + size_delta + delta > q) {
+            outcomes.push(CommitOutcome::QuotaExceeded);
+            continue;
+        }
+        size_delta += delta;
+        seq += 1;
+        writes.push(
+            &file.path,
+            file.base_version + 1,
+            &file.content_hash,
+            file.size_bytes,
+            false,
+            seq,
+        );
+        // Filled in below from the written rows.
+        outcomes.push(CommitOutcome::Conflict { current: None });
+    }
+    let written = writes.apply(&mut tx, user_id, device_id).await?;
+    if !written.is_empty() {
+        finish_user(&mut tx, user_id, seq, size_delta).await?;
+    }
+    tx.commit().await?;
+    for (outcome, file) in outcomes.iter_mut().zip(files) {
+        if let Some(row) = written.get(file.path.as_str()) {
+            *outcome = CommitOutcome::Committed(row.clone());
+        }
+    }
+    Ok((outcomes, Cursor::from_seq(seq)))
+}
+
+/// Writes a tombstone for every file whose base is still the server's, in one transaction
+/// with a fixed number of statements. Paths must be distinct.
+pub async fn delete_files(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+    files: &[Tombstone],
+) -> Result<(Vec<DeleteOutcome>, Cursor), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (mut seq, _) = lock_user(&mut tx, user_id).await?;
+    let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let current = lock_files(&mut tx, user_id, &names).await?;
+    let mut outcomes = Vec::with_capacity(files.len());
+    let mut writes = Writes::default();
+    let mut size_delta = 0i64;
+    for file in files {
+        match current.get(file.path.as_str()) {
+            None => outcomes.push(DeleteOutcome::NotFound),
+            Some(r) if r.is_deleted => outcomes.push(DeleteOutcome::AlreadyDeleted(r.clone())),
+            Some(r) if r.version != file.base_version => {
+                outcomes.push(DeleteOutcome::Conflict { current: r.clone() })
+            }
+            Some(r) => {
+                seq += 1;
+                size_delta -= r.size_bytes;
+                // The tombstone keeps the hash and size of what it deleted.
+                writes.push(
+                    &r.path,
+                    r.version + 1,
+                    &r.content_hash,
+                    r.size_bytes,
+                    true,
+                    seq,
+                );
+                outcomes.push(DeleteOutcome::NotFound);
+            }
+        }
+    }
+    let written = writes.apply(&mut tx, user_id, device_id).await?;
+    if !written.is_empty() {
+        finish_user(&mut tx, user_id, seq, size_delta).await?;
+    }
+    tx.commit().await?;
+    for (outcome, file) in outcomes.iter_mut().zip(files) {
+        if let Some(row) = written.get(file.path.as_str()) {
+            *outcome = DeleteOutcome::Deleted(row.clone());
+        }
+    }
+    Ok((outcomes, Cursor::from_seq(seq)))
+}
+
+/// Commits one new version of `path` if the server is still at `base_version` (0: the file
 /// must not exist). Pushing onto a tombstone with the tombstone's version revives the file.
 pub async fn upsert_file_state(
     pool: &PgPool,
@@ -192,77 +522,75 @@ pub async fn upsert_file_state(
     base_version: i64,
     content_hash: &ContentHash,
     size_bytes: i64,
-) -> Result<WriteOutcome, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let seq = allocate_seq(&mut tx, user_id, 1).await?;
-    let current = lock_file(&mut tx, user_id, path).await?;
-    let live_size = match &current {
-        None if base_version == 0 => 0,
-        Some(row) if row.version == base_version => {
-            if row.is_deleted {
-                0
-            } else {
-                row.size_bytes
-            }
-        }
-        _ => return Ok(WriteOutcome::Conflict { current }),
+) -> Result<CommitOutcome, sqlx::Error> {
+    let file = NewVersion {
+        path: path.clone(),
+        base_version,
+        content_hash: *content_hash,
+        size_bytes,
     };
-    let row: FileState = sqlx::query_as(&format!(
-        "INSERT INTO file_state
-             (user_id, path, version, content_hash, size_bytes, is_deleted, deleted_at,
-              updated_at, updated_by, change_seq)
-         VALUES ($1, $2, $3 + 1, $4, $5, false, NULL, now(), $6, $7)
-         ON CONFLICT (user_id, path) DO UPDATE SET
-             version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
-             size_bytes = EXCLUDED.size_bytes, is_deleted = false, deleted_at = NULL,
-             updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
-             change_seq = EXCLUDED.change_seq
-         RETURNING {FILE_COLUMNS}"
-    ))
-    .bind(user_id)
-    .bind(path.as_str())
-    .bind(base_version)
-    .bind(content_hash.to_hex())
-    .bind(size_bytes)
-    .bind(device_id)
-    .bind(seq)
-    .fetch_one(&mut *tx)
-    .await?;
-    record_version(&mut tx, user_id, &row, size_bytes - live_size).await?;
-    tx.commit().await?;
-    Ok(WriteOutcome::Committed(row))
+    let (mut outcomes, _) = commit_versions(pool, user_id, device_id, &[file], None).await?;
+    Ok(outcomes.remove(0))
 }
 
-/// Writes a tombstone for `path` if the server is still at `base_version`. A device that
-/// never saw the latest edit cannot delete it; deleting a deleted file changes nothing.
+/// Writes a tombstone for `path` if the server is still at `base_version`.
 pub async fn mark_file_deleted(
     pool: &PgPool,
     user_id: UserId,
     device_id: Option<DeviceId>,
     path: &VaultPath,
     base_version: i64,
-) -> Result<WriteOutcome, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let seq = allocate_seq(&mut tx, user_id, 1).await?;
-    let current = match lock_file(&mut tx, user_id, path).await? {
-        Some(row) if row.is_deleted => return Ok(WriteOutcome::AlreadyDeleted(row)),
-        Some(row) if row.version == base_version => row,
-        other => return Ok(WriteOutcome::Conflict { current: other }),
+) -> Result<DeleteOutcome, sqlx::Error> {
+    let file = Tombstone {
+        path: path.clone(),
+        base_version,
     };
-    let row: FileState = sqlx::query_as(&format!(
-        "UPDATE file_state SET
-             version = version + 1, is_deleted = true, deleted_at = now(), updated_at = now(),
-             updated_by = $3, change_seq = $4
-         WHERE user_id = $1 AND path = $2
-         RETURNING {FILE_COLUMNS}"
-    ))
+    let (mut outcomes, _) = delete_files(pool, user_id, device_id, &[file]).await?;
+    Ok(outcomes.remove(0))
+}
+
+/// A past version as the history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastVersion {
+    pub content_hash: ContentHash,
+    pub size_bytes: i64,
+    pub is_deleted: bool,
+}
+
+/// Past versions by (path, version), in one query; unknown ones are left out.
+pub async fn get_versions(
+    pool: &PgPool,
+    user_id: UserId,
+    wanted: &[(VaultPath, i64)],
+) -> Result<HashMap<(VaultPath, i64), PastVersion>, sqlx::Error> {
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let paths: Vec<&str> = wanted.iter().map(|(p, _)| p.as_str()).collect();
+    let versions: Vec<i64> = wanted.iter().map(|(_, v)| *v).collect();
+    let rows: Vec<(String, i64, String, i64, bool)> = sqlx::query_as(
+        "SELECT v.path, v.version, v.content_hash, v.size_bytes, v.is_deleted
+         FROM file_versions v
+         JOIN UNNEST($2::TEXT[], $3::BIGINT[]) AS w(path, version)
+           ON v.path = w.path AND v.version = w.version
+         WHERE v.user_id = $1",
+    )
     .bind(user_id)
-    .bind(path.as_str())
-    .bind(device_id)
-    .bind(seq)
-    .fetch_one(&mut *tx)
+    .bind(&paths)
+    .bind(&versions)
+    .fetch_all(pool)
     .await?;
-    record_version(&mut tx, user_id, &row, -current.size_bytes).await?;
-    tx.commit().await?;
-    Ok(WriteOutcome::Committed(row))
+    Ok(rows
+        .into_iter()
+        .filter_map(|(path, version, hash, size_bytes, is_deleted)| {
+            Some((
+                (VaultPath::parse(&path).ok()?, version),
+                PastVersion {
+                    content_hash: ContentHash::parse(&hash).ok()?,
+                    size_bytes,
+                    is_deleted,
+                },
+            ))
+        })
+        .collect())
 }

@@ -11,13 +11,14 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::config::DatabaseConfig;
 
+pub mod blobs;
 pub mod devices;
 pub mod files;
 pub mod tokens;
 pub mod users;
 
 pub use devices::{Device, DeviceUpdate};
-pub use files::{ChangePage, FileState, WriteOutcome};
+pub use files::{ChangePage, CommitOutcome, DeleteOutcome, FileState, NewVersion, Tombstone};
 pub use users::User;
 
 /// The schema, embedded in every binary so a function can check or apply it.

@@ -1,21 +1,16 @@
 //! Endpoint handlers, one module per function. Each takes the shared state and a decoded
 //! request and answers a response or an [`ApiError`](crate::ApiError).
 
+pub mod confirm;
+pub mod delete;
 pub mod login;
+pub mod pull;
+pub mod push;
 pub mod refresh;
 pub mod register;
 pub mod session;
-
-use crate::error::ApiError;
-use crate::http::{ApiRequest, ApiResponse};
-use crate::runtime::AppState;
-
-/// The answer of an endpoint whose logic is not built yet: 501, said plainly.
-pub fn not_implemented(
-    endpoint: &'static str,
-) -> impl Fn(&AppState, ApiRequest) -> std::future::Ready<Result<ApiResponse, ApiError>> + Copy {
-    move |_state, _request| std::future::ready(Err(ApiError::NotImplemented(endpoint)))
-}
+pub mod state;
+pub mod vault;
 
 /// The notifier's answer while its logic is not built: every message is reported as failed,
 /// so SQS keeps it (and finally moves it to the dead-letter queue) instead of dropping it.

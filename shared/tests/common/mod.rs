@@ -262,3 +262,121 @@ pub fn sample_event(name: &str) -> ApiGatewayV2httpRequest {
     let text = std::fs::read_to_string(events_dir().join(name)).expect(name);
     serde_json::from_str(&text).expect(name)
 }
+
+/// App state for vault tests: S3 (s3s-fs) and a queue of the test's own on moto, so
+/// parallel tests never read each other's notices.
+pub async fn vault_state(pool: PgPool) -> (AppState, String) {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("test-{}", uuid::Uuid::new_v4()))
+        .send()
+        .await
+        .expect("create queue (is moto running? use scripts/with-services.sh)")
+        .queue_url
+        .expect("queue url");
+    let config = config(&[("SQS_QUEUE_URL", &queue), ("VAULT_QUOTA_BYTES", "1000000")]);
+    let state = AppState::assemble(
+        config,
+        pool,
+        &[Client::S3, Client::Sqs],
+        JwksPolicy::default(),
+    )
+    .await
+    .expect("state");
+    (state, queue)
+}
+
+/// Every message on `queue` right now, bodies parsed.
+pub async fn drain_queue(state: &AppState, queue: &str) -> Vec<Value> {
+    let sqs = state.sqs().expect("sqs");
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive");
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in messages {
+            out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("notice JSON"));
+            sqs.delete_message()
+                .queue_url(queue)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete message");
+        }
+    }
+}
+
+/// A user with one device and an access token bound to it.
+pub struct TestDevice {
+    pub user_id: steel_core::domain::UserId,
+    pub device_id: steel_core::domain::DeviceId,
+    pub token: String,
+}
+
+pub async fn new_user_device(state: &AppState, sub: &str) -> TestDevice {
+    let user = steel_core::db::users::find_or_create_user(
+        &state.db,
+        steel_core::domain::Provider::Apple,
+        sub,
+        None,
+    )
+    .await
+    .expect("user");
+    another_device(state, user.id, "Mac").await
+}
+
+pub async fn another_device(
+    state: &AppState,
+    user_id: steel_core::domain::UserId,
+    name: &str,
+) -> TestDevice {
+    let device = steel_core::db::devices::register_device(
+        &state.db,
+        user_id,
+        &steel_core::db::DeviceUpdate {
+            device_name: name.into(),
+            platform: steel_core::domain::Platform::Macos,
+            push_token: None,
+            push_environment: steel_core::domain::PushEnvironment::Production,
+        },
+    )
+    .await
+    .expect("device");
+    TestDevice {
+        user_id,
+        device_id: device.id,
+        token: state
+            .tokens
+            .issue_access(user_id, Some(device.id))
+            .expect("token"),
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    steel_core::domain::ContentHash::of(bytes).to_hex()
+}
+
+/// PUTs `bytes` to an upload entry of a push answer, with the headers it prescribes.
+pub async fn upload(http: &reqwest::Client, entry: &Value, bytes: &[u8]) -> reqwest::Response {
+    let url = entry["upload_url"].as_str().expect("upload_url");
+    let mut req = http.put(url).body(bytes.to_vec());
+    for (k, v) in entry["headers"].as_object().expect("headers") {
+        // reqwest sets these two itself (the length from the body).
+        if k == "host" || k == "content-length" {
+            continue;
+        }
+        req = req.header(k.as_str(), v.as_str().expect("header value"));
+    }
+    req.send().await.expect("PUT")
+}

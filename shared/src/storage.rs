@@ -1,0 +1,194 @@
+//! The vault bucket. Blobs are content-addressed: `{user_id}/blobs/{sha256 hex}`, so the bytes
+//! at a key always match their hash, identical content is stored once, and every committed
+//! version stays readable. Devices move bytes through presigned URLs; the API never does.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::types::ChecksumMode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::{ContentHash, UserId};
+
+/// How long a presigned URL works.
+pub const PRESIGN_TTL: Duration = Duration::from_secs(300);
+
+/// A request the device makes itself: method, URL and the exact headers to send (they are
+/// part of the signature: the checksum and length bind the upload to its hash).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PresignedRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the bucket holds under a blob's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobCheck {
+    /// Right size, right SHA-256.
+    Valid,
+    Missing,
+    /// Present but not the promised bytes.
+    Mismatch,
+}
+
+#[derive(Clone)]
+pub struct Storage {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+pub fn blob_key(user_id: UserId, hash: &ContentHash) -> String {
+    format!("{user_id}/blobs/{}", hash.to_hex())
+}
+
+impl Storage {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Storage {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    fn presigning(ttl: Duration) -> Result<PresigningConfig, anyhow::Error> {
+        Ok(PresigningConfig::expires_in(ttl)?)
+    }
+
+    fn into_request(
+        req: aws_sdk_s3::presigning::PresignedRequest,
+        ttl: Duration,
+    ) -> PresignedRequest {
+        PresignedRequest {
+            method: req.method().to_owned(),
+            url: req.uri().to_owned(),
+            headers: req
+                .headers()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+                .collect(),
+            expires_at: Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default(),
+        }
+    }
+
+    /// A PUT that only accepts exactly `size` bytes hashing to `hash`.
+    pub async fn presign_upload(
+        &self,
+        user_id: UserId,
+        hash: &ContentHash,
+        size: i64,
+        ttl: Duration,
+    ) -> Result<PresignedRequest, anyhow::Error> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(blob_key(user_id, hash))
+            .checksum_sha256(hash.to_base64())
+            .content_length(size)
+            .presigned(Self::presigning(ttl)?)
+            .await?;
+        Ok(Self::into_request(req, ttl))
+    }
+
+    pub async fn presign_download(
+        &self,
+        user_id: UserId,
+        hash: &ContentHash,
+        ttl: Duration,
+    ) -> Result<PresignedRequest, anyhow::Error> {
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(blob_key(user_id, hash))
+            .presigned(Self::presigning(ttl)?)
+            .await?;
+        Ok(Self::into_request(req, ttl))
+    }
+
+    /// Checks the object under the blob's key: size and SHA-256. The SHA-256 is the one S3
+    /// keeps with the object (HeadObject in checksum mode); a store that keeps none has the
+    /// bytes read and hashed instead.
+    pub async fn check_blob(
+        &self,
+        user_id: UserId,
+        hash: &ContentHash,
+        size: i64,
+    ) -> Result<BlobCheck, anyhow::Error> {
+        let key = blob_key(user_id, hash);
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await;
+        let head = match head {
+            Ok(head) => head,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
+                return Ok(BlobCheck::Missing);
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context(format!("HeadObject {key}"))),
+        };
+        if head.content_length() != Some(size) {
+            return Ok(BlobCheck::Mismatch);
+        }
+        match head.checksum_sha256() {
+            Some(stored) if ContentHash::from_base64(stored) == Some(*hash) => Ok(BlobCheck::Valid),
+            Some(_) => Ok(BlobCheck::Mismatch),
+            None => self.hash_object(&key, hash).await,
+        }
+    }
+
+    async fn hash_object(&self, key: &str, hash: &ContentHash) -> Result<BlobCheck, anyhow::Error> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        let mut body = match object {
+            Ok(o) => o.body,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(BlobCheck::Missing);
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context(format!("GetObject {key}"))),
+        };
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = body.try_next().await? {
+            hasher.update(&chunk);
+        }
+        let actual = ContentHash::of_digest(hasher.finalize().into());
+        Ok(if actual == *hash {
+            BlobCheck::Valid
+        } else {
+            BlobCheck::Mismatch
+        })
+    }
+
+    /// Every key under the user's prefix, for tests and account purges.
+    pub async fn list_user_keys(&self, user_id: UserId) -> Result<Vec<String>, anyhow::Error> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{user_id}/"))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            keys.extend(
+                page?
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        Ok(keys)
+    }
+}
