@@ -23,6 +23,19 @@ pub struct Config {
     pub apple_jwks_url: String,
     pub google_jwks_url: String,
     pub limits: Limits,
+    pub apns: ApnsSettings,
+}
+
+/// APNs settings, used by the notifier only (see [`Config::require_apns`]).
+#[derive(Clone, Debug)]
+pub struct ApnsSettings {
+    /// The `.p8` signing key (PEM).
+    pub key: Option<Secret>,
+    pub key_id: Option<String>,
+    /// The app's bundle id.
+    pub topic: Option<String>,
+    pub production_url: String,
+    pub sandbox_url: String,
 }
 
 #[derive(Clone)]
@@ -98,6 +111,8 @@ pub enum ConfigError {
 
 pub const DEFAULT_APPLE_JWKS_URL: &str = "https://appleid.apple.com/auth/keys";
 pub const DEFAULT_GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
+pub const DEFAULT_APNS_PRODUCTION_URL: &str = "https://api.push.apple.com";
+pub const DEFAULT_APNS_SANDBOX_URL: &str = "https://api.sandbox.push.apple.com";
 const MIB: u64 = 1024 * 1024;
 
 impl Config {
@@ -181,6 +196,16 @@ impl Config {
             apple_jwks_url: env.url_or("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)?,
             google_jwks_url: env.url_or("GOOGLE_JWKS_URL", DEFAULT_GOOGLE_JWKS_URL)?,
             limits,
+            apns: ApnsSettings {
+                // Secrets and environment variables often carry the PEM with literal "\n".
+                key: env
+                    .optional("APNS_KEY")?
+                    .map(|k| Secret(k.replace("\\n", "\n"))),
+                key_id: env.optional("APNS_KEY_ID")?,
+                topic: env.optional("APNS_TOPIC")?,
+                production_url: env.url_or("APNS_PRODUCTION_URL", DEFAULT_APNS_PRODUCTION_URL)?,
+                sandbox_url: env.url_or("APNS_SANDBOX_URL", DEFAULT_APNS_SANDBOX_URL)?,
+            },
         })
     }
 
@@ -191,11 +216,50 @@ impl Config {
             .ok_or(ConfigError::Missing("SQS_QUEUE_URL"))
     }
 
-    pub fn require_apple_team_id(&self) -> Result<&str, ConfigError> {
-        self.apple_team_id
-            .as_deref()
-            .ok_or(ConfigError::Missing("APPLE_TEAM_ID"))
+    /// Everything APNs token authentication needs, or the first missing variable.
+    pub fn require_apns(&self) -> Result<ApnsCredentials, ConfigError> {
+        let key = self
+            .apns
+            .key
+            .clone()
+            .ok_or(ConfigError::Missing("APNS_KEY"))?;
+        if !key.expose().contains("-----BEGIN PRIVATE KEY-----") {
+            return Err(invalid(
+                "APNS_KEY",
+                "must be the .p8 key (PEM, BEGIN PRIVATE KEY)",
+            ));
+        }
+        Ok(ApnsCredentials {
+            key,
+            key_id: self
+                .apns
+                .key_id
+                .clone()
+                .ok_or(ConfigError::Missing("APNS_KEY_ID"))?,
+            team_id: self
+                .apple_team_id
+                .clone()
+                .ok_or(ConfigError::Missing("APPLE_TEAM_ID"))?,
+            topic: self
+                .apns
+                .topic
+                .clone()
+                .ok_or(ConfigError::Missing("APNS_TOPIC"))?,
+            production_url: self.apns.production_url.trim_end_matches('/').to_owned(),
+            sandbox_url: self.apns.sandbox_url.trim_end_matches('/').to_owned(),
+        })
     }
+}
+
+/// What the notifier needs to talk to APNs.
+#[derive(Clone, Debug)]
+pub struct ApnsCredentials {
+    pub key: Secret,
+    pub key_id: String,
+    pub team_id: String,
+    pub topic: String,
+    pub production_url: String,
+    pub sandbox_url: String,
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -303,6 +367,11 @@ mod tests {
             config.require_sqs_queue_url(),
             Err(ConfigError::Missing("SQS_QUEUE_URL"))
         );
+        assert_eq!(
+            config.require_apns().err(),
+            Some(ConfigError::Missing("APNS_KEY"))
+        );
+        assert_eq!(config.apns.production_url, DEFAULT_APNS_PRODUCTION_URL);
     }
 
     #[test]

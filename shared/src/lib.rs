@@ -8,6 +8,7 @@
 //! - [`http`]: API Gateway HTTP API events in, responses out.
 //! - [`handlers`]: one module per endpoint.
 //! - [`storage`]: the vault bucket: content-addressed blobs, presigned URLs, verification.
+//! - [`notifier`]: SQS change notices to APNs silent pushes.
 //! - [`runtime`]: cold-start wiring shared by every function's `main`.
 
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod notifier;
 pub mod runtime;
 pub mod storage;
 pub mod telemetry;
