@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # dev.sh — `make dev`: the whole backend on this machine. Starts the local services, applies
-# the migrations, then serves every function through `cargo lambda watch`, which routes
-# HTTP requests as API Gateway would (see [workspace.metadata.lambda.watch.router] in
-# Cargo.toml) and rebuilds on change. Ctrl-C stops the functions and the services.
+# the migrations, serves the local sign-in stand-in (a JWKS of the development key in
+# scripts/dev-idp/, which the apple and google providers point at), then serves every
+# function through `cargo lambda watch`, which routes HTTP requests as API Gateway would
+# (see [workspace.metadata.lambda.watch.router] in Cargo.toml) and rebuilds on change.
+# Ctrl-C stops the functions, the stand-in and the services.
+# DEV_PORT (default 9000) picks the port.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -17,19 +20,32 @@ SECRET_FILE="$RUN/dev-jwt-secret"
 # A random signing key per checkout, kept across runs so dev tokens survive a restart.
 [ -s "$SECRET_FILE" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$SECRET_FILE"
 
+# The sign-in stand-in: a static JWKS on loopback. Tokens come from
+# `cargo run -q -p steel-core --bin dev-token -- --sub alice`.
+IDP_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+python3 -m http.server --bind 127.0.0.1 --directory "$ROOT/scripts/dev-idp" "$IDP_PORT" \
+  >"$RUN/dev-idp.log" 2>&1 &
+IDP_PID=$!
+WATCH_PID=""
+stop_dev() {
+  [ -n "$WATCH_PID" ] && kill -INT "$WATCH_PID" 2>/dev/null || true
+  kill "$IDP_PID" 2>/dev/null || true
+}
+trap stop_dev EXIT
+
 ENV_FILE="$RUN/dev.env"
 {
   for name in DATABASE_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION \
       AWS_EC2_METADATA_DISABLED AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SQS S3_FORCE_PATH_STYLE \
-      S3_BUCKET S3_REGION SQS_QUEUE_URL; do
+      S3_BUCKET S3_REGION SQS_QUEUE_URL PURGE_QUEUE_URL; do
     printf '%s=%s\n' "$name" "${!name}"
   done
   printf 'JWT_SECRET=%s\n' "$(cat "$SECRET_FILE")"
   printf 'RUST_LOG=%s\n' "${RUST_LOG:-info}"
-  # Optional settings pass through when set in the calling shell.
-  for name in APPLE_CLIENT_ID GOOGLE_CLIENT_IDS APPLE_TEAM_ID APPLE_JWKS_URL GOOGLE_JWKS_URL; do
-    if [ -n "${!name:-}" ]; then printf '%s=%s\n' "$name" "${!name}"; fi
-  done
+  printf 'APPLE_CLIENT_ID=%s\n' "${APPLE_CLIENT_ID:-com.steelnotes.dev}"
+  printf 'GOOGLE_CLIENT_IDS=%s\n' "${GOOGLE_CLIENT_IDS:-steel-dev.apps.googleusercontent.com}"
+  printf 'APPLE_JWKS_URL=http://127.0.0.1:%s/keys.json\n' "$IDP_PORT"
+  printf 'GOOGLE_JWKS_URL=http://127.0.0.1:%s/keys.json\n' "$IDP_PORT"
 } > "$ENV_FILE"
 
 echo "[dev] applying migrations"
@@ -40,7 +56,8 @@ echo "[dev] serving on http://127.0.0.1:$PORT (Ctrl-C to stop)"
 PATH="$ROOT/.tools/venv/bin:$PATH" cargo lambda watch \
   --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$ENV_FILE" &
 WATCH_PID=$!
-trap 'kill -INT "$WATCH_PID" 2>/dev/null || true' INT TERM
+trap 'stop_dev; wait "$WATCH_PID" 2>/dev/null; exit 130' INT
+trap 'stop_dev; wait "$WATCH_PID" 2>/dev/null; exit 143' TERM
 while kill -0 "$WATCH_PID" 2>/dev/null; do
   wait "$WATCH_PID" || true
 done

@@ -24,6 +24,7 @@ S3_ACCESS_KEY="steel-test-key"
 S3_SECRET_KEY="steel-test-secret-0123456789"
 S3_BUCKET="steel-vault-local"
 SQS_QUEUE="steel-sync-events"
+PURGE_QUEUE="steel-account-purges"
 REGION="us-east-1"
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -365,21 +366,30 @@ start_sqs() {
   pid="$(state sqs.pid)"
   port="$(state sqs.port)"
   url="$(state sqs.url)"
+  PURGE_URL="$(state sqs.purge-url)"
   if pid_alive "$pid" moto_server && [ -n "$port" ] && [ -n "$url" ] && port_open "$port"; then
     SQS_PORT="$port"
     SQS_URL="$url"
+    if [ -z "$PURGE_URL" ]; then
+      PURGE_URL="$(aws_setup sqs "http://127.0.0.1:$SQS_PORT" "$PURGE_QUEUE" 2>>"$RUN/sqs.log")" \
+        || fail_start "could not create queue $PURGE_QUEUE" "$RUN/sqs.log"
+      printf '%s\n' "$PURGE_URL" >"$RUN/sqs.purge-url"
+    fi
     log "sqs (moto): already running on 127.0.0.1:$port (reused)"
     return
   fi
   stop_proc sqs moto_server
-  rm -f "$RUN/sqs.url"
+  rm -f "$RUN/sqs.url" "$RUN/sqs.purge-url"
   launch_daemon sqs moto_server "$RUN/sqs.log" "$MOTO" -H 127.0.0.1 -p PORT
   SQS_PORT="$LAUNCHED_PORT"
   SQS_URL="$(aws_setup sqs "http://127.0.0.1:$SQS_PORT" "$SQS_QUEUE" 2>>"$RUN/sqs.log")" \
     || fail_start "could not create queue $SQS_QUEUE" "$RUN/sqs.log"
   [ -n "$SQS_URL" ] || fail_start "empty QueueUrl" "$RUN/sqs.log"
   printf '%s\n' "$SQS_URL" >"$RUN/sqs.url"
-  log "sqs (moto): started on 127.0.0.1:$SQS_PORT, queue $SQS_URL"
+  PURGE_URL="$(aws_setup sqs "http://127.0.0.1:$SQS_PORT" "$PURGE_QUEUE" 2>>"$RUN/sqs.log")" \
+    || fail_start "could not create queue $PURGE_QUEUE" "$RUN/sqs.log"
+  printf '%s\n' "$PURGE_URL" >"$RUN/sqs.purge-url"
+  log "sqs (moto): started on 127.0.0.1:$SQS_PORT, queues $SQS_URL $PURGE_URL"
 }
 
 write_env() {
@@ -400,7 +410,8 @@ write_env() {
       "S3_BUCKET=$S3_BUCKET" \
       "S3_REGION=$REGION" \
       "AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$SQS_PORT" \
-      "SQS_QUEUE_URL=$SQS_URL"; do
+      "SQS_QUEUE_URL=$SQS_URL" \
+      "PURGE_QUEUE_URL=$PURGE_URL"; do
       local v="${kv#*=}"
       [[ "$v" != *"'"* ]] || die "value with a quote: ${kv%%=*}"
       printf "export %s='%s'\n" "${kv%%=*}" "$v"
@@ -445,7 +456,7 @@ cmd_stop() {
   stop_proc sqs moto_server
   stop_proc s3 s3s-fs
   stop_pg
-  rm -f "$RUN/sqs.url" "$ENV_FILE"
+  rm -f "$RUN/sqs.url" "$RUN/sqs.purge-url" "$ENV_FILE"
   log "all stopped"
 }
 

@@ -14,6 +14,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub s3: S3Config,
     pub sqs_queue_url: Option<String>,
+    /// Queue of pending account purges (delete-account feeds and consumes it).
+    pub purge_queue_url: Option<String>,
     pub tokens: TokenConfig,
     pub apple_team_id: Option<String>,
     /// Audiences accepted for Sign in with Apple (bundle id, services id...). Empty: disabled.
@@ -189,6 +191,7 @@ impl Config {
             database,
             s3,
             sqs_queue_url: env.optional("SQS_QUEUE_URL")?,
+            purge_queue_url: env.optional("PURGE_QUEUE_URL")?,
             tokens,
             apple_team_id: env.optional("APPLE_TEAM_ID")?,
             apple_client_ids: env.list("APPLE_CLIENT_ID")?,
@@ -210,6 +213,12 @@ impl Config {
     }
 
     /// The queue `confirm` and `delete` announce changes on.
+    pub fn require_purge_queue_url(&self) -> Result<&str, ConfigError> {
+        self.purge_queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("PURGE_QUEUE_URL"))
+    }
+
     pub fn require_sqs_queue_url(&self) -> Result<&str, ConfigError> {
         self.sqs_queue_url
             .as_deref()

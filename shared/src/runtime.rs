@@ -98,7 +98,6 @@ impl AppState {
             state.s3 = Some(aws_sdk_s3::Client::from_conf(s3_config));
         }
         if needs.contains(&Client::Sqs) {
-            state.config.require_sqs_queue_url()?;
             state.sqs = Some(aws_sdk_sqs::Client::new(&sdk));
         }
         Ok(state)

@@ -171,6 +171,64 @@ impl Storage {
         })
     }
 
+    /// Deletes the objects under the user's prefix, `page_size` keys per request, for at most
+    /// `max_pages` pages. Returns (objects deleted, whether the prefix is now empty).
+    /// Idempotent and resumable: every call starts over from what is left.
+    pub async fn purge_user(
+        &self,
+        user_id: UserId,
+        page_size: i32,
+        max_pages: usize,
+    ) -> Result<(u64, bool), anyhow::Error> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        let mut deleted = 0u64;
+        for _ in 0..max_pages {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(format!("{user_id}/"))
+                .max_keys(page_size)
+                .send()
+                .await?;
+            let keys: Vec<ObjectIdentifier> = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<_, _>>()?;
+            if keys.is_empty() {
+                return Ok((deleted, true));
+            }
+            let n = keys.len() as u64;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(
+                    Delete::builder()
+                        .set_objects(Some(keys))
+                        .quiet(true)
+                        .build()?,
+                )
+                .send()
+                .await?;
+            if let Some(err) = out.errors().first() {
+                anyhow::bail!("DeleteObjects: {:?} {:?}", err.key(), err.message());
+            }
+            deleted += n;
+        }
+        let left = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{user_id}/"))
+            .max_keys(1)
+            .send()
+            .await?;
+        Ok((deleted, left.contents().is_empty()))
+    }
+
     /// Every key under the user's prefix, for tests and account purges.
     pub async fn list_user_keys(&self, user_id: UserId) -> Result<Vec<String>, anyhow::Error> {
         let mut keys = Vec::new();

@@ -78,6 +78,7 @@ async fn migrations_build_the_expected_schema(pool: PgPool) {
             "push_token_updated_at",
             "created_at",
             "last_seen_at",
+            "removed_at",
         ])
     );
     assert_eq!(

@@ -33,7 +33,8 @@ pub async fn authenticate(state: &AppState, request: &ApiRequest) -> Result<Call
              SELECT 1 FROM users u
              WHERE u.id = $1
                AND ($2::UUID IS NULL
-                    OR EXISTS (SELECT 1 FROM devices d WHERE d.id = $2 AND d.user_id = u.id)))",
+                    OR EXISTS (SELECT 1 FROM devices d
+                               WHERE d.id = $2 AND d.user_id = u.id AND d.removed_at IS NULL)))",
     )
     .bind(caller.user_id)
     .bind(caller.device_id)

@@ -18,6 +18,7 @@ pub struct Device {
     pub push_token_updated_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+    pub removed_at: Option<DateTime<Utc>>,
 }
 
 /// What a client says about its device at login or registration.
@@ -30,7 +31,7 @@ pub struct DeviceUpdate {
 }
 
 const DEVICE_COLUMNS: &str = "id, user_id, device_name, platform, push_token, push_environment, \
-     push_token_updated_at, created_at, last_seen_at";
+     push_token_updated_at, created_at, last_seen_at, removed_at";
 
 /// Creates a device for `user_id`. A push token another device of the user holds moves here:
 /// APNs tokens follow an app install, so the old device row has lost it.
@@ -94,7 +95,7 @@ pub async fn update_device(
              push_token = $5,
              push_environment = $6,
              last_seen_at = now()
-         WHERE id = $2 AND user_id = $1
+         WHERE id = $2 AND user_id = $1 AND removed_at IS NULL
          RETURNING {DEVICE_COLUMNS}"
     ))
     .bind(user_id)
@@ -144,10 +145,11 @@ pub async fn get_device(
     .await
 }
 
-/// The user's devices, oldest first.
+/// The user's active (not removed) devices, oldest first.
 pub async fn get_user_devices(pool: &PgPool, user_id: UserId) -> Result<Vec<Device>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY created_at, id"
+        "SELECT {DEVICE_COLUMNS} FROM devices
+         WHERE user_id = $1 AND removed_at IS NULL ORDER BY created_at, id"
     ))
     .bind(user_id)
     .fetch_all(pool)

@@ -11,6 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::config::DatabaseConfig;
 
+pub mod account;
 pub mod blobs;
 pub mod devices;
 pub mod files;

@@ -1,13 +1,17 @@
 //! Endpoint handlers, one module per function. Each takes the shared state and a decoded
 //! request and answers a response or an [`ApiError`](crate::ApiError).
 
+pub mod account;
 pub mod confirm;
 pub mod delete;
+pub mod delete_account;
 pub mod login;
+pub mod logout;
 pub mod pull;
 pub mod push;
 pub mod refresh;
 pub mod register;
+pub mod remove_device;
 pub mod session;
 pub mod state;
 pub mod vault;

@@ -2,6 +2,8 @@
 //! (settings from `scripts/services.sh`), and calls handlers through the real HTTP adapter.
 #![allow(dead_code)]
 
+pub mod openapi;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -219,12 +221,22 @@ where
     F: FnOnce(&'a AppState, ApiRequest) -> Fut,
     Fut: Future<Output = Result<steel_core::http::ApiResponse, ApiError>>,
 {
+    // Every answer a test sees is checked against openapi.yaml first.
+    let method_ = e.request_context.http.method.to_string();
+    let path_ = e.raw_path.clone().unwrap_or_default();
     let response =
         runtime::handle_event(state, LambdaEvent::new(e, Context::default()), handler).await;
     let body = match response.body {
         Some(Body::Text(t)) => serde_json::from_str(&t).expect("JSON body"),
         other => panic!("unexpected body {other:?}"),
     };
+    openapi::validate_response(
+        &method_,
+        &path_,
+        u16::try_from(response.status_code).expect("HTTP status"),
+        &response.headers,
+        &body,
+    );
     assert_eq!(
         response
             .headers
@@ -276,7 +288,19 @@ pub async fn vault_state(pool: PgPool) -> (AppState, String) {
         .expect("create queue (is moto running? use scripts/with-services.sh)")
         .queue_url
         .expect("queue url");
-    let config = config(&[("SQS_QUEUE_URL", &queue), ("VAULT_QUOTA_BYTES", "1000000")]);
+    let purge_queue = sqs
+        .create_queue()
+        .queue_name(format!("test-purge-{}", uuid::Uuid::new_v4()))
+        .send()
+        .await
+        .expect("create purge queue")
+        .queue_url
+        .expect("queue url");
+    let config = config(&[
+        ("SQS_QUEUE_URL", &queue),
+        ("PURGE_QUEUE_URL", &purge_queue),
+        ("VAULT_QUOTA_BYTES", "1000000"),
+    ]);
     let state = AppState::assemble(
         config,
         pool,

@@ -1,0 +1,158 @@
+//! Account-level operations: the account summary, signing out, removing a device, and
+//! deleting the account.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::domain::{DeviceId, UserId};
+
+/// Files and bytes of a vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultStats {
+    pub file_count: i64,
+    pub vault_size: i64,
+}
+
+pub async fn vault_stats(pool: &PgPool, user_id: UserId) -> Result<VaultStats, sqlx::Error> {
+    let (file_count, vault_size): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM file_state WHERE user_id = $1 AND NOT is_deleted),
+                (SELECT vault_size FROM users WHERE id = $1)",
+    )
+    .bind(user_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(VaultStats {
+        file_count,
+        vault_size,
+    })
+}
+
+/// Revokes the live refresh tokens of `user_id` that match: those bound to `device_id`
+/// (`Some`), or every one (`None`). Returns how many.
+pub async fn revoke_tokens(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now()
+         WHERE user_id = $1 AND revoked_at IS NULL AND ($2::UUID IS NULL OR device_id = $2)",
+    )
+    .bind(user_id)
+    .bind(device_id)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Revokes the family of the refresh token hashed `hash`, if it is one of `user_id`'s.
+/// Returns whether such a token exists.
+pub async fn revoke_family_of(
+    pool: &PgPool,
+    user_id: UserId,
+    hash: &[u8; 32],
+) -> Result<bool, sqlx::Error> {
+    let found: Option<uuid::Uuid> = sqlx::query_scalar(
+        "WITH family AS (
+             SELECT family_id FROM refresh_tokens WHERE token_hash = $2 AND user_id = $1)
+         UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, now())
+         WHERE family_id = (SELECT family_id FROM family)
+         RETURNING family_id",
+    )
+    .bind(user_id)
+    .bind(&hash[..])
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Signs a device out: revokes its refresh tokens, clears its push token, marks it removed,
+/// in one transaction. `false` when it is not an active device of `user_id` (another
+/// user's device looks exactly like an unknown one).
+pub async fn remove_device(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: DeviceId,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let removed = sqlx::query(
+        "UPDATE devices SET removed_at = now(), push_token = NULL, push_token_updated_at = NULL
+         WHERE id = $1 AND user_id = $2 AND removed_at IS NULL",
+    )
+    .bind(device_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if removed {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = now()
+             WHERE device_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(device_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// Deletes every row of the user (devices, tokens, file state, history, blobs) in one
+/// transaction and records the pending purge of their S3 objects. `false` if no such user.
+pub async fn delete_account(pool: &PgPool, user_id: UserId) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO account_purges (user_id) VALUES ($1)
+         ON CONFLICT (user_id) DO UPDATE SET purged_at = NULL",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    // file_versions references file_state; both go with the user through ON DELETE CASCADE.
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1;
+    if deleted {
+        tx.commit().await?;
+    }
+    Ok(deleted)
+}
+
+/// Records progress of a purge; `done` marks it finished.
+pub async fn record_purge(
+    pool: &PgPool,
+    user_id: UserId,
+    objects_deleted: u64,
+    done: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE account_purges
+         SET objects_deleted = objects_deleted + $2,
+             purged_at = CASE WHEN $3 THEN now() ELSE purged_at END
+         WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(objects_deleted as i64)
+    .bind(done)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Purges still pending, oldest first (for a sweep that finishes what a crash left).
+pub async fn pending_purges(
+    pool: &PgPool,
+    limit: i64,
+) -> Result<Vec<(UserId, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT user_id, requested_at FROM account_purges WHERE purged_at IS NULL
+         ORDER BY requested_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

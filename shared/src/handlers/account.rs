@@ -1,0 +1,56 @@
+//! `GET /account`: who the caller is, how much the vault holds, and the devices signed in.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::auth::authenticate;
+use crate::db::{account, devices, users};
+use crate::domain::{Provider, UserId};
+use crate::error::ApiError;
+use crate::handlers::session::DeviceRecord;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::runtime::AppState;
+
+#[derive(Debug, Serialize)]
+struct AccountDevice {
+    #[serde(flatten)]
+    device: DeviceRecord,
+    current: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct AccountResponse {
+    user_id: UserId,
+    email: Option<String>,
+    provider: Provider,
+    created_at: DateTime<Utc>,
+    vault_size: i64,
+    quota_bytes: u64,
+    file_count: i64,
+    devices: Vec<AccountDevice>,
+}
+
+pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = authenticate(state, &request).await?;
+    let user = users::get_user(&state.db, caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token"))?;
+    let stats = account::vault_stats(&state.db, caller.user_id).await?;
+    let devices = devices::get_user_devices(&state.db, caller.user_id).await?;
+    ApiResponse::ok(&AccountResponse {
+        user_id: user.id,
+        email: user.email,
+        provider: user.provider,
+        created_at: user.created_at,
+        vault_size: stats.vault_size,
+        quota_bytes: state.config.limits.vault_quota_bytes,
+        file_count: stats.file_count,
+        devices: devices
+            .iter()
+            .map(|d| AccountDevice {
+                device: DeviceRecord::from(d),
+                current: Some(d.id) == caller.device_id,
+            })
+            .collect(),
+    })
+}
