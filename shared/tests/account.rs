@@ -8,7 +8,7 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use common::*;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use steel_core::handlers::{account, delete_account, login, logout, refresh, remove_device, state};
+use steel_core::handlers::{account, delete_account, login, logout, remove_device, state};
 use steel_core::runtime::AppState;
 
 async fn table_rows(pool: &PgPool, user_id: uuid::Uuid) -> Vec<(String, i64)> {
@@ -71,19 +71,7 @@ async fn the_account_shows_storage_and_devices(pool: PgPool) {
     let http = reqwest::Client::new();
     let phone = login_device(&state, "acct", "iPhone").await;
     let mac = login_device(&state, "acct", "Mac").await;
-    let dev = TestDevice {
-        user_id: phone["user_id"]
-            .as_str()
-            .expect("uid")
-            .parse()
-            .expect("uuid"),
-        device_id: phone["device_id"]
-            .as_str()
-            .expect("did")
-            .parse()
-            .expect("uuid"),
-        token: at(&phone),
-    };
+    let dev = device_of(&phone);
     sync_note(&state, &http, &dev, "a.md", b"twelve bytes").await;
 
     let answer = call(
@@ -151,18 +139,6 @@ async fn sync_note(
     );
 }
 
-async fn refresh_with(state: &AppState, token: &str) -> Answer {
-    call(
-        state,
-        refresh::handle,
-        Method::POST,
-        "/auth/refresh",
-        Some(&json!({"refresh_token": token})),
-        None,
-    )
-    .await
-}
-
 #[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
 async fn logout_revokes_the_family_or_every_device(pool: PgPool) {
     let idp = Idp::start().await;
@@ -223,19 +199,7 @@ async fn removing_a_device_signs_it_out_at_once(pool: PgPool) {
     let phone = login_device(&state, "remover", "iPhone").await;
     let mac = login_device(&state, "remover", "Mac").await;
     let stranger = login_device(&state, "stranger", "Pixel").await;
-    let phone_dev = TestDevice {
-        user_id: phone["user_id"]
-            .as_str()
-            .expect("uid")
-            .parse()
-            .expect("uuid"),
-        device_id: phone["device_id"]
-            .as_str()
-            .expect("did")
-            .parse()
-            .expect("uuid"),
-        token: at(&phone),
-    };
+    let phone_dev = device_of(&phone);
     sync_note(
         &state,
         &http,
@@ -349,11 +313,7 @@ async fn deleting_the_account_leaves_nothing_and_touches_no_one_else(pool: PgPoo
     let http = reqwest::Client::new();
     let anna = login_device(&state, "anna-del", "iPhone").await;
     let bob = login_device(&state, "bob-del", "Mac").await;
-    let dev = |v: &Value| TestDevice {
-        user_id: v["user_id"].as_str().expect("uid").parse().expect("uuid"),
-        device_id: v["device_id"].as_str().expect("did").parse().expect("uuid"),
-        token: at(v),
-    };
+    let dev = device_of;
     for i in 0..3 {
         sync_note(
             &state,

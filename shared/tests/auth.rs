@@ -376,18 +376,6 @@ async fn unreachable_keys_are_a_503_and_disabled_providers_a_400(pool: PgPool) {
     assert_eq!((unknown.status, unknown.code()), (400, "invalid_value"));
 }
 
-async fn refresh_with(state: &AppState, token: &str) -> Answer {
-    call(
-        state,
-        refresh::handle,
-        Method::POST,
-        "/auth/refresh",
-        Some(&json!({"refresh_token": token})),
-        None,
-    )
-    .await
-}
-
 #[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
 async fn refresh_rotates_and_a_replay_revokes_the_family(pool: PgPool) {
     let idp = Idp::start().await;

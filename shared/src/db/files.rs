@@ -363,21 +363,32 @@ impl Writes {
     }
 }
 
-async fn finish_user(
-    conn: &mut PgConnection,
-    user_id: UserId,
-    change_seq: i64,
-    size_delta: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE users SET change_seq = $2, vault_size = GREATEST(vault_size + $3, 0) WHERE id = $1",
-    )
-    .bind(user_id)
-    .bind(change_seq)
-    .bind(size_delta)
-    .execute(conn)
-    .await?;
-    Ok(())
+impl Writes {
+    /// Applies the writes, advances the user's cursor to `change_seq` and vault size by
+    /// `size_delta`, and commits. Returns the written rows by path.
+    async fn commit(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        user_id: UserId,
+        device_id: Option<DeviceId>,
+        change_seq: i64,
+        size_delta: i64,
+    ) -> Result<HashMap<String, FileState>, sqlx::Error> {
+        let written = self.apply(&mut tx, user_id, device_id).await?;
+        if !written.is_empty() {
+            sqlx::query(
+                "UPDATE users SET change_seq = $2, vault_size = GREATEST(vault_size + $3, 0)
+                 WHERE id = $1",
+            )
+            .bind(user_id)
+            .bind(change_seq)
+            .bind(size_delta)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
 }
 
 /// Commits every version whose base is still the server's, in one transaction with a
@@ -448,11 +459,9 @@ pub async fn commit_versions(
         // Filled in below from the written rows.
         outcomes.push(CommitOutcome::Conflict { current: None });
     }
-    let written = writes.apply(&mut tx, user_id, device_id).await?;
-    if !written.is_empty() {
-        finish_user(&mut tx, user_id, seq, size_delta).await?;
-    }
-    tx.commit().await?;
+    let written = writes
+        .commit(tx, user_id, device_id, seq, size_delta)
+        .await?;
     for (outcome, file) in outcomes.iter_mut().zip(files) {
         if let Some(row) = written.get(file.path.as_str()) {
             *outcome = CommitOutcome::Committed(row.clone());
@@ -499,11 +508,9 @@ pub async fn delete_files(
             }
         }
     }
-    let written = writes.apply(&mut tx, user_id, device_id).await?;
-    if !written.is_empty() {
-        finish_user(&mut tx, user_id, seq, size_delta).await?;
-    }
-    tx.commit().await?;
+    let written = writes
+        .commit(tx, user_id, device_id, seq, size_delta)
+        .await?;
     for (outcome, file) in outcomes.iter_mut().zip(files) {
         if let Some(row) = written.get(file.path.as_str()) {
             *outcome = DeleteOutcome::Deleted(row.clone());

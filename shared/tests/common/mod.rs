@@ -404,3 +404,31 @@ pub async fn upload(http: &reqwest::Client, entry: &Value, bytes: &[u8]) -> reqw
     }
     req.send().await.expect("PUT")
 }
+
+/// `POST /auth/refresh` with `token`.
+pub async fn refresh_with(state: &AppState, token: &str) -> Answer {
+    call(
+        state,
+        steel_core::handlers::refresh::handle,
+        Method::POST,
+        "/auth/refresh",
+        Some(&serde_json::json!({"refresh_token": token})),
+        None,
+    )
+    .await
+}
+
+/// The user, device and access token of a login (or register) answer.
+pub fn device_of(answer: &Value) -> TestDevice {
+    let id = |field: &str| {
+        answer[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field}: {answer}"))
+            .to_owned()
+    };
+    TestDevice {
+        user_id: id("user_id").parse().expect("user uuid"),
+        device_id: id("device_id").parse().expect("device uuid"),
+        token: id("access_token"),
+    }
+}
