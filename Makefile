@@ -33,3 +33,9 @@ fmt:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# Offline deployment check: SAM CLI + cfn-lint into .tools/venv, `sam validate --lint`,
+# `sam build` (arm64 release binaries) and their sizes. Needs no AWS account.
+.PHONY: check-deploy
+check-deploy: tools
+	scripts/check-deploy.sh
