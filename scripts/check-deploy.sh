@@ -44,7 +44,9 @@ else
   log "venv: installed in $((SECONDS - start)) s"
 fi
 
-export PATH="$SAM_VENV/bin:$VENV/bin:$PATH"   # sam, cfn-lint; cargo-lambda, ziglang
+# The tools venv first: cargo-lambda finds zig through `python3 -m ziglang`, so `python3`
+# must be the venv that has ziglang. sam and cfn-lint run from their own venv by shebang.
+export PATH="$VENV/bin:$SAM_VENV/bin:$PATH"
 command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo >/dev/null 2>&1 || die "cargo not found (install the Rust toolchain first)"
 export AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x
