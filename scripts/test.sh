@@ -11,6 +11,12 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
-cargo test --workspace --locked
+mkdir -p .tools
+cargo test --workspace --locked 2>&1 | tee .tools/cargo-test.log
 echo "== walkthrough against make dev"
 scripts/walkthrough-check.sh
+
+# One closing line for the whole suite (cargo prints one summary per test binary, the last
+# of which is often an empty doc-test run). .ci/run repeats it at the very end.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' .tools/cargo-test.log | tee .tools/test-summary
