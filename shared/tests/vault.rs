@@ -1010,3 +1010,37 @@ async fn vault_sample_events_go_through_the_handlers(pool: PgPool) {
         assert_eq!(answer.status, 401, "{name} with its placeholder token");
     }
 }
+
+/// A file that claims known bytes with another size is not confirmed on the strength of the
+/// verified blob: the hash names the bytes, and their size is part of them.
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn a_known_hash_with_a_wrong_size_is_not_trusted(pool: PgPool) {
+    let (state, _queue) = vault_state(pool.clone()).await;
+    let http = reqwest::Client::new();
+    let dev = new_user_device(&state, "liar").await;
+    let bytes = b"eleven byte";
+    sync_up(&state, &http, &dev, "real.md", 0, bytes).await;
+    let lie = json!({"files": [{"path": "lie.md", "base_version": 0,
+                                "content_hash": sha256_hex(bytes), "size_bytes": 999}]});
+    let pushed = post(&state, push::handle, "/vault/push", &dev.token, lie.clone()).await;
+    assert!(
+        pushed.body["uploads"][0]["upload_url"].is_string(),
+        "{:?}",
+        pushed.body
+    );
+    let confirmed = post(
+        &state,
+        confirm::handle,
+        "/vault/push/confirm",
+        &dev.token,
+        lie,
+    )
+    .await;
+    assert_eq!(confirmed.body["confirmed"], json!([]));
+    assert_eq!(
+        confirmed.body["missing"][0]["code"], "content_mismatch",
+        "{:?}",
+        confirmed.body
+    );
+    assert!(versions(&pool, "lie.md").await.is_empty());
+}

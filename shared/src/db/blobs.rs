@@ -1,28 +1,29 @@
 //! Blobs whose bytes `confirm` has verified against their SHA-256.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use sqlx::PgPool;
 
 use crate::domain::{ContentHash, UserId};
 
-/// Which of `hashes` the user has a verified blob for.
+/// Which of `hashes` the user has a verified blob for, with the blob's size.
 pub async fn verified(
     pool: &PgPool,
     user_id: UserId,
     hashes: &[ContentHash],
-) -> Result<HashSet<ContentHash>, sqlx::Error> {
+) -> Result<HashMap<ContentHash, i64>, sqlx::Error> {
     let hex: Vec<String> = hashes.iter().map(ContentHash::to_hex).collect();
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT content_hash FROM blobs WHERE user_id = $1 AND content_hash = ANY($2::TEXT[])",
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT content_hash, size_bytes FROM blobs
+         WHERE user_id = $1 AND content_hash = ANY($2::TEXT[])",
     )
     .bind(user_id)
     .bind(&hex)
     .fetch_all(pool)
     .await?;
     Ok(rows
-        .iter()
-        .filter_map(|h| ContentHash::parse(h).ok())
+        .into_iter()
+        .filter_map(|(h, size)| Some((ContentHash::parse(&h).ok()?, size)))
         .collect())
 }
 

@@ -57,11 +57,11 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
         .map(|f| (f.content_hash, f.size_bytes))
         .collect();
     let hashes: Vec<ContentHash> = sizes.keys().copied().collect();
-    let verified = blobs::verified(&state.db, user_id, &hashes).await?;
+    let known = blobs::verified(&state.db, user_id, &hashes).await?;
     let storage = state.storage()?;
     let limiter = Arc::new(tokio::sync::Semaphore::new(CHECK_CONCURRENCY));
     let mut checks = tokio::task::JoinSet::new();
-    for (hash, size) in sizes.iter().filter(|(h, _)| !verified.contains(*h)) {
+    for (hash, size) in sizes.iter().filter(|(h, _)| !known.contains_key(*h)) {
         let (storage, limiter, hash, size) = (storage.clone(), limiter.clone(), *hash, *size);
         checks.spawn(async move {
             let _permit = limiter.acquire_owned().await;
@@ -80,26 +80,30 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
         }
     }
     blobs::mark_verified(&state.db, user_id, &newly_verified).await?;
-    // A blob is content-addressed: the same hash with another size is not this blob.
-    let verified_sizes: HashMap<ContentHash, i64> = newly_verified.into_iter().collect();
+    let mut verified_sizes = known;
+    verified_sizes.extend(newly_verified);
 
     let mut missing = Vec::new();
     let mut ready: Vec<NewVersion> = Vec::new();
     for file in candidates {
-        let size_ok = verified_sizes
-            .get(&file.content_hash)
-            .is_none_or(|s| *s == file.size_bytes);
-        match bad.get(&file.content_hash) {
-            None if size_ok => ready.push(file),
-            found => missing.push(Missing {
-                path: file.path,
-                content_hash: file.content_hash,
-                code: match found {
-                    Some(BlobCheck::Missing) => "not_uploaded",
-                    _ => "content_mismatch",
-                },
-            }),
-        }
+        // Content-addressed: the blob of this hash with another size is not what the file
+        // claims to be.
+        let code = match (
+            verified_sizes.get(&file.content_hash),
+            bad.get(&file.content_hash),
+        ) {
+            (Some(size), _) if *size == file.size_bytes => {
+                ready.push(file);
+                continue;
+            }
+            (None, Some(BlobCheck::Missing)) => "not_uploaded",
+            _ => "content_mismatch",
+        };
+        missing.push(Missing {
+            path: file.path,
+            content_hash: file.content_hash,
+            code,
+        });
     }
 
     let quota = i64::try_from(limits.vault_quota_bytes).ok();
