@@ -67,7 +67,7 @@ log "sam build: $((SECONDS - start)) s"
 declare -A logical_id=()
 while read -r id binary; do
   [ -n "${binary:-}" ] && logical_id[$binary]=$id
-done < <("$VENV/bin/python" -c '
+done < <("$SAM_VENV/bin/python" -c '
 from samcli.yamlhelper import yaml_parse
 resources = yaml_parse(open("template.yaml").read())["Resources"]
 for name, res in resources.items():
