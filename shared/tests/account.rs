@@ -107,36 +107,8 @@ async fn sync_note(
     path: &str,
     bytes: &[u8],
 ) {
-    let files = json!({"files": [{"path": path, "base_version": 0, "content_hash": sha256_hex(bytes), "size_bytes": bytes.len()}]});
-    let pushed = call(
-        state,
-        steel_core::handlers::push::handle,
-        Method::POST,
-        "/vault/push",
-        Some(&files),
-        Some(&dev.token),
-    )
-    .await;
-    assert!(
-        upload(http, &pushed.body["uploads"][0], bytes)
-            .await
-            .status()
-            .is_success()
-    );
-    let confirmed = call(
-        state,
-        steel_core::handlers::confirm::handle,
-        Method::POST,
-        "/vault/push/confirm",
-        Some(&files),
-        Some(&dev.token),
-    )
-    .await;
-    assert_eq!(
-        confirmed.body["confirmed"][0]["version"], 1,
-        "{:?}",
-        confirmed.body
-    );
+    let confirmed = sync_file(state, http, dev, path, 0, bytes).await;
+    assert_eq!(confirmed.body["confirmed"][0]["version"], 1);
 }
 
 #[sqlx::test(migrator = "steel_core::db::MIGRATOR")]

@@ -543,33 +543,7 @@ async fn a_confirm_reaches_the_other_device(pool: PgPool) {
     )
     .await;
 
-    let bytes = b"pushed from the Mac";
-    let files = json!({"files": [{"path": "inbox.md", "base_version": 0, "content_hash": sha256_hex(bytes), "size_bytes": bytes.len()}]});
-    let pushed = call(
-        &state,
-        steel_core::handlers::push::handle,
-        aws_lambda_events::http::Method::POST,
-        "/vault/push",
-        Some(&files),
-        Some(&mac.token),
-    )
-    .await;
-    assert!(
-        upload(&http, &pushed.body["uploads"][0], bytes)
-            .await
-            .status()
-            .is_success()
-    );
-    let confirmed = call(
-        &state,
-        steel_core::handlers::confirm::handle,
-        aws_lambda_events::http::Method::POST,
-        "/vault/push/confirm",
-        Some(&files),
-        Some(&mac.token),
-    )
-    .await;
-    assert_eq!(confirmed.status, 200);
+    let confirmed = sync_file(&state, &http, &mac, "inbox.md", 0, b"pushed from the Mac").await;
 
     let received = state
         .sqs()

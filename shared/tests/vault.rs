@@ -58,33 +58,10 @@ async fn sync_up(
     base: i64,
     bytes: &[u8],
 ) -> i64 {
-    let files = json!({"files": [entry(path, base, bytes)]});
-    let pushed = post(
-        state,
-        push::handle,
-        "/vault/push",
-        &dev.token,
-        files.clone(),
-    )
-    .await;
-    assert_eq!(pushed.status, 200, "{:?}", pushed.body);
-    let up = &pushed.body["uploads"][0];
-    if !up["upload_url"].is_null() {
-        let put = upload(http, up, bytes).await;
-        assert!(put.status().is_success(), "PUT {}", put.status());
-    }
-    let confirmed = post(
-        state,
-        confirm::handle,
-        "/vault/push/confirm",
-        &dev.token,
-        files,
-    )
-    .await;
-    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    let confirmed = sync_file(state, http, dev, path, base, bytes).await;
     confirmed.body["confirmed"][0]["version"]
         .as_i64()
-        .unwrap_or_else(|| panic!("not confirmed: {:?}", confirmed.body))
+        .expect("version")
 }
 
 async fn versions(pool: &PgPool, path: &str) -> Vec<(i64, String, bool)> {

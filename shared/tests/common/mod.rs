@@ -432,3 +432,48 @@ pub fn device_of(answer: &Value) -> TestDevice {
         token: id("access_token"),
     }
 }
+
+/// push → PUT (when the server asks for the bytes) → confirm one file, asserting each step
+/// succeeds; returns the confirm answer.
+pub async fn sync_file(
+    state: &AppState,
+    http: &reqwest::Client,
+    dev: &TestDevice,
+    path: &str,
+    base: i64,
+    bytes: &[u8],
+) -> Answer {
+    let files = serde_json::json!({"files": [{"path": path, "base_version": base,
+        "content_hash": sha256_hex(bytes), "size_bytes": bytes.len()}]});
+    let pushed = call(
+        state,
+        steel_core::handlers::push::handle,
+        Method::POST,
+        "/vault/push",
+        Some(&files),
+        Some(&dev.token),
+    )
+    .await;
+    assert_eq!(pushed.status, 200, "{:?}", pushed.body);
+    let up = &pushed.body["uploads"][0];
+    if !up["upload_url"].is_null() {
+        let put = upload(http, up, bytes).await;
+        assert!(put.status().is_success(), "PUT {}", put.status());
+    }
+    let confirmed = call(
+        state,
+        steel_core::handlers::confirm::handle,
+        Method::POST,
+        "/vault/push/confirm",
+        Some(&files),
+        Some(&dev.token),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    assert!(
+        confirmed.body["confirmed"][0]["version"].is_i64(),
+        "not confirmed: {:?}",
+        confirmed.body
+    );
+    confirmed
+}
