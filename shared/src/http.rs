@@ -75,24 +75,6 @@ impl ApiRequest {
         })
     }
 
-    /// A request for tests and tools: `body` as is, JSON content type.
-    pub fn for_test(method: Method, path: &str, body: &str) -> Self {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        ApiRequest {
-            request_id: "test-request".into(),
-            method,
-            path: path.into(),
-            headers,
-            query: QueryMap::default(),
-            path_parameters: HashMap::new(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }

@@ -161,25 +161,6 @@ pub async fn case_collisions(
     Ok(out)
 }
 
-/// A past version of a file, from its history.
-pub async fn get_past_version(
-    pool: &PgPool,
-    user_id: UserId,
-    path: &VaultPath,
-    version: i64,
-) -> Result<Option<(ContentHash, i64, bool)>, sqlx::Error> {
-    let row: Option<(String, i64, bool)> = sqlx::query_as(
-        "SELECT content_hash, size_bytes, is_deleted FROM file_versions
-         WHERE user_id = $1 AND path = $2 AND version = $3",
-    )
-    .bind(user_id)
-    .bind(path.as_str())
-    .bind(version)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.and_then(|(h, size, deleted)| Some((ContentHash::parse(&h).ok()?, size, deleted))))
-}
-
 /// Files (tombstones included) changed after `cursor`, oldest change first, at most `limit`.
 pub async fn get_vault_state(
     pool: &PgPool,
@@ -391,6 +372,28 @@ impl Writes {
     }
 }
 
+/// Completes a batch's outcomes: a `None` (a file that was written) becomes `wrap` of its
+/// written row.
+fn fill_written<'a, T>(
+    outcomes: Vec<Option<T>>,
+    paths: impl Iterator<Item = &'a VaultPath>,
+    written: &HashMap<String, FileState>,
+    wrap: impl Fn(FileState) -> T,
+) -> Result<Vec<T>, sqlx::Error> {
+    outcomes
+        .into_iter()
+        .zip(paths)
+        .map(|(outcome, path)| match outcome {
+            Some(done) => Ok(done),
+            None => written
+                .get(path.as_str())
+                .cloned()
+                .map(&wrap)
+                .ok_or_else(|| sqlx::Error::Protocol(format!("{path} was not written back"))),
+        })
+        .collect()
+}
+
 /// Commits every version whose base is still the server's, in one transaction with a
 /// fixed number of statements. Outcomes come back in input order, with the user's cursor
 /// after the commit. Paths must be distinct. `quota`: the most the vault may hold.
@@ -417,9 +420,9 @@ pub async fn commit_versions(
             .get(&file.path.case_key())
             .filter(|p| **p != file.path)
         {
-            outcomes.push(CommitOutcome::CaseConflict {
+            outcomes.push(Some(CommitOutcome::CaseConflict {
                 existing: existing.clone(),
-            });
+            }));
             continue;
         }
         match row {
@@ -429,21 +432,21 @@ pub async fn commit_versions(
                     && r.content_hash == file.content_hash
                     && r.updated_by == device_id =>
             {
-                outcomes.push(CommitOutcome::AlreadyCommitted(r.clone()));
+                outcomes.push(Some(CommitOutcome::AlreadyCommitted(r.clone())));
                 continue;
             }
             Some(r) if r.version == file.base_version => {}
             None if file.base_version == 0 => {}
             _ => {
-                outcomes.push(CommitOutcome::Conflict {
+                outcomes.push(Some(CommitOutcome::Conflict {
                     current: row.cloned(),
-                });
+                }));
                 continue;
             }
         }
         let delta = file.size_bytes - row.map_or(0, FileState::live_size);
         if quota.is_some_and(|q| delta > 0 && vault_size + size_delta + delta > q) {
-            outcomes.push(CommitOutcome::QuotaExceeded);
+            outcomes.push(Some(CommitOutcome::QuotaExceeded));
             continue;
         }
         size_delta += delta;
@@ -456,17 +459,17 @@ pub async fn commit_versions(
             false,
             seq,
         );
-        // Filled in below from the written rows.
-        outcomes.push(CommitOutcome::Conflict { current: None });
+        outcomes.push(None); // written below
     }
     let written = writes
         .commit(tx, user_id, device_id, seq, size_delta)
         .await?;
-    for (outcome, file) in outcomes.iter_mut().zip(files) {
-        if let Some(row) = written.get(file.path.as_str()) {
-            *outcome = CommitOutcome::Committed(row.clone());
-        }
-    }
+    let outcomes = fill_written(
+        outcomes,
+        files.iter().map(|f| &f.path),
+        &written,
+        CommitOutcome::Committed,
+    )?;
     Ok((outcomes, Cursor::from_seq(seq)))
 }
 
@@ -487,10 +490,12 @@ pub async fn delete_files(
     let mut size_delta = 0i64;
     for file in files {
         match current.get(file.path.as_str()) {
-            None => outcomes.push(DeleteOutcome::NotFound),
-            Some(r) if r.is_deleted => outcomes.push(DeleteOutcome::AlreadyDeleted(r.clone())),
+            None => outcomes.push(Some(DeleteOutcome::NotFound)),
+            Some(r) if r.is_deleted => {
+                outcomes.push(Some(DeleteOutcome::AlreadyDeleted(r.clone())))
+            }
             Some(r) if r.version != file.base_version => {
-                outcomes.push(DeleteOutcome::Conflict { current: r.clone() })
+                outcomes.push(Some(DeleteOutcome::Conflict { current: r.clone() }))
             }
             Some(r) => {
                 seq += 1;
@@ -504,18 +509,19 @@ pub async fn delete_files(
                     true,
                     seq,
                 );
-                outcomes.push(DeleteOutcome::NotFound);
+                outcomes.push(None); // written below
             }
         }
     }
     let written = writes
         .commit(tx, user_id, device_id, seq, size_delta)
         .await?;
-    for (outcome, file) in outcomes.iter_mut().zip(files) {
-        if let Some(row) = written.get(file.path.as_str()) {
-            *outcome = DeleteOutcome::Deleted(row.clone());
-        }
-    }
+    let outcomes = fill_written(
+        outcomes,
+        files.iter().map(|f| &f.path),
+        &written,
+        DeleteOutcome::Deleted,
+    )?;
     Ok((outcomes, Cursor::from_seq(seq)))
 }
 
