@@ -1,9 +1,13 @@
 # Steel Notes Sync: the commands. Every target installs what it needs into .tools/ first.
-.PHONY: test dev migrate tools services-start services-stop build-arm64 fmt lint
+.PHONY: test soak dev migrate tools services-start services-stop build-arm64 fmt lint
 
 # The whole check, as CI runs it: formatting, lints, every test against real local services.
 test: tools
 	scripts/with-services.sh scripts/test.sh
+
+# The sync client's seeded model test under injected faults, SEEDS seeds (default 1000).
+soak: tools
+	SEEDS=$(or $(SEEDS),1000) scripts/soak.sh
 
 # Runs the backend locally: services, migrations, then every function behind
 # `cargo lambda watch` on http://127.0.0.1:9000 (routes as in API Gateway).
@@ -39,3 +43,10 @@ lint:
 .PHONY: check-deploy
 check-deploy: tools
 	scripts/check-deploy.sh
+
+# Benchmarks (issue 8), not part of `make test`: handler cost vs vault size, binary size and
+# cold start, concurrency. Prints a report, writes BENCHMARKS.md and the README's performance
+# section. Builds the arm64 release binaries first (BENCH_ARM64=skip measures existing ones).
+.PHONY: bench
+bench: tools
+	scripts/bench.sh

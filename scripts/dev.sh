@@ -5,7 +5,8 @@
 # function through `cargo lambda watch`, which routes HTTP requests as API Gateway would
 # (see [workspace.metadata.lambda.watch.router] in Cargo.toml) and rebuilds on change.
 # Ctrl-C stops the functions, the stand-in and the services.
-# DEV_PORT (default 9000) picks the port.
+# DEV_PORT (default 9000) picks the port; DEV_PROFILE a cargo profile for the functions
+# (default: dev; `make bench` serves them with bench-fast).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -53,7 +54,9 @@ cargo run --quiet -p migrate
 
 echo "[dev] serving on http://127.0.0.1:$PORT (Ctrl-C to stop)"
 # cargo-lambda stops its function processes only on SIGINT; forward INT/TERM to it by PID.
-PATH="$ROOT/.tools/venv/bin:$PATH" cargo lambda watch \
+PROFILE_ARGS=()
+[ -n "${DEV_PROFILE:-}" ] && PROFILE_ARGS=(--profile "$DEV_PROFILE")
+PATH="$ROOT/.tools/venv/bin:$PATH" cargo lambda watch "${PROFILE_ARGS[@]}" \
   --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$ENV_FILE" &
 WATCH_PID=$!
 trap 'stop_dev; wait "$WATCH_PID" 2>/dev/null; exit 130' INT

@@ -10,11 +10,16 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
+echo "== cargo test (backend, in-process against the services)"
 mkdir -p .tools
-cargo test --workspace --locked 2>&1 | tee .tools/cargo-test.log
-echo "== walkthrough against make dev"
-scripts/walkthrough-check.sh
+cargo test --workspace --locked --exclude steel-sync 2>&1 | tee .tools/cargo-test.log
+# The rest runs against the backend as `make dev` serves it (cargo lambda watch): the
+# README's curl walk-through, then the reference client's unit, end-to-end and model tests
+# (STEEL_MODEL_SEEDS seeds of the model test; `make soak` runs many more).
+echo "== walkthrough and the sync client against make dev"
+STEEL_MODEL_SEEDS="${STEEL_MODEL_SEEDS:-60}" scripts/with-dev-stack.sh bash -c \
+  'scripts/walkthrough.sh "$STEEL_API_URL" && cargo test -p steel-sync --locked' \
+  2>&1 | tee -a .tools/cargo-test.log
 
 # One closing line for the whole suite (cargo prints one summary per test binary, the last
 # of which is often an empty doc-test run). .ci/run repeats it at the very end.

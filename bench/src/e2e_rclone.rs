@@ -1,0 +1,406 @@
+//! Part 2: end to end against a peer. The reference client (`steel-sync`, through the whole
+//! local stack: `cargo lambda watch`, Postgres, s3s-fs) and `rclone` (syncing the same
+//! folder to the same s3s-fs) side by side in one run: the initial upload of a vault of
+//! realistic notes, a sync with no change, a sync with one note changed, and that one-note
+//! change arriving on a second vault. Wall time, HTTP requests and body bytes of each, and
+//! the ratio ours/rclone.
+//!
+//! Needs `STEEL_API_URL` (scripts/bench.sh runs this part under `scripts/with-dev-stack.sh`),
+//! the `steel-sync` binary and `rclone` on the PATH (scripts/bench.sh installs the Debian
+//! package when missing).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use steel_core::dev_identity::DevToken;
+
+use crate::report::Section;
+
+/// What one sync cost.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cost {
+    secs: f64,
+    requests: u64,
+    sent: u64,
+    received: u64,
+}
+
+const FOLDERS: [&str; 4] = ["sources", "thoughts", "questions", "syntheses"];
+
+/// A deterministic pseudo-random generator (SplitMix64): the same vault on every run.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const WORDS: &[&str] = &[
+    "note", "idea", "source", "question", "because", "the", "of", "and", "memory", "sync",
+    "device", "paper", "argument", "evidence", "draft", "link", "thought", "synthesis", "a",
+    "claim", "method", "result", "reading", "quote", "why", "how", "steel", "vault",
+];
+
+/// Notes of realistic sizes: most a few KB, some tens of KB, a few hundreds.
+fn write_vault(root: &Path, notes: usize) -> anyhow::Result<u64> {
+    let mut rng = Mix(42);
+    let mut total = 0u64;
+    for i in 0..notes {
+        let size = match rng.below(100) {
+            0 => 64 * 1024 + rng.below(256 * 1024),
+            1..=9 => 8 * 1024 + rng.below(56 * 1024),
+            _ => 500 + rng.below(7 * 1024),
+        } as usize;
+        let mut text = format!("# Note {i}\n\n");
+        while text.len() < size {
+            let words = 8 + rng.below(12);
+            for w in 0..words {
+                if w > 0 {
+                    text.push(' ');
+                }
+                text.push_str(WORDS[rng.below(WORDS.len() as u64) as usize]);
+            }
+            text.push_str(if rng.below(5) == 0 { "\n\n" } else { ".\n" });
+        }
+        let folder = FOLDERS[i % FOLDERS.len()];
+        let path = root.join(folder).join(format!("note-{i:05}.md"));
+        std::fs::create_dir_all(path.parent().unwrap())?;
+        std::fs::write(&path, &text)?;
+        total += text.len() as u64;
+    }
+    Ok(total)
+}
+
+fn edit_one(root: &Path, round: usize) -> anyhow::Result<()> {
+    let path = root.join("thoughts/note-00001.md");
+    let mut text = std::fs::read_to_string(&path)?;
+    text.push_str(&format!("\nEdited in round {round}.\n"));
+    std::fs::write(&path, text)?;
+    Ok(())
+}
+
+fn steel_sync(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {}", bin.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "steel-sync {args:?} failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(text)
+}
+
+/// One `steel-sync sync --stats`: wall time of the whole process, requests and bytes as the
+/// client counted them.
+fn ours(bin: &Path, vault: &Path) -> anyhow::Result<Cost> {
+    let started = Instant::now();
+    let out = steel_sync(bin, &["sync", vault.to_str().unwrap(), "--quiet", "--stats"])?;
+    let secs = started.elapsed().as_secs_f64();
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("stats: "))
+        .with_context(|| format!("no stats line in {out}"))?;
+    // stats: 1.234 s, 12 requests (api 4, s3 8), 100 bytes sent, 200 bytes received
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit() && c != '.')
+        .filter_map(|t| t.parse::<f64>().ok())
+        .map(|f| f as u64)
+        .collect();
+    match nums.as_slice() {
+        [_, requests, _, _, sent, received] => Ok(Cost {
+            secs,
+            requests: *requests,
+            sent: *sent,
+            received: *received,
+        }),
+        _ => bail!("unexpected stats line: {line}"),
+    }
+}
+
+struct Rclone {
+    /// The `bench` remote, configured through rclone's environment variables.
+    env: Vec<(&'static str, String)>,
+    remote: String,
+    dump_dir: PathBuf,
+    runs: usize,
+}
+
+impl Rclone {
+    /// `rclone sync --checksum` (content compared by MD5 from the listing, as ours compares
+    /// SHA-256), 16 transfers (ours moves 16 files at a time), headers dumped to count the
+    /// requests and their body bytes.
+    fn sync(&mut self, from: &str, to: &str) -> anyhow::Result<Cost> {
+        self.runs += 1;
+        let log = self.dump_dir.join(format!("rclone-{}.log", self.runs));
+        let started = Instant::now();
+        let out = Command::new("rclone")
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .args([
+                "sync",
+                from,
+                to,
+                "--checksum",
+                "--fast-list",
+                "--transfers",
+                "16",
+                "--checkers",
+                "16",
+                "--exclude",
+                ".steel/**",
+                "--dump",
+                "headers",
+                "--log-file",
+                log.to_str().unwrap(),
+            ])
+            .output()
+            .context("running rclone")?;
+        let secs = started.elapsed().as_secs_f64();
+        if !out.status.success() {
+            bail!(
+                "rclone sync {from} {to} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let dump = std::fs::read_to_string(&log)?;
+        let (mut requests, mut sent, mut received) = (0u64, 0u64, 0u64);
+        let mut in_request = false;
+        for line in dump.lines() {
+            if line.contains("HTTP REQUEST") {
+                requests += 1;
+                in_request = true;
+            } else if line.contains("HTTP RESPONSE") {
+                in_request = false;
+            } else if let Some(v) = line
+                .split_once("Content-Length:")
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+            {
+                if in_request {
+                    sent += v;
+                } else {
+                    received += v;
+                }
+            }
+        }
+        Ok(Cost {
+            secs,
+            requests,
+            sent,
+            received,
+        })
+    }
+
+    fn upload(&mut self, vault: &Path) -> anyhow::Result<Cost> {
+        let remote = self.remote.clone();
+        self.sync(vault.to_str().unwrap(), &remote)
+    }
+
+    fn download(&mut self, vault: &Path) -> anyhow::Result<Cost> {
+        let remote = self.remote.clone();
+        self.sync(&remote, vault.to_str().unwrap())
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for folder in FOLDERS {
+        let (src, dst) = (from.join(folder), to.join(folder));
+        std::fs::create_dir_all(&dst)?;
+        for entry in std::fs::read_dir(&src)? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), dst.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+fn login(bin: &Path, api: &str, vault: &Path, sub: &str, device: &str) -> anyhow::Result<()> {
+    let token = DevToken::apple(sub)
+        .mint()
+        .map_err(|e| anyhow::anyhow!(e))?;
+    steel_sync(
+        bin,
+        &[
+            "login",
+            vault.to_str().unwrap(),
+            "--api",
+            api,
+            "--dev-token",
+            &token,
+            "--device-name",
+            device,
+        ],
+    )?;
+    Ok(())
+}
+
+fn env(name: &str) -> anyhow::Result<String> {
+    std::env::var(name).with_context(|| format!("{name} is not set"))
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}", a / b)
+    } else {
+        "–".into()
+    }
+}
+
+/// Runs part 2; `bin_dir` holds `steel-sync`.
+pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)> {
+    let api = env("STEEL_API_URL")?;
+    let bin = bin_dir.join("steel-sync");
+    if !bin.exists() {
+        bail!("{} is missing (scripts/bench.sh builds it)", bin.display());
+    }
+    let rclone_version = Command::new("rclone")
+        .arg("version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .context("rclone is not installed (scripts/bench.sh installs the Debian package)")?;
+    // rclone reads its remote from the environment: the same s3s-fs, bucket and keys.
+    let endpoint = env("AWS_ENDPOINT_URL_S3")?;
+    let bucket = env("S3_BUCKET")?;
+    let run_id = format!("{}", chrono::Utc::now().timestamp_millis());
+    let rclone_env = vec![
+        ("RCLONE_CONFIG_BENCH_TYPE", "s3".to_owned()),
+        ("RCLONE_CONFIG_BENCH_PROVIDER", "Other".to_owned()),
+        ("RCLONE_CONFIG_BENCH_ACCESS_KEY_ID", env("AWS_ACCESS_KEY_ID")?),
+        ("RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY", env("AWS_SECRET_ACCESS_KEY")?),
+        ("RCLONE_CONFIG_BENCH_ENDPOINT", endpoint),
+        ("RCLONE_CONFIG_BENCH_REGION", env("AWS_REGION")?),
+        ("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true".to_owned()),
+    ];
+    let notes = if quick { 300 } else { 10_000 };
+    let work = tempfile::tempdir()?;
+    let (ours_a, ours_b) = (work.path().join("ours-a"), work.path().join("ours-b"));
+    let (theirs_a, theirs_b) = (work.path().join("rclone-a"), work.path().join("rclone-b"));
+    let bytes = write_vault(&ours_a, notes)?;
+    copy_tree(&ours_a, &theirs_a)?;
+    std::fs::create_dir_all(&ours_b)?;
+    std::fs::create_dir_all(&theirs_b)?;
+    let mut rclone = Rclone {
+        env: rclone_env,
+        remote: format!("bench:{bucket}/rclone-bench-{run_id}"),
+        dump_dir: work.path().to_path_buf(),
+        runs: 0,
+    };
+
+    let sub = format!("bench-e2e-{run_id}");
+    login(&bin, &api, &ours_a, &sub, "bench-a")?;
+    login(&bin, &api, &ours_b, &sub, "bench-b")?;
+
+    let mut rows: Vec<(&str, Cost, Cost)> = Vec::new();
+    rows.push((
+        "initial upload",
+        ours(&bin, &ours_a)?,
+        rclone.upload(&theirs_a)?,
+    ));
+    rows.push(("no-change sync", ours(&bin, &ours_a)?, rclone.upload(&theirs_a)?));
+    edit_one(&ours_a, 1)?;
+    edit_one(&theirs_a, 1)?;
+    rows.push((
+        "one note changed (upload)",
+        ours(&bin, &ours_a)?,
+        rclone.upload(&theirs_a)?,
+    ));
+    rows.push((
+        "second vault, first sync (download all)",
+        ours(&bin, &ours_b)?,
+        rclone.download(&theirs_b)?,
+    ));
+    edit_one(&ours_a, 2)?;
+    edit_one(&theirs_a, 2)?;
+    ours(&bin, &ours_a)?;
+    rclone.upload(&theirs_a)?;
+    rows.push((
+        "one note changed (download on the second vault)",
+        ours(&bin, &ours_b)?,
+        rclone.download(&theirs_b)?,
+    ));
+
+    // Both second vaults must now hold the first's notes.
+    let same = |a: &Path, b: &Path| -> anyhow::Result<bool> {
+        let edited = std::fs::read(a.join("thoughts/note-00001.md"))?;
+        Ok(edited == std::fs::read(b.join("thoughts/note-00001.md"))?)
+    };
+    let ok = same(&ours_a, &ours_b)? && same(&theirs_a, &theirs_b)?;
+
+    let mut body = format!(
+        "{notes} notes, {} in all (most 0.5-8 KB, 9% 8-64 KB, 1% 64-320 KB), in the four \
+         seed folders. Ours: `steel-sync sync` (one process per sync) against the functions \
+         behind `cargo lambda watch` (profile `bench-fast`), Postgres and s3s-fs on this \
+         machine. Peer: {rclone_version}, `rclone sync --checksum --fast-list --transfers 16 \
+         --checkers 16` to the same s3s-fs. Requests: every HTTP request each tool made \
+         (ours: API + S3; rclone: S3, from `--dump headers`); bytes: request and response \
+         bodies. Ratio = ours / rclone (below 1: ours is cheaper).\n\n",
+        notes,
+        mib(bytes)
+    );
+    body.push_str(
+        "| scenario | ours: time | rclone: time | time ratio | ours: requests | rclone: requests | ours: sent / received | rclone: sent / received |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let mut summary = String::from(
+        "| scenario | ours | rclone | ratio |\n|---|---:|---:|---:|\n",
+    );
+    for (name, o, r) in &rows {
+        body.push_str(&format!(
+            "| {name} | {:.2} s | {:.2} s | {} | {} | {} | {} / {} | {} / {} |\n",
+            o.secs,
+            r.secs,
+            ratio(o.secs, r.secs),
+            o.requests,
+            r.requests,
+            mib(o.sent),
+            mib(o.received),
+            mib(r.sent),
+            mib(r.received),
+        ));
+        summary.push_str(&format!(
+            "| {name} | {:.2} s, {} req | {:.2} s, {} req | {} |\n",
+            o.secs,
+            o.requests,
+            r.secs,
+            r.requests,
+            ratio(o.secs, r.secs)
+        ));
+    }
+    if !ok {
+        body.push_str("\n**The second vaults did not end with the first vault's edit.**\n");
+    }
+    Ok((
+        Section {
+            title: "2. End to end vs rclone".into(),
+            body,
+            summary,
+        },
+        ok,
+    ))
+}

@@ -1,0 +1,258 @@
+//! `steel-bench`: how the cost of a sync grows with the vault (`make bench`; issue 8).
+//!
+//! Runs against the local services (`scripts/with-services.sh` exports their settings) in a
+//! database of its own, and prints a Markdown report, also written to BENCHMARKS.md and
+//! into the README's performance section. The parts:
+//!
+//! 1. [`vault_size`]: handler cost vs vault size (100 to 100,000 files), SQL statements per
+//!    request.
+//! 2. End to end vs rclone: not written yet (a placeholder section says so).
+//! 3. [`cold_start`]: binary sizes and process start → first handled request.
+//! 4. [`concurrency`]: 50 devices of one user and 50 users syncing at once.
+//!
+//! Adding a part: a module with `pub async fn run(env: &BenchEnv, plan) -> Result<Section>`,
+//! a number in [`PARTS`] and an arm in [`run_part`].
+
+mod api;
+mod cold_start;
+mod concurrency;
+mod env;
+mod lambda_api;
+mod report;
+mod seed;
+mod sqlcount;
+mod stats;
+mod vault_size;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+
+use crate::env::BenchEnv;
+use crate::report::Section;
+
+/// Every part, by number; `--parts` picks some.
+const PARTS: &[(u8, &str)] = &[
+    (1, "Handler cost vs vault size"),
+    (2, "End to end vs rclone"),
+    (3, "Cold start and size"),
+    (4, "Concurrency"),
+];
+
+const USAGE: &str = "usage: steel-bench [--parts 1,2,3,4] [--quick] [--out FILE] [--readme FILE]
+                   [--bin-dir DIR] [--lambda-dir DIR] [--functions-dir DIR]
+                   [--profile NAME] [--arm64-note TEXT]
+Runs the benchmarks against the services in the environment (scripts/with-services.sh) and
+prints the report; --out writes it (BENCHMARKS.md), --readme replaces the README block between
+the bench markers. --quick: small sizes and few rounds, to check the bench itself.";
+
+struct Args {
+    parts: Vec<u8>,
+    quick: bool,
+    out: Option<PathBuf>,
+    readme: Option<PathBuf>,
+    bin_dir: PathBuf,
+    lambda_dir: PathBuf,
+    functions_dir: PathBuf,
+    profile: String,
+    arm64_note: String,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut args = Args {
+        parts: PARTS.iter().map(|(n, _)| *n).collect(),
+        quick: false,
+        out: None,
+        readme: None,
+        bin_dir: root.join("target/bench-fast"),
+        lambda_dir: root.join("target/lambda"),
+        functions_dir: root.join("functions"),
+        profile: "bench-fast".into(),
+        arm64_note: String::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| anyhow::anyhow!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--parts" => {
+                args.parts = value()?
+                    .split(',')
+                    .map(|p| p.trim().parse::<u8>())
+                    .collect::<Result<_, _>>()
+                    .context("--parts: numbers separated by commas")?;
+                if let Some(p) = args
+                    .parts
+                    .iter()
+                    .find(|p| !PARTS.iter().any(|(n, _)| n == *p))
+                {
+                    bail!("no part {p}\n{USAGE}");
+                }
+            }
+            "--quick" => args.quick = true,
+            "--out" => args.out = Some(value()?.into()),
+            "--readme" => args.readme = Some(value()?.into()),
+            "--bin-dir" => args.bin_dir = value()?.into(),
+            "--lambda-dir" => args.lambda_dir = value()?.into(),
+            "--functions-dir" => args.functions_dir = value()?.into(),
+            "--profile" => args.profile = value()?,
+            "--arm64-note" => args.arm64_note = value()?,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}\n{USAGE}"),
+        }
+    }
+    Ok(args)
+}
+
+/// Runs one part; `Ok(false)` when it ran but found failures.
+async fn run_part(env: &BenchEnv, args: &Args, part: u8) -> anyhow::Result<(Section, bool)> {
+    match part {
+        1 => {
+            let plan = if args.quick {
+                vault_size::Plan {
+                    sizes: vec![100, 1_000],
+                    rounds_small: 5,
+                    rounds_100: 3,
+                    rounds_1000: 2,
+                    upload_concurrency: 16,
+                }
+            } else {
+                vault_size::Plan {
+                    sizes: vec![100, 1_000, 10_000, 100_000],
+                    rounds_small: 100,
+                    rounds_100: 50,
+                    rounds_1000: 20,
+                    upload_concurrency: 16,
+                }
+            };
+            Ok((vault_size::run(env, &plan).await?, true))
+        }
+        2 => Ok((
+            Section {
+                title: "2. End to end vs rclone".into(),
+                body: "Not run: this part (the reference client `steel-sync` from `client/` \
+                       against rclone, end to end) is not written yet. It belongs here, as \
+                       another module of `bench/` added to `PARTS` in `bench/src/main.rs`."
+                    .into(),
+                summary: "Not run yet (see BENCHMARKS.md).".into(),
+            },
+            true,
+        )),
+        3 => {
+            let plan = cold_start::Plan {
+                starts: if args.quick { 2 } else { 20 },
+                bin_dir: args.bin_dir.clone(),
+                lambda_dir: args.lambda_dir.clone(),
+                functions_dir: args.functions_dir.clone(),
+                arm64_note: args.arm64_note.clone(),
+                profile: args.profile.clone(),
+            };
+            Ok((cold_start::run(env, &plan).await?, true))
+        }
+        4 => {
+            let plan = if args.quick {
+                concurrency::Plan::new(5, 3)
+            } else {
+                concurrency::Plan::new(50, 20)
+            };
+            concurrency::run(env, &plan).await
+        }
+        other => bail!("no part {other}"),
+    }
+}
+
+async fn run() -> anyhow::Result<bool> {
+    let args = parse_args()?;
+    sqlcount::install()?;
+    let started = Instant::now();
+    let env = BenchEnv::create().await?;
+    eprintln!("[bench] database {} ready", env.db_name);
+    let result = run_parts(&env, &args, started).await;
+    // Clean up whatever happened; a failed clean-up is reported, not fatal.
+    if let Err(e) = env.cleanup().await {
+        eprintln!("[bench] WARNING: {e:#}");
+    }
+    result
+}
+
+async fn run_parts(env: &BenchEnv, args: &Args, started: Instant) -> anyhow::Result<bool> {
+    let machine = report::machine(&env.admin).await;
+    let mut sections = Vec::new();
+    let mut all_ok = true;
+    for (part, name) in PARTS {
+        if !args.parts.contains(part) {
+            continue;
+        }
+        let t = Instant::now();
+        eprintln!("[bench] part {part}: {name}");
+        let (section, ok) = run_part(env, args, *part)
+            .await
+            .with_context(|| format!("part {part} ({name})"))?;
+        eprintln!(
+            "[bench] part {part} done in {:.0} s",
+            t.elapsed().as_secs_f64()
+        );
+        all_ok &= ok;
+        sections.push(section);
+    }
+    let total = started.elapsed().as_secs_f64();
+    let doc = report::document(&machine, &sections, &args.profile, total);
+    println!("{doc}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &doc).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("[bench] wrote {}", out.display());
+    }
+    if let Some(readme) = &args.readme {
+        let mut summary = String::new();
+        let when = machine
+            .iter()
+            .find(|(k, _)| k.starts_with("date"))
+            .map_or("", |(_, v)| v.as_str());
+        let cpu = machine
+            .iter()
+            .find(|(k, _)| k == "CPU")
+            .map_or("", |(_, v)| v.as_str());
+        summary.push_str(&format!(
+            "Last `make bench`: {when} UTC on {cpu}; details, method and the machine in \
+             [BENCHMARKS.md](BENCHMARKS.md).\n"
+        ));
+        for s in &sections {
+            summary.push_str(&format!("\n**{}**\n\n{}\n", s.title, s.summary.trim_end()));
+        }
+        if report::update_readme(readme, &summary)? {
+            eprintln!(
+                "[bench] updated the performance section of {}",
+                readme.display()
+            );
+        } else {
+            eprintln!(
+                "[bench] {} has no bench markers: performance section not updated",
+                readme.display()
+            );
+        }
+    }
+    Ok(all_ok)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("[bench] FAILED: unexpected errors (see the report above)");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("[bench] error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Big vaults straight into Postgres, set-based: one statement per table whatever the
+//! number of files, consistent with what the handlers would have written (`file_state` with
+//! its case key and change sequence, one `file_versions` row per file, the verified blob of
+//! each hash, the user's change counter and vault size).
+//!
+//! Seeded blobs are recorded as verified but have no S3 object: nothing the benchmarks do
+//! reads their bytes (`pull` only presigns, `push` of known bytes asks for no upload).
+
+use sqlx::PgPool;
+use steel_core::domain::{DeviceId, UserId};
+
+/// A file as the benchmark tracks it: its current version, hash and size.
+#[derive(Debug, Clone)]
+pub struct FileRec {
+    pub path: String,
+    pub version: i64,
+    pub hash: String,
+    pub size: i64,
+}
+
+/// Adds `count` files (version 1, written by `device`) to the user's vault, with the
+/// change sequence values after the user's current one. Returns the files in change order.
+pub async fn seed_files(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: DeviceId,
+    prefix: &str,
+    count: i64,
+) -> anyhow::Result<Vec<FileRec>> {
+    let mut tx = pool.begin().await?;
+    let (start,): (i64,) = sqlx::query_as("SELECT change_seq FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    // 100 folders, note sizes 200 B to 8 KB: a plain Markdown vault.
+    sqlx::query(
+        "INSERT INTO file_state (user_id, path, path_key, version, content_hash, size_bytes,
+                                 is_deleted, updated_at, updated_by, change_seq)
+         SELECT $1, f.path, lower(f.path), 1,
+                encode(sha256(convert_to(f.path || ' seeded', 'UTF8')), 'hex'),
+                200 + (g * 7919) % 8000, false, now(), $2, $4 + g
+         FROM generate_series(1, $5::BIGINT) AS g,
+              LATERAL (SELECT format('%s/folder-%s/note-%s.md', $3::TEXT,
+                                     lpad((g % 100)::TEXT, 2, '0'),
+                                     lpad(g::TEXT, 6, '0')) AS path) AS f",
+    )
+    .bind(user_id)
+    .bind(device_id)
+    .bind(prefix)
+    .bind(start)
+    .bind(count)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO file_versions (user_id, path, version, content_hash, size_bytes, is_deleted,
+                                    device_id, change_seq, created_at)
+         SELECT user_id, path, version, content_hash, size_bytes, false, updated_by, change_seq,
+                updated_at
+         FROM file_state WHERE user_id = $1 AND change_seq > $2",
+    )
+    .bind(user_id)
+    .bind(start)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO blobs (user_id, content_hash, size_bytes)
+         SELECT user_id, content_hash, size_bytes FROM file_state
+         WHERE user_id = $1 AND change_seq > $2
+         ON CONFLICT (user_id, content_hash) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(start)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE users SET change_seq = $2 + $3,
+                vault_size = (SELECT COALESCE(SUM(size_bytes), 0)::BIGINT FROM file_state
+                              WHERE user_id = $1 AND NOT is_deleted)
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(start)
+    .bind(count)
+    .execute(&mut *tx)
+    .await?;
+    let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
+        "SELECT path, version, content_hash, size_bytes FROM file_state
+         WHERE user_id = $1 AND change_seq > $2 ORDER BY change_seq",
+    )
+    .bind(user_id)
+    .bind(start)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(path, version, hash, size)| FileRec {
+            path,
+            version,
+            hash,
+            size,
+        })
+        .collect())
+}
+
+/// Fresh planner statistics after seeding, as a production database would have.
+pub async fn analyze(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::query("ANALYZE users, devices, file_state, file_versions, blobs")
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,520 @@
+//! The client's HTTP side: the JSON API (with the bearer token, refreshed when it runs out)
+//! and the presigned S3 transfers. Every request goes through the [`Faults`] hook and is
+//! counted in [`TransferStats`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::{Result, SyncError};
+use crate::faults::{Fault, Faults, NoFaults, Op};
+use crate::session::{Session, TokenAnswer};
+
+/// Most files one push, confirm, pull or delete may name (the server's limit).
+pub const BATCH: usize = 1000;
+
+/// Requests and bytes on the wire (bodies only), for progress and benchmarks.
+#[derive(Debug, Default)]
+pub struct TransferStats {
+    pub api_requests: AtomicU64,
+    pub s3_requests: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub bytes_received: AtomicU64,
+}
+
+impl TransferStats {
+    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
+        (
+            self.api_requests.load(Ordering::Relaxed),
+            self.s3_requests.load(Ordering::Relaxed),
+            self.bytes_sent.load(Ordering::Relaxed),
+            self.bytes_received.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RemoteFile {
+    pub path: String,
+    pub version: i64,
+    pub content_hash: String,
+    pub size_bytes: i64,
+    pub is_deleted: bool,
+    #[serde(default)]
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatePage {
+    pub files: Vec<RemoteFile>,
+    pub cursor: String,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub base_version: i64,
+    pub content_hash: String,
+    pub size_bytes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Upload {
+    pub path: String,
+    pub content_hash: String,
+    pub upload_url: Option<String>,
+    #[serde(default)]
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Versioned {
+    pub path: String,
+    pub version: i64,
+    #[serde(default)]
+    pub content_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConflictInfo {
+    pub path: String,
+    #[serde(default)]
+    pub updated_by: Option<String>,
+    pub server_version: i64,
+    pub content_hash: Option<String>,
+    #[serde(default)]
+    pub size_bytes: Option<i64>,
+    pub is_deleted: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Rejected {
+    pub path: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PushAnswer {
+    pub uploads: Vec<Upload>,
+    pub unchanged: Vec<Versioned>,
+    pub conflicts: Vec<ConflictInfo>,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Missing {
+    pub path: String,
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConfirmAnswer {
+    pub confirmed: Vec<Versioned>,
+    pub conflicts: Vec<ConflictInfo>,
+    pub missing: Vec<Missing>,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Download {
+    pub path: String,
+    pub version: i64,
+    pub content_hash: String,
+    pub download_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PullAnswer {
+    pub files: Vec<Download>,
+    pub deleted: Vec<Versioned>,
+    pub not_found: Vec<String>,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeleteEntry {
+    pub path: String,
+    pub base_version: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeleteAnswer {
+    pub deleted: Vec<Versioned>,
+    pub conflicts: Vec<ConflictInfo>,
+    pub not_found: Vec<String>,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
+/// One signed-in vault's connection to the API.
+pub struct Api {
+    http: reqwest::Client,
+    device_id: Option<String>,
+    session: tokio::sync::Mutex<Session>,
+    /// Where refreshed tokens are written back; `None` keeps them in memory only.
+    vault: Option<PathBuf>,
+    faults: Arc<dyn Faults>,
+    pub stats: Arc<TransferStats>,
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        .pool_max_idle_per_host(32)
+        .build()
+        .unwrap_or_default()
+}
+
+impl Api {
+    pub fn new(session: Session, vault: Option<PathBuf>) -> Self {
+        Api {
+            http: http_client(),
+            device_id: session.device_id.clone(),
+            session: tokio::sync::Mutex::new(session),
+            vault,
+            faults: Arc::new(NoFaults),
+            stats: Arc::new(TransferStats::default()),
+        }
+    }
+
+    pub fn with_faults(mut self, faults: Arc<dyn Faults>) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// This device, as the server names it in `updated_by`.
+    pub fn device_id(&self) -> Option<&str> {
+        self.device_id.as_deref()
+    }
+
+    pub fn faults(&self) -> &dyn Faults {
+        self.faults.as_ref()
+    }
+
+    pub async fn session(&self) -> Session {
+        self.session.lock().await.clone()
+    }
+
+    /// Signs in with an identity token (Sign in with Apple or Google; `make dev` mints
+    /// Apple-style ones) and registers this device.
+    pub async fn login(
+        api_url: &str,
+        provider: &str,
+        identity_token: &str,
+        device_name: &str,
+        platform: &str,
+    ) -> Result<Session> {
+        let http = http_client();
+        let url = format!("{}/auth/login", api_url.trim_end_matches('/'));
+        let body = json!({
+            "provider": provider,
+            "identity_token": identity_token,
+            "device": {"device_name": device_name, "platform": platform},
+        });
+        let response = http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| network(Op::Login, e))?;
+        let answer: TokenAnswer = decode(Op::Login, response).await?;
+        Ok(Session::from_answer(api_url, device_name, answer))
+    }
+
+    async fn refresh(&self, session: &mut Session) -> Result<()> {
+        let url = format!("{}/auth/refresh", session.api_url);
+        let response = self
+            .http
+            .post(&url)
+            .json(&json!({"refresh_token": session.refresh_token}))
+            .send()
+            .await
+            .map_err(|e| network(Op::Refresh, e))?;
+        self.stats.api_requests.fetch_add(1, Ordering::Relaxed);
+        let answer: TokenAnswer = match decode(Op::Refresh, response).await {
+            Ok(a) => a,
+            Err(SyncError::Api { status: 401, .. }) => {
+                return Err(SyncError::Auth(
+                    "the refresh token was refused (signed out, or used elsewhere)".into(),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        session.update(answer);
+        if let Some(vault) = &self.vault {
+            session.save(vault)?;
+        }
+        Ok(())
+    }
+
+    /// A bearer token that is good for at least a minute.
+    async fn token(&self, force_refresh: bool) -> Result<(String, String)> {
+        let mut session = self.session.lock().await;
+        if force_refresh || session.access_expiring() {
+            self.refresh(&mut session).await?;
+        }
+        Ok((session.api_url.clone(), session.access_token.clone()))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        op: Op,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<T> {
+        let body_bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+        let mut refreshed = false;
+        loop {
+            let (base, token) = self.token(refreshed).await?;
+            let url = format!("{base}{path_and_query}");
+            let build = || {
+                let mut request = self.http.request(method.clone(), &url).bearer_auth(&token);
+                if let Some(bytes) = &body_bytes {
+                    request = request
+                        .header("content-type", "application/json")
+                        .body(bytes.clone());
+                }
+                request
+            };
+            let sent = body_bytes.as_ref().map_or(0, Vec::len) as u64;
+            let response = self.send(op, sent, build, false).await?;
+            if response.status() == StatusCode::UNAUTHORIZED && !refreshed {
+                refreshed = true;
+                continue;
+            }
+            return decode_counted(op, response, &self.stats).await;
+        }
+    }
+
+    /// Sends one request through the fault hook.
+    async fn send(
+        &self,
+        op: Op,
+        sent_bytes: u64,
+        build: impl Fn() -> RequestBuilder,
+        s3: bool,
+    ) -> Result<reqwest::Response> {
+        let counter = if s3 {
+            &self.stats.s3_requests
+        } else {
+            &self.stats.api_requests
+        };
+        // Every request the client makes is safe to repeat (versions are checked, uploads
+        // are content-addressed), so a connection that failed under it is retried a couple
+        // of times: a pooled connection the server had just closed, say.
+        let once = || async {
+            let mut attempt = 0;
+            loop {
+                counter.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .bytes_sent
+                    .fetch_add(sent_bytes, Ordering::Relaxed);
+                match build().send().await {
+                    Err(e)
+                        if attempt < 2 && !e.is_timeout() && (e.is_connect() || e.is_request()) =>
+                    {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(150 * attempt)).await;
+                    }
+                    other => return other.map_err(|e| network(op, e)),
+                }
+            }
+        };
+        match self.faults.on_request(op) {
+            Fault::None | Fault::Pretend => once().await,
+            Fault::DropRequest => Err(injected(op, "request dropped before it was sent")),
+            Fault::LoseResponse => {
+                // Read the whole answer so the server has finished with it.
+                if let Ok(r) = once().await {
+                    let _ = r.bytes().await;
+                }
+                Err(injected(op, "response lost after the server handled it"))
+            }
+            Fault::Duplicate => {
+                if let Ok(r) = once().await {
+                    let _ = r.bytes().await;
+                }
+                once().await
+            }
+        }
+    }
+
+    /// `GET /vault/state` from a cursor (`None`: the whole vault).
+    pub async fn state(&self, cursor: Option<&str>, limit: u32) -> Result<StatePage> {
+        let query = match cursor {
+            Some(c) => format!("/vault/state?cursor={c}&limit={limit}"),
+            None => format!("/vault/state?limit={limit}"),
+        };
+        self.call(Op::State, Method::GET, &query, None).await
+    }
+
+    pub async fn push(&self, files: &[FileEntry]) -> Result<PushAnswer> {
+        let body = json!({ "files": files });
+        self.call(Op::Push, Method::POST, "/vault/push", Some(&body))
+            .await
+    }
+
+    pub async fn confirm(&self, files: &[FileEntry]) -> Result<ConfirmAnswer> {
+        let body = json!({ "files": files });
+        self.call(
+            Op::Confirm,
+            Method::POST,
+            "/vault/push/confirm",
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Download URLs of the current versions.
+    pub async fn pull_current(&self, paths: &[String]) -> Result<PullAnswer> {
+        let body = json!({ "paths": paths });
+        self.call(Op::Pull, Method::POST, "/vault/pull", Some(&body))
+            .await
+    }
+
+    /// Download URLs of given past versions (the base of a three-way merge).
+    pub async fn pull_versions(&self, files: &[(String, i64)]) -> Result<PullAnswer> {
+        let files: Vec<Value> = files
+            .iter()
+            .map(|(p, v)| json!({"path": p, "version": v}))
+            .collect();
+        let body = json!({ "files": files });
+        self.call(Op::Pull, Method::POST, "/vault/pull", Some(&body))
+            .await
+    }
+
+    pub async fn delete(&self, files: &[DeleteEntry]) -> Result<DeleteAnswer> {
+        let body = json!({ "files": files });
+        self.call(Op::Delete, Method::POST, "/vault/delete", Some(&body))
+            .await
+    }
+
+    /// PUTs bytes to a presigned URL with exactly the headers it was signed with.
+    pub async fn upload(&self, upload: &Upload, bytes: Vec<u8>) -> Result<()> {
+        let Some(url) = &upload.upload_url else {
+            return Ok(());
+        };
+        if self.faults.on_request(Op::Upload) == Fault::Pretend {
+            return Ok(());
+        }
+        let len = bytes.len() as u64;
+        let build = || {
+            let mut request = self.http.put(url).body(bytes.clone());
+            for (name, value) in upload.headers.iter().flatten() {
+                // reqwest sets these itself, from the URL and the body.
+                if !name.eq_ignore_ascii_case("host")
+                    && !name.eq_ignore_ascii_case("content-length")
+                {
+                    request = request.header(name, value);
+                }
+            }
+            request
+        };
+        let response = self.send(Op::Upload, len, build, true).await?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(SyncError::Api {
+                op: "upload",
+                status: status.as_u16(),
+                code: "s3_error".into(),
+                message: text.chars().take(300).collect(),
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn download(&self, url: &str) -> Result<Vec<u8>> {
+        let response = self
+            .send(Op::Download, 0, || self.http.get(url), true)
+            .await?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| network(Op::Download, e))?;
+        if !status.is_success() {
+            return Err(SyncError::Api {
+                op: "download",
+                status: status.as_u16(),
+                code: "s3_error".into(),
+                message: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+            });
+        }
+        self.stats
+            .bytes_received
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes.to_vec())
+    }
+}
+
+fn network(op: Op, e: reqwest::Error) -> SyncError {
+    SyncError::Network {
+        op: op.name(),
+        message: e.to_string(),
+    }
+}
+
+fn injected(op: Op, what: &str) -> SyncError {
+    SyncError::Network {
+        op: op.name(),
+        message: format!("{what} (injected fault)"),
+    }
+}
+
+async fn decode<T: DeserializeOwned>(op: Op, response: reqwest::Response) -> Result<T> {
+    decode_counted(op, response, &TransferStats::default()).await
+}
+
+async fn decode_counted<T: DeserializeOwned>(
+    op: Op,
+    response: reqwest::Response,
+    stats: &TransferStats,
+) -> Result<T> {
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(|e| network(op, e))?;
+    stats
+        .bytes_received
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    if status.is_success() {
+        return serde_json::from_slice(&bytes)
+            .map_err(|e| SyncError::Other(format!("unexpected answer to {}: {e}", op.name())));
+    }
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(b) => (b.error.code, b.error.message),
+        Err(_) => (
+            "http_error".to_owned(),
+            String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+        ),
+    };
+    if status == StatusCode::UNAUTHORIZED && op != Op::Login && op != Op::Refresh {
+        return Err(SyncError::Auth(format!("{code}: {message}")));
+    }
+    Err(SyncError::Api {
+        op: op.name(),
+        status: status.as_u16(),
+        code,
+        message,
+    })
+}

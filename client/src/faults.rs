@@ -1,0 +1,67 @@
+//! Fault injection between the client and the API, for the model tests: a request lost on
+//! the way, a response lost after the server acted, a request sent twice, an upload that
+//! never happens, a crash between writing a file and recording it. Production uses
+//! [`NoFaults`].
+
+/// The kinds of request the client makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Login,
+    Refresh,
+    State,
+    Push,
+    Confirm,
+    Pull,
+    Delete,
+    /// PUT of bytes to a presigned S3 URL.
+    Upload,
+    /// GET of bytes from a presigned S3 URL.
+    Download,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Login => "login",
+            Op::Refresh => "refresh",
+            Op::State => "state",
+            Op::Push => "push",
+            Op::Confirm => "confirm",
+            Op::Pull => "pull",
+            Op::Delete => "delete",
+            Op::Upload => "upload",
+            Op::Download => "download",
+        }
+    }
+}
+
+/// What happens to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Fails before anything is sent.
+    DropRequest,
+    /// Sent and handled, but the answer never arrives.
+    LoseResponse,
+    /// Sent twice; the second answer is used.
+    Duplicate,
+    /// The client believes it was sent (a 200), but nothing was sent: an upload that never
+    /// happened.
+    Pretend,
+}
+
+pub trait Faults: Send + Sync {
+    fn on_request(&self, _op: Op) -> Fault {
+        Fault::None
+    }
+    /// True to "crash" right after a pulled file is written, before `sync.db` records it.
+    fn crash_after_write(&self, _path: &str) -> bool {
+        false
+    }
+}
+
+/// No faults: the real world's own failures are enough.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoFaults;
+
+impl Faults for NoFaults {}

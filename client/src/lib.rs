@@ -1,0 +1,29 @@
+//! Steel Notes Sync reference client: keeps one vault folder of Markdown notes in sync with
+//! the API, the way the apps do. The `.md` files on disk are the source of truth; the server
+//! only ever sees their hashes and, through presigned S3 URLs, their bytes.
+//!
+//! - [`session`]: tokens in `<vault>/.steel/auth.json`, sign-in and refresh.
+//! - [`api`]: the HTTP calls (JSON API and presigned S3 transfers), with a fault hook for tests.
+//! - [`store`]: `<vault>/.steel/sync.db`: `sync_state`, `sync_meta` (the cursor), `sync_log`.
+//! - [`scan`]: finds and hashes the vault's notes.
+//! - [`merge`]: three-way line merge and conflict-copy names.
+//! - [`sync`]: the sync cycle that ties them together.
+
+pub mod api;
+pub mod error;
+pub mod faults;
+pub mod merge;
+pub mod scan;
+pub mod session;
+pub mod store;
+pub mod sync;
+
+pub use api::{Api, TransferStats};
+pub use error::SyncError;
+pub use faults::{Fault, Faults, NoFaults, Op};
+pub use scan::ScanConfig;
+pub use session::Session;
+pub use sync::{Progress, SyncReport, Syncer};
+
+/// The folder inside a vault that holds local sync state; never synced.
+pub const STATE_DIR: &str = ".steel";

@@ -1,0 +1,275 @@
+//! Finds the vault's notes and hashes them. A note is a `.md` file under one of the synced
+//! folders; hidden files and folders (`.steel/` among them, and the client's own temporary
+//! files) are never synced. Files are keyed by their path in Unicode NFC, as the server names
+//! them, so a name written in NFD on one device is the same note as its NFC form on another.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::{Result, SyncError};
+
+/// The seed's vault folders.
+pub const DEFAULT_FOLDERS: [&str; 4] = ["sources", "thoughts", "questions", "syntheses"];
+
+/// Marks the client's own temporary files (hidden, so never synced).
+pub const TEMP_MARKER: &str = ".steel-tmp";
+
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    /// Top-level folders to sync; empty means the whole vault.
+    pub folders: Vec<String>,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            folders: DEFAULT_FOLDERS.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+impl ScanConfig {
+    pub fn whole_vault() -> Self {
+        ScanConfig {
+            folders: Vec::new(),
+        }
+    }
+
+    /// Whether a vault path (NFC, `/`-separated) is one this vault syncs.
+    pub fn includes(&self, path: &str) -> bool {
+        if !is_note(path) || path.split('/').any(|s| s.starts_with('.')) {
+            return false;
+        }
+        self.folders.is_empty()
+            || self.folders.iter().any(|f| {
+                path.strip_prefix(f.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+    }
+}
+
+pub fn is_note(name: &str) -> bool {
+    name.len() > 3
+        && name
+            .get(name.len() - 3..)
+            .is_some_and(|ext| ext.eq_ignore_ascii_case(".md"))
+}
+
+pub fn nfc(path: &str) -> String {
+    path.nfc().collect()
+}
+
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    /// The path as it is on disk (`/`-separated, relative to the vault).
+    pub rel: String,
+    pub hash: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Keyed by the NFC path.
+    pub files: BTreeMap<String, LocalFile>,
+    /// Files not synced, with why (two names for one note, a name that is not UTF-8).
+    pub ignored: Vec<(PathBuf, String)>,
+}
+
+/// Scans and hashes the vault.
+pub fn scan(root: &Path, config: &ScanConfig) -> Result<Scan> {
+    let mut out = Scan::default();
+    let tops: Vec<PathBuf> = if config.folders.is_empty() {
+        vec![root.to_path_buf()]
+    } else {
+        config.folders.iter().map(|f| root.join(f)).collect()
+    };
+    for top in tops {
+        walk(root, &top, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Scan) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(SyncError::io(dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(SyncError::io(dir))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            out.ignored
+                .push((path, "the name is not valid UTF-8".into()));
+            continue;
+        };
+        if name.starts_with('.') {
+            // A temporary file left by an interrupted write.
+            if name.contains(TEMP_MARKER) {
+                let _ = std::fs::remove_file(&path);
+            }
+            continue;
+        }
+        let kind = entry.file_type().map_err(SyncError::io(&path))?;
+        if kind.is_dir() {
+            walk(root, &path, out)?;
+        } else if kind.is_file() && is_note(name) {
+            let Some(rel) = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(|p| p.to_str())
+                .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
+            else {
+                continue;
+            };
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                // Deleted while we scanned: simply not there.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(SyncError::io(&path)(e)),
+            };
+            let key = nfc(&rel);
+            let file = LocalFile {
+                hash: hash_bytes(&bytes),
+                size: bytes.len() as u64,
+                rel,
+            };
+            match out.files.get(&key) {
+                // Two names for one note (NFC and NFD side by side): the NFC one wins.
+                Some(existing) if existing.rel == key || file.rel != key => {
+                    out.ignored.push((
+                        path,
+                        format!("another file names the same note: {}", existing.rel),
+                    ));
+                }
+                Some(existing) => {
+                    out.ignored.push((
+                        root.join(&existing.rel),
+                        format!("another file names the same note: {}", file.rel),
+                    ));
+                    out.files.insert(key, file);
+                }
+                None => {
+                    out.files.insert(key, file);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The current hash of a file, or `None` if it does not exist.
+pub fn current_hash(root: &Path, rel: &str) -> Result<Option<String>> {
+    let path = root.join(rel);
+    match std::fs::read(&path) {
+        Ok(b) => Ok(Some(hash_bytes(&b))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SyncError::io(&path)(e)),
+    }
+}
+
+/// Writes a file atomically: a hidden temporary file beside it, flushed, then renamed over.
+pub fn write_atomic(root: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = write_temp(root, rel, bytes)?;
+    commit_temp(root, &tmp, rel)
+}
+
+/// The first half of [`write_atomic`]: the bytes, flushed, in a hidden temporary file beside
+/// `rel`. Answers the temporary file's path relative to the vault.
+pub fn write_temp(root: &Path, rel: &str, bytes: &[u8]) -> Result<String> {
+    use std::io::Write;
+    let (dir_rel, name) = match rel.rsplit_once('/') {
+        Some((d, n)) => (Some(d), n),
+        None => (None, rel),
+    };
+    let tmp_name = format!(".{name}{TEMP_MARKER}-{}", std::process::id());
+    let tmp_rel = match dir_rel {
+        Some(d) => format!("{d}/{tmp_name}"),
+        None => tmp_name,
+    };
+    let tmp = root.join(&tmp_rel);
+    let dir = tmp.parent().unwrap_or(root).to_path_buf();
+    std::fs::create_dir_all(&dir).map_err(SyncError::io(&dir))?;
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(SyncError::io(&tmp)(e));
+    }
+    Ok(tmp_rel)
+}
+
+/// The second half of [`write_atomic`]: the temporary file renamed over `rel`.
+pub fn commit_temp(root: &Path, tmp_rel: &str, rel: &str) -> Result<()> {
+    let (tmp, path) = (root.join(tmp_rel), root.join(rel));
+    std::fs::rename(&tmp, &path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        SyncError::io(&path)(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_notes_in_the_synced_folders_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write_atomic(root, "thoughts/a.md", b"a").unwrap();
+        write_atomic(root, "thoughts/deep/b.MD", b"b").unwrap();
+        write_atomic(root, "thoughts/c.txt", b"c").unwrap();
+        write_atomic(root, "thoughts/.hidden.md", b"h").unwrap();
+        write_atomic(root, "elsewhere/d.md", b"d").unwrap();
+        write_atomic(root, ".steel/e.md", b"e").unwrap();
+        std::fs::write(root.join("thoughts/.a.md.steel-tmp-1"), b"partial").unwrap();
+        let found = scan(root, &ScanConfig::default()).unwrap();
+        let keys: Vec<&str> = found.files.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["thoughts/a.md", "thoughts/deep/b.MD"]);
+        assert_eq!(found.files["thoughts/a.md"].hash, hash_bytes(b"a"));
+        assert!(!root.join("thoughts/.a.md.steel-tmp-1").exists());
+        let all = scan(root, &ScanConfig::whole_vault()).unwrap();
+        assert!(all.files.contains_key("elsewhere/d.md"));
+        assert!(!all.files.contains_key(".steel/e.md"));
+    }
+
+    #[test]
+    fn nfd_names_are_keyed_in_nfc() {
+        let dir = tempfile::tempdir().unwrap();
+        let nfd = "thoughts/cafe\u{301}.md";
+        write_atomic(dir.path(), nfd, b"x").unwrap();
+        let found = scan(dir.path(), &ScanConfig::default()).unwrap();
+        let file = &found.files["thoughts/caf\u{e9}.md"];
+        assert_eq!(file.rel, nfd);
+        // Both forms side by side: one note, the NFC one, and the other is reported.
+        write_atomic(dir.path(), "thoughts/caf\u{e9}.md", b"y").unwrap();
+        let found = scan(dir.path(), &ScanConfig::default()).unwrap();
+        assert_eq!(found.files.len(), 1);
+        assert_eq!(
+            found.files["thoughts/caf\u{e9}.md"].rel,
+            "thoughts/caf\u{e9}.md"
+        );
+        assert_eq!(found.ignored.len(), 1);
+    }
+
+    #[test]
+    fn includes_matches_folders_and_skips_hidden() {
+        let c = ScanConfig::default();
+        assert!(c.includes("thoughts/x.md"));
+        assert!(!c.includes("thoughtsx/x.md"));
+        assert!(!c.includes("thoughts/.x.md"));
+        assert!(!c.includes("thoughts/x.txt"));
+        assert!(ScanConfig::whole_vault().includes("a/b.md"));
+    }
+}

@@ -1,0 +1,307 @@
+//! `<vault>/.steel/sync.db`: what this device and the server last agreed on, per file.
+//!
+//! - `sync_state`: one row per file path (Unicode NFC, as the server names it): the content
+//!   hash and server version both sides last agreed on (the base of a three-way merge), or
+//!   `server_version = 0` for a file the server refused (`sync_status = 'rejected'`).
+//! - `sync_meta`: key/value, among them `cursor`, the server's change cursor.
+//! - `sync_pending`: a pulled version being written to disk, recorded once its bytes are in
+//!   a temporary file and before that is renamed into place. After a crash, a temporary
+//!   file still there means the note was never written; gone means it was, so the note on
+//!   disk (or its absence, if the user deleted it since) is judged against that version.
+//! - `sync_log`: what each sync did, newest last.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::STATE_DIR;
+use crate::error::{Result, SyncError};
+
+pub const SYNCED: &str = "synced";
+pub const REJECTED: &str = "rejected";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub content_hash: Option<String>,
+    pub server_version: i64,
+    pub sync_status: String,
+}
+
+impl Row {
+    /// The version both sides agreed on, if any.
+    pub fn base(&self) -> Option<(i64, &str)> {
+        match (&self.content_hash, self.server_version) {
+            (Some(h), v) if v > 0 => Some((v, h.as_str())),
+            _ => None,
+        }
+    }
+}
+
+/// One change to `sync_state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowChange {
+    /// Both sides now agree on this version.
+    Agreed {
+        path: String,
+        version: i64,
+        hash: String,
+    },
+    /// The server refused this content.
+    Rejected { path: String, hash: String },
+    /// Neither side has the file any more.
+    Forget { path: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub at: String,
+    pub action: String,
+    pub path: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Behind a mutex so a sync future can move between threads (`Connection` is not `Sync`).
+pub struct Store {
+    conn: std::sync::Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sync_state (
+    relative_path  TEXT PRIMARY KEY,
+    content_hash   TEXT,
+    server_version INTEGER NOT NULL DEFAULT 0,
+    sync_status    TEXT NOT NULL DEFAULT 'synced',
+    last_synced_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_pending (
+    relative_path  TEXT PRIMARY KEY,
+    server_version INTEGER NOT NULL,
+    content_hash   TEXT NOT NULL,
+    temp_path      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_log (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     TEXT NOT NULL,
+    action TEXT NOT NULL,
+    path   TEXT,
+    detail TEXT
+);
+";
+
+impl Store {
+    pub fn open(vault: &Path) -> Result<Self> {
+        let dir = vault.join(STATE_DIR);
+        std::fs::create_dir_all(&dir).map_err(SyncError::io(&dir))?;
+        let conn = Connection::open(dir.join("sync.db"))?;
+        // WAL + synchronous=NORMAL: a committed row survives a crash of this process, and
+        // `status` can read while a sync writes.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store {
+            conn: std::sync::Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite itself consistent.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn rows(&self) -> Result<HashMap<String, Row>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT relative_path, content_hash, server_version, sync_status FROM sync_state",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Row {
+                    content_hash: r.get(1)?,
+                    server_version: r.get(2)?,
+                    sync_status: r.get(3)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Applies changes and their log lines in one transaction.
+    pub fn apply(&self, changes: &[RowChange], log: &[(&str, &str, String)]) -> Result<()> {
+        if changes.is_empty() && log.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now().to_rfc3339();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO sync_state (relative_path, content_hash, server_version, sync_status, last_synced_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (relative_path) DO UPDATE SET content_hash = excluded.content_hash,
+                     server_version = excluded.server_version, sync_status = excluded.sync_status,
+                     last_synced_at = excluded.last_synced_at",
+            )?;
+            let mut forget =
+                tx.prepare_cached("DELETE FROM sync_state WHERE relative_path = ?1")?;
+            let mut settled =
+                tx.prepare_cached("DELETE FROM sync_pending WHERE relative_path = ?1")?;
+            let mut add_log = tx.prepare_cached(
+                "INSERT INTO sync_log (at, action, path, detail) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for change in changes {
+                let (RowChange::Agreed { path, .. }
+                | RowChange::Rejected { path, .. }
+                | RowChange::Forget { path }) = change;
+                settled.execute(params![path])?;
+                match change {
+                    RowChange::Agreed {
+                        path,
+                        version,
+                        hash,
+                    } => upsert.execute(params![path, hash, version, SYNCED, now])?,
+                    RowChange::Rejected { path, hash } => {
+                        upsert.execute(params![path, hash, 0, REJECTED, now])?
+                    }
+                    RowChange::Forget { path } => forget.execute(params![path])?,
+                };
+            }
+            for (action, path, detail) in log {
+                let detail = (!detail.is_empty()).then_some(detail.as_str());
+                add_log.execute(params![now, action, path, detail])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Notes that `path` is about to become the server's `version`, now in `temp_path`.
+    pub fn begin_pull(&self, path: &str, version: i64, hash: &str, temp_path: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO sync_pending (relative_path, server_version, content_hash, temp_path)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (relative_path) DO UPDATE SET server_version = excluded.server_version,
+                 content_hash = excluded.content_hash, temp_path = excluded.temp_path",
+            params![path, version, hash, temp_path],
+        )?;
+        Ok(())
+    }
+
+    /// Pulls interrupted before they were recorded: (path, version, hash, temp_path).
+    pub fn pending_pulls(&self) -> Result<Vec<(String, i64, String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT relative_path, server_version, content_hash, temp_path FROM sync_pending",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn clear_pending(&self, path: &str) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM sync_pending WHERE relative_path = ?1",
+            params![path],
+        )?;
+        Ok(())
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT value FROM sync_meta WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO sync_meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn clear_meta(&self, key: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM sync_meta WHERE key = ?1", params![key])?;
+        Ok(())
+    }
+
+    /// The last `n` log entries, oldest first.
+    pub fn recent_log(&self, n: u32) -> Result<Vec<LogEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT at, action, path, detail FROM
+               (SELECT id, at, action, path, detail FROM sync_log ORDER BY id DESC LIMIT ?1)
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![n], |r| {
+            Ok(LogEntry {
+                at: r.get(0)?,
+                action: r.get(1)?,
+                path: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_and_forget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .apply(
+                &[
+                    RowChange::Agreed {
+                        path: "a.md".into(),
+                        version: 3,
+                        hash: "h3".into(),
+                    },
+                    RowChange::Rejected {
+                        path: "b.md".into(),
+                        hash: "hb".into(),
+                    },
+                ],
+                &[("push", "a.md", String::new())],
+            )
+            .unwrap();
+        let rows = store.rows().unwrap();
+        assert_eq!(rows["a.md"].base(), Some((3, "h3")));
+        assert_eq!(rows["b.md"].base(), None);
+        assert_eq!(rows["b.md"].sync_status, REJECTED);
+        store
+            .apply(
+                &[RowChange::Forget {
+                    path: "a.md".into(),
+                }],
+                &[],
+            )
+            .unwrap();
+        assert!(!store.rows().unwrap().contains_key("a.md"));
+        assert_eq!(store.recent_log(10).unwrap().len(), 1);
+        store.set_meta("cursor", "c5").unwrap();
+        store.set_meta("cursor", "c6").unwrap();
+        assert_eq!(store.meta("cursor").unwrap().as_deref(), Some("c6"));
+        // Reopening keeps everything.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.meta("cursor").unwrap().as_deref(), Some("c6"));
+    }
+}

@@ -1,0 +1,418 @@
+//! Seeded model test with injected faults, in the spirit of Dropbox's randomized sync
+//! testing. From a seed, 2-4 devices of one user (client library instances on their own vault
+//! folders, through the local stack) create, edit, delete and rename notes and sync, some
+//! syncs split in two with other devices acting in between, while faults are injected
+//! between client and API: a request dropped before it reaches the server, an answer lost
+//! after the server acted, a request sent twice, an upload that never happens, a crash
+//! between writing a pulled file and recording it. After a quiet round it checks:
+//! - all vaults are identical to each other and to the server's state;
+//! - no write is lost: every line a device wrote is in the final state (in the note, a
+//!   merge, or a conflict copy) unless a device removed it after seeing it;
+//! - no deleted note comes back unless a device edited it without having seen the delete.
+//!
+//! `STEEL_MODEL_SEEDS` (default 12) seeds run, from `STEEL_MODEL_FIRST_SEED` (default 1),
+//! `STEEL_MODEL_JOBS` at a time; `STEEL_MODEL_SEED=N` replays one. A failure names its seed.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use steel_sync::faults::{Fault, Faults, Op};
+use steel_sync::sync::Plan;
+use steel_sync::{SyncError, SyncReport};
+
+use common::{Device, hashes, server_files, unique_user};
+
+const OPS_PER_SEED: usize = 40;
+const FAULT_RATE: f64 = 0.12;
+const NAMES: [&str; 6] = [
+    "thoughts/alpha.md",
+    "thoughts/beta.md",
+    "thoughts/caf\u{e9}.md",
+    "questions/gamma.md",
+    "questions/delta.md",
+    "sources/epsilon.md",
+];
+
+/// A seeded source of faults, shared by one device's requests.
+struct FaultyNet {
+    rng: Mutex<ChaCha8Rng>,
+    on: AtomicBool,
+    log: Arc<Mutex<Vec<String>>>,
+    device: String,
+}
+
+impl Faults for FaultyNet {
+    fn on_request(&self, op: Op) -> Fault {
+        if !self.on.load(Ordering::Relaxed) {
+            return Fault::None;
+        }
+        let mut rng = self.rng.lock().unwrap();
+        if !rng.random_bool(FAULT_RATE) {
+            return Fault::None;
+        }
+        let fault = match (op, rng.random_range(0..4)) {
+            (Op::Upload, 0) => Fault::Pretend,
+            (_, 0 | 1) => Fault::DropRequest,
+            (_, 2) => Fault::LoseResponse,
+            _ => Fault::Duplicate,
+        };
+        self.log.lock().unwrap().push(format!(
+            "  fault on {}: {fault:?} {}",
+            self.device,
+            op.name()
+        ));
+        fault
+    }
+
+    fn crash_after_write(&self, path: &str) -> bool {
+        if !self.on.load(Ordering::Relaxed) {
+            return false;
+        }
+        let crash = self.rng.lock().unwrap().random_bool(FAULT_RATE / 2.0);
+        if crash {
+            self.log.lock().unwrap().push(format!(
+                "  fault on {}: crash after writing {path}",
+                self.device
+            ));
+        }
+        crash
+    }
+}
+
+struct Sim {
+    seed: u64,
+    rng: ChaCha8Rng,
+    devices: Vec<Device>,
+    nets: Vec<Arc<FaultyNet>>,
+    pending: Vec<Option<Plan>>,
+    /// Lines written by a device and not removed by one since.
+    live: BTreeSet<String>,
+    /// (path, the lines the deleting device had in it).
+    deletes: Vec<(String, BTreeSet<String>)>,
+    next_token: u64,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(str::to_owned).collect()
+}
+
+impl Sim {
+    async fn new(seed: u64) -> Sim {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let user = unique_user(&format!("model{seed}"));
+        let n = rng.random_range(2..=4);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut devices = Vec::new();
+        let mut nets = Vec::new();
+        for i in 0..n {
+            let name = format!("D{i}");
+            let net = Arc::new(FaultyNet {
+                rng: Mutex::new(ChaCha8Rng::seed_from_u64(
+                    seed.wrapping_mul(31).wrapping_add(i),
+                )),
+                on: AtomicBool::new(true),
+                log: log.clone(),
+                device: name.clone(),
+            });
+            devices.push(
+                Device::with_faults(&user, &name, Some(net.clone() as Arc<dyn Faults>)).await,
+            );
+            nets.push(net);
+        }
+        Sim {
+            seed,
+            rng,
+            pending: (0..n).map(|_| None).collect(),
+            devices,
+            nets,
+            live: BTreeSet::new(),
+            deletes: Vec::new(),
+            next_token: 0,
+            log,
+        }
+    }
+
+    fn note(&self, line: String) {
+        self.log.lock().unwrap().push(line);
+    }
+
+    fn token(&mut self) -> String {
+        self.next_token += 1;
+        let t = format!("s{}-t{}", self.seed, self.next_token);
+        self.live.insert(t.clone());
+        t
+    }
+
+    fn existing(&self, d: usize) -> Vec<String> {
+        self.devices[d].tree().into_keys().collect()
+    }
+
+    /// The on-disk name of a note (a pulled NFD name stays NFD; here all are NFC).
+    fn read(&self, d: usize, path: &str) -> String {
+        self.devices[d].read(path).unwrap_or_default()
+    }
+
+    /// A sync result: faults and simulated crashes are expected; anything else is a bug.
+    fn check_sync(&self, d: usize, what: &str, result: Result<SyncReport, SyncError>) {
+        match result {
+            Ok(r) => self.note(format!("  {what} on D{d}: {}", r.summary())),
+            Err(e @ (SyncError::Network { .. } | SyncError::Crash(_))) => {
+                self.note(format!("  {what} on D{d} stopped: {e}"))
+            }
+            Err(e) => panic!("{what} on D{d} failed unexpectedly: {e}"),
+        }
+    }
+
+    async fn step(&mut self, i: usize) {
+        let d = self.rng.random_range(0..self.devices.len());
+        let existing = self.existing(d);
+        match self.rng.random_range(0..100) {
+            0..=17 => {
+                let path = NAMES[self.rng.random_range(0..NAMES.len())];
+                if existing.iter().any(|p| p == path) {
+                    return;
+                }
+                let t = self.token();
+                self.note(format!("{i}: D{d} creates {path} [{t}]"));
+                self.devices[d].write(path, &format!("{t}\n"));
+            }
+            18..=39 if !existing.is_empty() => {
+                let path = existing[self.rng.random_range(0..existing.len())].clone();
+                let mut content = lines(&self.read(d, &path));
+                let t = self.token();
+                if content.is_empty() || self.rng.random_bool(0.5) {
+                    self.note(format!("{i}: D{d} appends [{t}] to {path}"));
+                    content.push(t);
+                } else {
+                    let at = self.rng.random_range(0..content.len());
+                    let old = std::mem::replace(&mut content[at], t.clone());
+                    self.note(format!("{i}: D{d} replaces [{old}] with [{t}] in {path}"));
+                    self.live.remove(&old);
+                }
+                self.devices[d].write(&path, &(content.join("\n") + "\n"));
+            }
+            40..=47 if !existing.is_empty() => {
+                let path = existing[self.rng.random_range(0..existing.len())].clone();
+                let content: BTreeSet<String> = lines(&self.read(d, &path)).into_iter().collect();
+                self.note(format!("{i}: D{d} deletes {path}"));
+                for t in &content {
+                    self.live.remove(t);
+                }
+                self.devices[d].remove(&path);
+                self.deletes.push((path, content));
+            }
+            48..=53 if !existing.is_empty() => {
+                let from = existing[self.rng.random_range(0..existing.len())].clone();
+                let to = NAMES[self.rng.random_range(0..NAMES.len())];
+                if existing.iter().any(|p| p == to) {
+                    return;
+                }
+                let content: BTreeSet<String> = lines(&self.read(d, &from)).into_iter().collect();
+                self.note(format!("{i}: D{d} renames {from} to {to}"));
+                std::fs::create_dir_all(self.devices[d].path(to).parent().unwrap()).unwrap();
+                std::fs::rename(self.devices[d].path(&from), self.devices[d].path(to)).unwrap();
+                // Moving old lines into `to` recreates it on purpose: earlier deletes of
+                // `to` say nothing about this content.
+                self.deletes.retain(|(p, _)| p != to);
+                self.deletes.push((from, content));
+            }
+            54..=63 if self.pending[d].is_none() => {
+                self.note(format!("{i}: D{d} begins a sync"));
+                match self.devices[d].syncer.begin().await {
+                    Ok(plan) => self.pending[d] = Some(plan),
+                    Err(e) => self.check_sync(d, "begin", Err(e)),
+                }
+            }
+            64..=71 if self.pending[d].is_some() => {
+                let plan = self.pending[d].take().unwrap();
+                self.note(format!("{i}: D{d} finishes its sync"));
+                let r = self.devices[d].syncer.finish(plan).await;
+                self.check_sync(d, "finish", r);
+            }
+            _ => {
+                self.note(format!("{i}: D{d} syncs"));
+                let r = self.devices[d].syncer.sync().await;
+                self.check_sync(d, "sync", r);
+            }
+        }
+    }
+
+    /// Faults off; pending syncs finished; everyone syncs until quiet.
+    async fn settle(&mut self) {
+        for net in &self.nets {
+            net.on.store(false, Ordering::Relaxed);
+        }
+        for d in 0..self.devices.len() {
+            if let Some(plan) = self.pending[d].take() {
+                let r = self.devices[d].syncer.finish(plan).await;
+                self.check_sync(d, "final finish", r);
+            }
+        }
+        for round in 0..3 {
+            for d in 0..self.devices.len() {
+                let r = self.devices[d].syncer.sync().await;
+                match r {
+                    Ok(r) => self.note(format!("  quiet round {round} D{d}: {}", r.summary())),
+                    Err(e) => panic!("quiet sync on D{d} failed: {e}"),
+                }
+            }
+        }
+    }
+
+    async fn check(&mut self) -> Result<(), String> {
+        let first = self.devices[0].tree();
+        for (d, device) in self.devices.iter().enumerate().skip(1) {
+            let other = device.tree();
+            if other != first {
+                let a: BTreeSet<_> = hashes(&first).into_iter().collect();
+                let b: BTreeSet<_> = hashes(&other).into_iter().collect();
+                return Err(format!(
+                    "D0 and D{d} differ: only on D0 {:?}, only on D{d} {:?}",
+                    a.difference(&b).collect::<Vec<_>>(),
+                    b.difference(&a).collect::<Vec<_>>()
+                ));
+            }
+        }
+        let server = server_files(self.devices[0].syncer.api()).await;
+        if server != hashes(&first) {
+            return Err(format!(
+                "the vaults differ from the server: vault {:?}, server {:?}",
+                hashes(&first),
+                server
+            ));
+        }
+        let present: BTreeSet<String> = first
+            .values()
+            .flat_map(|b| lines(&String::from_utf8_lossy(b)))
+            .collect();
+        let lost: Vec<&String> = self.live.difference(&present).collect();
+        if !lost.is_empty() {
+            return Err(format!("lost writes: {lost:?}"));
+        }
+        for (path, seen) in &self.deletes {
+            if let Some(bytes) = first.get(path) {
+                let now: BTreeSet<String> =
+                    lines(&String::from_utf8_lossy(bytes)).into_iter().collect();
+                if now.is_subset(seen) {
+                    return Err(format!(
+                        "{path} was deleted and came back with nothing its deleter had not seen: {now:?}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn run_seed(seed: u64) -> Result<(), String> {
+    let task = tokio::spawn(async move {
+        let mut sim = Sim::new(seed).await;
+        let log = sim.log.clone();
+        let outcome = async {
+            for i in 0..OPS_PER_SEED {
+                sim.step(i).await;
+            }
+            sim.settle().await;
+            sim.check().await
+        };
+        let result = outcome.await;
+        (result, log)
+    });
+    match task.await {
+        Ok((Ok(()), log)) => {
+            if std::env::var_os("STEEL_MODEL_VERBOSE").is_some() {
+                eprintln!("--- seed {seed}:\n{}", log.lock().unwrap().join("\n"));
+            }
+            Ok(())
+        }
+        Ok((Err(why), log)) => Err(format!(
+            "{why}\n--- operations of seed {seed}:\n{}",
+            log.lock().unwrap().join("\n")
+        )),
+        Err(panic) => Err(format!("panicked: {panic}")),
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} must be a number"))
+        })
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn random_operations_under_faults_converge_without_losing_writes() {
+    let seeds: Vec<u64> = match std::env::var("STEEL_MODEL_SEED") {
+        Ok(one) => vec![one.parse().expect("STEEL_MODEL_SEED must be a number")],
+        Err(_) => {
+            let first = env_u64("STEEL_MODEL_FIRST_SEED", 1);
+            (first..first + env_u64("STEEL_MODEL_SEEDS", 12)).collect()
+        }
+    };
+    let jobs = env_u64("STEEL_MODEL_JOBS", 3).max(1) as usize;
+    let started = std::time::Instant::now();
+    let mut failures: BTreeMap<u64, String> = BTreeMap::new();
+    let mut passed = 0;
+    for (n, batch) in seeds.chunks(jobs).enumerate() {
+        let done = n * jobs;
+        if seeds.len() >= 100 && done > 0 && done % 100 < jobs {
+            eprintln!(
+                "model: {done}/{} seeds run, {} failed, {:.0?}",
+                seeds.len(),
+                failures.len(),
+                started.elapsed()
+            );
+        }
+        let runs: Vec<_> = batch
+            .iter()
+            .map(|&seed| async move { (seed, run_seed(seed).await) })
+            .collect();
+        for (seed, result) in futures_join_all(runs).await {
+            match result {
+                Ok(()) => passed += 1,
+                Err(why) => {
+                    eprintln!("model seed {seed} FAILED (replay: STEEL_MODEL_SEED={seed}): {why}");
+                    failures.insert(seed, why);
+                }
+            }
+        }
+    }
+    println!(
+        "model: {passed}/{} seeds passed in {:.0?}{}",
+        seeds.len(),
+        started.elapsed(),
+        if failures.is_empty() {
+            String::new()
+        } else {
+            format!("; failed seeds: {:?}", failures.keys().collect::<Vec<_>>())
+        }
+    );
+    assert!(
+        failures.is_empty(),
+        "failed seeds (replay each with STEEL_MODEL_SEED=N): {:?}",
+        failures.keys().collect::<Vec<_>>()
+    );
+}
+
+/// Runs futures side by side and answers their outputs in order.
+async fn futures_join_all<F>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("a seed's task"));
+    }
+    out
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# bench.sh — `make bench`: the benchmarks (issue 8), a separate command, not part of the tests.
+# Runs inside scripts/with-services.sh (PostgreSQL, S3 via s3s-fs, SQS via moto; services that
+# were already running are reused and left running), then:
+#   1. builds the arm64 release binary of every function (`cargo lambda build --release --arm64`,
+#      as `make build-arm64` and `sam build` do; cargo rebuilds only what changed) for their sizes;
+#      BENCH_ARM64=skip measures whatever is already in target/lambda/ instead (and says so);
+#   2. builds steel-bench (bench/) and the five vault functions it cold-starts, with the
+#      `bench-fast` profile (release without fat LTO);
+#   3. runs steel-bench: it works in a database of its own (created, then dropped), prints the
+#      report, writes BENCHMARKS.md and the performance section of README.md.
+# Usage: scripts/bench.sh [steel-bench arguments]
+#   e.g. scripts/bench.sh --quick --parts 1,4   (a smoke run: nothing is written to the repo)
+# Environment: BENCH_ARM64=build|skip (default build); BENCH_KEEP_DB=1 keeps the bench
+# database for a look afterwards (EXPLAIN ...); BENCH_SANDBOX_POOL=N forces the pool size of
+# the concurrency part's sandboxes (default: 2 as deployed, 1 if the server admits too few).
+# Tip: KEEP_SERVICES=1 leaves services this run started running.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+if [ -z "${STEEL_BENCH_INNER:-}" ]; then
+  # Services someone else started (make services-start, a running make dev) stay up afterwards.
+  if scripts/services.sh status >/dev/null 2>&1; then
+    export KEEP_SERVICES=1
+  fi
+  STEEL_BENCH_INNER=1 exec scripts/with-services.sh "$0" "$@"
+fi
+
+: "${DATABASE_URL:?DATABASE_URL is not set: run through scripts/with-services.sh}"
+command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
+
+started=$SECONDS
+quick=0
+for arg in "$@"; do
+  [ "$arg" = "--quick" ] && quick=1
+done
+
+packages=()
+for dir in functions/*/; do
+  packages+=(-p "$(basename "$dir")")
+done
+
+arm64_secs=0
+case "${BENCH_ARM64:-build}" in
+  build)
+    log "cargo lambda build --release --arm64 (every function)"
+    t=$SECONDS
+    # The tools venv first: cargo-lambda finds zig through `python3 -m ziglang`.
+    PATH="$ROOT/.tools/venv/bin:$PATH" cargo lambda build --release --arm64 --locked "${packages[@]}"
+    arm64_secs=$((SECONDS - t))
+    arm64_note="Built by this run (\`cargo lambda build --release --arm64\`, ${arm64_secs} s; cargo rebuilds only what changed since the last build)."
+    ;;
+  skip)
+    arm64_note="BENCH_ARM64=skip: the binaries already in \`target/lambda/\`, not rebuilt by this run."
+    ;;
+  *)
+    log "BENCH_ARM64 must be build or skip"
+    exit 2
+    ;;
+esac
+
+log "cargo build --profile bench-fast (steel-bench and the functions it cold-starts)"
+t=$SECONDS
+cargo build --locked --profile bench-fast -p steel-bench -p state -p push -p confirm -p pull -p delete
+build_secs=$((SECONDS - t))
+
+# SQS of the bench's own: moto spends time in proportion to the messages waiting on its
+# queues, and the shared one also serves whatever else runs here (make dev, client tests),
+# which would show up in every confirm and delete. A private moto_server keeps that out.
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+mkdir -p "$ROOT/.tools/run"
+"$ROOT/.tools/venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$ROOT/.tools/run/bench-sqs.log" 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  kill -0 "$moto_pid" 2>/dev/null || { log "moto_server did not start (.tools/run/bench-sqs.log)"; exit 1; }
+  sleep 0.1
+done
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port" STEEL_BENCH_PRIVATE_SQS=1
+
+args=(--bin-dir target/bench-fast --lambda-dir target/lambda --functions-dir functions
+      --profile bench-fast --arm64-note "$arm64_note")
+if [ "$quick" -eq 0 ]; then
+  args+=(--out BENCHMARKS.md --readme README.md)
+fi
+set +e
+target/bench-fast/steel-bench "${args[@]}" "$@"
+rc=$?
+set -e
+log "make bench: ${arm64_secs} s arm64 build, ${build_secs} s bench build, $((SECONDS - started)) s in all (exit $rc)"
+exit "$rc"
