@@ -52,7 +52,7 @@ case "${BENCH_ARM64:-build}" in
     # The tools venv first: cargo-lambda finds zig through `python3 -m ziglang`.
     PATH="$ROOT/.tools/venv/bin:$PATH" cargo lambda build --release --arm64 --locked "${packages[@]}"
     arm64_secs=$((SECONDS - t))
-    arm64_note="Built by this run (\`cargo lambda build --release --arm64\`, ${arm64_secs} s; cargo rebuilds only what changed since the last build)."
+    arm64_note="\`cargo lambda build --release --arm64\` ran first in this run: ${arm64_secs} s (cargo rebuilds only what changed since the previous build: a few seconds mean the binaries were up to date)."
     ;;
   skip)
     arm64_note="BENCH_ARM64=skip: the binaries already in \`target/lambda/\`, not rebuilt by this run."

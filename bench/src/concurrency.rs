@@ -462,13 +462,13 @@ fn p50_p99(s: &Series) -> String {
 fn report(plan: &Plan, headroom: i64, results: &[ScenarioResult]) -> (Section, bool) {
     let mut ok = true;
     let pool = if plan.connections == DEPLOYED_POOL {
-        format!("at most {DEPLOYED_POOL} connections, as deployed")
+        format!("a pool of at most {DEPLOYED_POOL} connections, as deployed")
     } else {
         format!(
-            "at most {} connection: with the deployed {DEPLOYED_POOL} the {} sandboxes could \
-             open {} connections, and this server admitted {headroom} more when the part \
-             started (the template's header says why RDS Proxy belongs in front once \
-             concurrency grows)",
+            "a pool of at most {} connection instead of the deployed {DEPLOYED_POOL}: {} \
+             sandboxes could then open {} connections, and this server admitted {headroom} more \
+             when the part started. Production has the same problem (the header of \
+             `template.yaml`: RDS Proxy in front once concurrency grows)",
             plan.connections,
             2 * plan.workers,
             2 * plan.workers * DEPLOYED_POOL as usize
@@ -477,12 +477,13 @@ fn report(plan: &Plan, headroom: i64, results: &[ScenarioResult]) -> (Section, b
     let mut body = format!(
         "{} workers at once, each {} rounds of push (2 edited files) → S3 PUT of the bytes → \
          confirm, released together by a barrier after one warm-up request per sandbox. Each \
-         worker has its own `push` and `confirm` app state, as concurrent Lambdas would: its \
-         own pool ({pool}) and, for confirm, its own change queue. All of it runs on this \
-         2-core machine in one process, next to Postgres, S3 (s3s-fs) and SQS (moto, a threaded \
-         Python server; confirm waits for its SendMessage). \
-         Latencies in ms, **median / p99**; throughput = API requests (push + confirm) per \
-         second of wall time.\n\n",
+         worker has its own `push` and `confirm` app state, as concurrent Lambdas would, and \
+         the confirm one its own change queue. Each app state has {pool}. All of it runs in \
+         one process on this 2-core machine, next to Postgres, S3 (s3s-fs) and SQS (moto; \
+         confirm waits for its SendMessage), so the figures show where this machine \
+         saturates, not what Lambda would do. Latencies in ms, **median / p99**; throughput = \
+         API requests (push + confirm) per second of wall time. The devices of one user \
+         commit one after the other by design (each confirm locks the user's row).\n\n",
         plan.workers, plan.rounds
     );
     let mut table = String::from(

@@ -540,9 +540,9 @@ fn report(results: &Results, seed_secs: f64, held_connections: i64) -> Section {
                 if r > GROWTH_LIMIT && MAY_GROW.contains(label) {
                     observations.push(format!(
                         "`GET /account` grows with the vault: median {} ms on {} files vs {} ms \
-                         on {} files ({r:.2}×). It counts the live files (`count(*)` over the \
-                         user's `file_state` rows, an index scan of every file) on every call; \
-                         the design promises nothing else, but a stored count, kept like \
+                         on {} files ({r:.2}×). It counts the live files on every call \
+                         (`count(*)` over the user's `file_state` rows: a scan of all of them; \
+                         the design promises nothing else), where a stored count, kept like \
                          `users.vault_size`, would make it O(1).",
                         stats::ms(b),
                         stats::thousands(largest as u64),
@@ -666,7 +666,7 @@ fn report(results: &Results, seed_secs: f64, held_connections: i64) -> Section {
          Postgres. A request that queries twice in a row opens the pool's second connection: \
          sqlx gives a released connection back through a spawned task that first pings the \
          server, so the next query does not find it idle yet. Each release also costs that \
-         ping, a round trip the counts above leave out.\n"
+         ping, a round trip off the request's path that the statement counts leave out.\n"
     ));
     body.push_str(&format!(
         "\nThe statements of one request (the {} files vault):\n\n",
