@@ -5,8 +5,10 @@
 #   1. builds the arm64 release binary of every function (`cargo lambda build --release --arm64`,
 #      as `make build-arm64` and `sam build` do; cargo rebuilds only what changed) for their sizes;
 #      BENCH_ARM64=skip measures whatever is already in target/lambda/ instead (and says so);
-#   2. builds steel-bench (bench/) and the five vault functions it cold-starts, with the
-#      `bench-fast` profile (release without fat LTO);
+#   2. builds steel-bench (bench/), the steel-sync client and the functions, with the
+#      `bench-fast` profile (release without fat LTO), and serves the backend as `make dev`
+#      does (scripts/with-dev-stack.sh) for part 2, which also needs rclone (installed from
+#      Debian when missing);
 #   3. runs steel-bench: it works in a database of its own (created, then dropped), prints the
 #      report, writes BENCHMARKS.md and the performance section of README.md.
 # Usage: scripts/bench.sh [steel-bench arguments]
@@ -31,6 +33,18 @@ if [ -z "${STEEL_BENCH_INNER:-}" ]; then
 fi
 
 : "${DATABASE_URL:?DATABASE_URL is not set: run through scripts/with-services.sh}"
+
+# Part 2 syncs through the whole backend as `make dev` serves it (the functions in the
+# bench-fast profile, on the shared services, started before the private SQS below), against
+# rclone on the same S3.
+if [ -z "${STEEL_API_URL:-}" ]; then
+  if ! command -v rclone >/dev/null 2>&1; then
+    log "installing rclone (Debian package)"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq rclone >/dev/null
+  fi
+  DEV_PROFILE=bench-fast exec scripts/with-dev-stack.sh "$0" "$@"
+fi
 command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
 
 started=$SECONDS
@@ -65,7 +79,8 @@ esac
 
 log "cargo build --profile bench-fast (steel-bench and the functions it cold-starts)"
 t=$SECONDS
-cargo build --locked --profile bench-fast -p steel-bench -p state -p push -p confirm -p pull -p delete
+cargo build --locked --profile bench-fast -p steel-bench -p steel-sync -p state -p push -p confirm -p pull -p delete \
+  -p login -p refresh -p register
 build_secs=$((SECONDS - t))
 
 # SQS of the bench's own: moto spends time in proportion to the messages waiting on its

@@ -47,9 +47,34 @@ impl Mix {
 }
 
 const WORDS: &[&str] = &[
-    "note", "idea", "source", "question", "because", "the", "of", "and", "memory", "sync",
-    "device", "paper", "argument", "evidence", "draft", "link", "thought", "synthesis", "a",
-    "claim", "method", "result", "reading", "quote", "why", "how", "steel", "vault",
+    "note",
+    "idea",
+    "source",
+    "question",
+    "because",
+    "the",
+    "of",
+    "and",
+    "memory",
+    "sync",
+    "device",
+    "paper",
+    "argument",
+    "evidence",
+    "draft",
+    "link",
+    "thought",
+    "synthesis",
+    "a",
+    "claim",
+    "method",
+    "result",
+    "reading",
+    "quote",
+    "why",
+    "how",
+    "steel",
+    "vault",
 ];
 
 /// Notes of realistic sizes: most a few KB, some tens of KB, a few hundreds.
@@ -84,7 +109,8 @@ fn write_vault(root: &Path, notes: usize) -> anyhow::Result<u64> {
 
 fn edit_one(root: &Path, round: usize) -> anyhow::Result<()> {
     let path = root.join("thoughts/note-00001.md");
-    let mut text = std::fs::read_to_string(&path)?;
+    let mut text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     text.push_str(&format!("\nEdited in round {round}.\n"));
     std::fs::write(&path, text)?;
     Ok(())
@@ -110,24 +136,35 @@ fn steel_sync(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
 /// client counted them.
 fn ours(bin: &Path, vault: &Path) -> anyhow::Result<Cost> {
     let started = Instant::now();
-    let out = steel_sync(bin, &["sync", vault.to_str().unwrap(), "--quiet", "--stats"])?;
+    let out = steel_sync(
+        bin,
+        &["sync", vault.to_str().unwrap(), "--quiet", "--stats"],
+    )?;
     let secs = started.elapsed().as_secs_f64();
     let line = out
         .lines()
         .find(|l| l.starts_with("stats: "))
         .with_context(|| format!("no stats line in {out}"))?;
     // stats: 1.234 s, 12 requests (api 4, s3 8), 100 bytes sent, 200 bytes received
-    let nums: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit() && c != '.')
-        .filter_map(|t| t.parse::<f64>().ok())
-        .map(|f| f as u64)
-        .collect();
-    match nums.as_slice() {
-        [_, requests, _, _, sent, received] => Ok(Cost {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let before = |word: &str, next: Option<&str>| -> Option<u64> {
+        (1..words.len())
+            .find(|&i| {
+                words[i] == word
+                    && next.is_none_or(|n| words.get(i + 1).is_some_and(|w| w.starts_with(n)))
+            })
+            .and_then(|i| words[i - 1].parse().ok())
+    };
+    match (
+        before("requests", None),
+        before("bytes", Some("sent")),
+        before("bytes", Some("received")),
+    ) {
+        (Some(requests), Some(sent), Some(received)) => Ok(Cost {
             secs,
-            requests: *requests,
-            sent: *sent,
-            received: *received,
+            requests,
+            sent,
+            received,
         }),
         _ => bail!("unexpected stats line: {line}"),
     }
@@ -151,6 +188,8 @@ impl Rclone {
         let started = Instant::now();
         let out = Command::new("rclone")
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            // rclone's AWS SDK fails on a custom CA bundle with its own HTTP transport.
+            .env_remove("AWS_CA_BUNDLE")
             .args([
                 "sync",
                 from,
@@ -177,7 +216,8 @@ impl Rclone {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let dump = std::fs::read_to_string(&log)?;
+        let dump = std::fs::read_to_string(&log)
+            .with_context(|| format!("reading rclone's log {}", log.display()))?;
         let (mut requests, mut sent, mut received) = (0u64, 0u64, 0u64);
         let mut in_request = false;
         for line in dump.lines() {
@@ -291,8 +331,14 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
     let rclone_env = vec![
         ("RCLONE_CONFIG_BENCH_TYPE", "s3".to_owned()),
         ("RCLONE_CONFIG_BENCH_PROVIDER", "Other".to_owned()),
-        ("RCLONE_CONFIG_BENCH_ACCESS_KEY_ID", env("AWS_ACCESS_KEY_ID")?),
-        ("RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY", env("AWS_SECRET_ACCESS_KEY")?),
+        (
+            "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID",
+            env("AWS_ACCESS_KEY_ID")?,
+        ),
+        (
+            "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY",
+            env("AWS_SECRET_ACCESS_KEY")?,
+        ),
         ("RCLONE_CONFIG_BENCH_ENDPOINT", endpoint),
         ("RCLONE_CONFIG_BENCH_REGION", env("AWS_REGION")?),
         ("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true".to_owned()),
@@ -322,7 +368,11 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
         ours(&bin, &ours_a)?,
         rclone.upload(&theirs_a)?,
     ));
-    rows.push(("no-change sync", ours(&bin, &ours_a)?, rclone.upload(&theirs_a)?));
+    rows.push((
+        "no-change sync",
+        ours(&bin, &ours_a)?,
+        rclone.upload(&theirs_a)?,
+    ));
     edit_one(&ours_a, 1)?;
     edit_one(&theirs_a, 1)?;
     rows.push((
@@ -347,8 +397,11 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
 
     // Both second vaults must now hold the first's notes.
     let same = |a: &Path, b: &Path| -> anyhow::Result<bool> {
-        let edited = std::fs::read(a.join("thoughts/note-00001.md"))?;
-        Ok(edited == std::fs::read(b.join("thoughts/note-00001.md"))?)
+        let read = |root: &Path| {
+            let p = root.join("thoughts/note-00001.md");
+            std::fs::read(&p).with_context(|| format!("reading {}", p.display()))
+        };
+        Ok(read(a)? == read(b)?)
     };
     let ok = same(&ours_a, &ours_b)? && same(&theirs_a, &theirs_b)?;
 
@@ -360,16 +413,13 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
          --checkers 16` to the same s3s-fs. Requests: every HTTP request each tool made \
          (ours: API + S3; rclone: S3, from `--dump headers`); bytes: request and response \
          bodies. Ratio = ours / rclone (below 1: ours is cheaper).\n\n",
-        notes,
         mib(bytes)
     );
     body.push_str(
         "| scenario | ours: time | rclone: time | time ratio | ours: requests | rclone: requests | ours: sent / received | rclone: sent / received |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    let mut summary = String::from(
-        "| scenario | ours | rclone | ratio |\n|---|---:|---:|---:|\n",
-    );
+    let mut summary = String::from("| scenario | ours | rclone | ratio |\n|---|---:|---:|---:|\n");
     for (name, o, r) in &rows {
         body.push_str(&format!(
             "| {name} | {:.2} s | {:.2} s | {} | {} | {} | {} / {} | {} / {} |\n",
