@@ -285,6 +285,7 @@ impl Api {
     ) -> Result<T> {
         let body_bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let mut refreshed = false;
+        let mut server_errors = 0;
         loop {
             let (base, token) = self.token(refreshed).await?;
             let url = format!("{base}{path_and_query}");
@@ -301,6 +302,13 @@ impl Api {
             let response = self.send(op, sent, build, false).await?;
             if response.status() == StatusCode::UNAUTHORIZED && !refreshed {
                 refreshed = true;
+                continue;
+            }
+            // A function restarted or overloaded: every request here is safe to repeat.
+            if response.status().is_server_error() && server_errors < 2 {
+                server_errors += 1;
+                let _ = response.bytes().await;
+                tokio::time::sleep(Duration::from_millis(500 * server_errors)).await;
                 continue;
             }
             return decode_counted(op, response, &self.stats).await;
