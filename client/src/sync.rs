@@ -583,6 +583,13 @@ impl Syncer {
             .map_or_else(|| path.to_owned(), |f| f.rel.clone())
     }
 
+    /// The file's bytes, if it still has the hash the plan was made from.
+    fn read_if_unchanged(&self, rel: &str, hash: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.root.join(rel))
+            .ok()
+            .filter(|b| scan::hash_bytes(b) == hash)
+    }
+
     /// True when the file on disk still has the hash the plan was made from.
     fn unchanged_since_plan(&self, rel: &str, expect: Option<&str>) -> Result<bool> {
         Ok(scan::current_hash(&self.root, rel)?.as_deref() == expect)
@@ -825,13 +832,10 @@ impl Syncer {
                 continue;
             };
             let rel = self.disk_path(plan, path);
-            let ours = match std::fs::read(self.root.join(&rel)) {
-                Ok(b) if scan::hash_bytes(&b) == *local_hash => b,
-                _ => {
-                    report.deferred.push(path.clone());
-                    result.complete = false;
-                    continue;
-                }
+            let Some(ours) = self.read_if_unchanged(&rel, local_hash) else {
+                report.deferred.push(path.clone());
+                result.complete = false;
+                continue;
             };
             let merged = base
                 .as_ref()
@@ -912,13 +916,10 @@ impl Syncer {
                     continue;
                 };
                 let rel = self.disk_path(plan, path);
-                let bytes = match std::fs::read(self.root.join(&rel)) {
-                    Ok(b) if scan::hash_bytes(&b) == *hash => b,
-                    _ => {
-                        report.deferred.push(path.clone());
-                        result.complete = false;
-                        continue;
-                    }
+                let Some(bytes) = self.read_if_unchanged(&rel, hash) else {
+                    report.deferred.push(path.clone());
+                    result.complete = false;
+                    continue;
                 };
                 entries.push(FileEntry {
                     path: path.clone(),
