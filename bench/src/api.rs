@@ -12,8 +12,10 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderValue, Method};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
+use steel_core::Config;
 use steel_core::handlers;
-use steel_core::runtime::{self, AppState};
+use steel_core::queue::Queue;
+use steel_core::runtime::{self, AppState, VaultState, WriteState};
 
 use crate::sqlcount;
 
@@ -124,19 +126,70 @@ pub fn event(
     e
 }
 
-/// Runs `event` through the adapter into the endpoint's handler; times only that.
-pub async fn call(state: &AppState, endpoint: Endpoint, e: ApiGatewayV2httpRequest) -> Timed {
+/// One warm Lambda sandbox of an endpoint's function: the state its `main` builds.
+#[derive(Clone)]
+pub struct Sandbox {
+    endpoint: Endpoint,
+    app: AppState,
+    vault: Option<VaultState>,
+    write: Option<WriteState>,
+}
+
+impl Sandbox {
+    /// The state `endpoint`'s function builds at cold start from `config`.
+    pub async fn of(endpoint: Endpoint, config: Config) -> anyhow::Result<Sandbox> {
+        let db = steel_core::db::connect_lazy(&config.database)?;
+        let app = AppState::new(config, db);
+        let (vault, write) = match endpoint {
+            Endpoint::Push | Endpoint::Pull => (Some(VaultState::new(app.clone()).await), None),
+            Endpoint::Confirm | Endpoint::Delete => {
+                (None, Some(WriteState::new(app.clone()).await?))
+            }
+            Endpoint::State | Endpoint::Account => (None, None),
+        };
+        Ok(Sandbox {
+            endpoint,
+            app,
+            vault,
+            write,
+        })
+    }
+
+    /// The same sandbox announcing changes on `queue_url`.
+    pub fn with_queue(&self, queue_url: &str) -> Sandbox {
+        let mut out = self.clone();
+        if let Some(write) = &mut out.write {
+            write.changes = Queue::new(write.changes.client().clone(), queue_url);
+        }
+        out
+    }
+}
+
+/// Runs `event` through the adapter into the sandbox's handler; times only that.
+pub async fn call(sandbox: &Sandbox, e: ApiGatewayV2httpRequest) -> Timed {
     let event = LambdaEvent::new(e, Context::default());
     sqlcount::take_log();
     let before = sqlcount::count();
     let started = Instant::now();
-    let response = match endpoint {
-        Endpoint::State => runtime::handle_event(state, event, handlers::state::handle).await,
-        Endpoint::Push => runtime::handle_event(state, event, handlers::push::handle).await,
-        Endpoint::Confirm => runtime::handle_event(state, event, handlers::confirm::handle).await,
-        Endpoint::Pull => runtime::handle_event(state, event, handlers::pull::handle).await,
-        Endpoint::Delete => runtime::handle_event(state, event, handlers::delete::handle).await,
-        Endpoint::Account => runtime::handle_event(state, event, handlers::account::handle).await,
+    let (app, vault, write) = (&sandbox.app, sandbox.vault.as_ref(), sandbox.write.as_ref());
+    let response = match (sandbox.endpoint, vault, write) {
+        (Endpoint::State, ..) => runtime::handle_event(app, event, handlers::state::handle).await,
+        (Endpoint::Account, ..) => {
+            runtime::handle_event(app, event, handlers::account::handle).await
+        }
+        (Endpoint::Push, Some(v), _) => {
+            runtime::handle_event(v, event, handlers::push::handle).await
+        }
+        (Endpoint::Pull, Some(v), _) => {
+            runtime::handle_event(v, event, handlers::pull::handle).await
+        }
+        (Endpoint::Confirm, _, Some(w)) => {
+            runtime::handle_event(w, event, handlers::confirm::handle).await
+        }
+        (Endpoint::Delete, _, Some(w)) => {
+            runtime::handle_event(w, event, handlers::delete::handle).await
+        }
+        (endpoint, ..) => unreachable!("Sandbox::of builds the state of {endpoint:?}"),
     };
     let elapsed = started.elapsed();
     let statements = sqlcount::count() - before;

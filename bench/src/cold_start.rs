@@ -14,7 +14,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
-use steel_core::runtime::Client;
 
 use crate::api::{self, Endpoint};
 use crate::env::{BenchEnv, Device};
@@ -88,7 +87,7 @@ pub async fn run(env: &BenchEnv, plan: &Plan) -> anyhow::Result<Section> {
         files,
         next: HashMap::new(),
     };
-    let push_state = env.app_state(&[Client::S3]).await?;
+    let push_state = env.sandbox(Endpoint::Push).await?;
     let log_dir = std::env::temp_dir().join(format!("steel-bench-{}", std::process::id()));
     std::fs::create_dir_all(&log_dir)?;
 
@@ -139,7 +138,7 @@ pub async fn run(env: &BenchEnv, plan: &Plan) -> anyhow::Result<Section> {
 /// The two events a start answers (cold, then warm), prepared in-process.
 async fn prepare(
     env: &BenchEnv,
-    push_state: &steel_core::runtime::AppState,
+    push_state: &api::Sandbox,
     s: &mut Subject,
     endpoint: Endpoint,
 ) -> anyhow::Result<Vec<Value>> {
@@ -195,7 +194,6 @@ async fn prepare(
                 let body = json!({"files": [api::file_entry(&f.path, f.version, &bytes)]});
                 let pushed = api::call(
                     push_state,
-                    Endpoint::Push,
                     api::event(Endpoint::Push, &[], Some(&body), &token),
                 )
                 .await;

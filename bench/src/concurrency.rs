@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::api::Sandbox;
 use serde_json::{Value, json};
-use steel_core::runtime::{AppState, Client};
 
 use crate::api::{self, Endpoint};
 use crate::env::{BenchEnv, Device};
@@ -93,8 +93,8 @@ impl Outcome {
 
 struct Worker {
     dev: Device,
-    push_fn: AppState,
-    confirm_fn: AppState,
+    push_fn: Sandbox,
+    confirm_fn: Sandbox,
     http: reqwest::Client,
     /// path → the version this device last saw.
     files: Vec<(String, i64)>,
@@ -109,7 +109,6 @@ impl Worker {
         };
         api::call(
             state,
-            endpoint,
             api::event(endpoint, &[], Some(body), &self.dev.token),
         )
         .await
@@ -252,14 +251,14 @@ fn first_words(s: &str) -> String {
 
 /// A worker's `push` and `confirm` sandboxes; the confirm one with a change queue of its
 /// own (see [`BenchEnv::new_queue`]).
-async fn sandbox_pair(env: &BenchEnv, connections: u32) -> anyhow::Result<(AppState, AppState)> {
+async fn sandbox_pair(env: &BenchEnv, connections: u32) -> anyhow::Result<(Sandbox, Sandbox)> {
     let queue = env.new_queue().await?;
     let confirm = env
-        .app_state_with_pool(&[Client::S3, Client::Sqs], connections)
+        .sandbox_with_pool(Endpoint::Confirm, connections)
         .await?;
     Ok((
-        env.app_state_with_pool(&[Client::S3], connections).await?,
-        BenchEnv::with_queue(&confirm, &queue),
+        env.sandbox_with_pool(Endpoint::Push, connections).await?,
+        confirm.with_queue(&queue),
     ))
 }
 

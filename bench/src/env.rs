@@ -11,7 +11,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use steel_core::Config;
 use steel_core::domain::{DeviceId, Platform, Provider, PushEnvironment, UserId};
-use steel_core::runtime::{AppState, Client};
+use steel_core::runtime::{AppState, VaultState};
+
+use crate::api::{Endpoint, Sandbox};
 
 /// Settings passed through from `scripts/services.sh` to the app and to spawned functions.
 const PASSED_THROUGH: &[&str] = &[
@@ -184,15 +186,6 @@ impl BenchEnv {
         Ok(())
     }
 
-    /// `state` with notices going to `queue_url` (same pool and clients).
-    pub fn with_queue(state: &AppState, queue_url: &str) -> AppState {
-        let mut config = (*state.config).clone();
-        config.sqs_queue_url = Some(queue_url.to_owned());
-        let mut out = state.clone();
-        out.config = std::sync::Arc::new(config);
-        out
-    }
-
     /// `function_env` with notices going to `queue_url`.
     pub fn function_env_with_queue(&self, queue_url: &str) -> Vec<(String, String)> {
         let mut vars = self.function_env();
@@ -204,15 +197,15 @@ impl BenchEnv {
         vars
     }
 
-    /// App state as one Lambda sandbox builds it, with a pool of at most `connections`.
-    pub async fn app_state_with_pool(
+    /// `endpoint`'s sandbox as its function builds it, with a pool of at most `connections`.
+    pub async fn sandbox_with_pool(
         &self,
-        needs: &[Client],
+        endpoint: Endpoint,
         connections: u32,
-    ) -> anyhow::Result<AppState> {
+    ) -> anyhow::Result<Sandbox> {
         let mut config = self.config()?;
         config.database.max_connections = connections;
-        AppState::new(config, needs).await
+        Sandbox::of(endpoint, config).await
     }
 
     /// Connections the functions' pools (application name `steel-notes-sync`) hold open
@@ -260,9 +253,9 @@ impl BenchEnv {
         })?)
     }
 
-    /// App state as one Lambda sandbox builds it: its own lazy pool and clients.
-    pub async fn app_state(&self, needs: &[Client]) -> anyhow::Result<AppState> {
-        AppState::new(self.config()?, needs).await
+    /// `endpoint`'s sandbox as its function builds it: its own lazy pool and clients.
+    pub async fn sandbox(&self, endpoint: Endpoint) -> anyhow::Result<Sandbox> {
+        Sandbox::of(endpoint, self.config()?).await
     }
 
     /// A new user (remembered for the S3 clean-up) with one device.
@@ -311,9 +304,10 @@ impl BenchEnv {
     pub async fn cleanup(self) -> anyhow::Result<()> {
         let users = std::mem::take(&mut *self.users.lock().unwrap_or_else(|e| e.into_inner()));
         let mut problems = Vec::new();
-        match self.app_state(&[Client::S3]).await {
-            Ok(state) => {
-                let storage = state.storage().map_err(|e| anyhow::anyhow!("{e}"))?;
+        match self.config() {
+            Ok(config) => {
+                let db = steel_core::db::connect_lazy(&config.database)?;
+                let storage = VaultState::new(AppState::new(config, db)).await.storage;
                 for user in users {
                     if let Err(e) = storage.purge_user(user, 1000, 10_000).await {
                         problems.push(format!("S3 purge of {user}: {e:#}"));

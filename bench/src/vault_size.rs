@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::api::Sandbox;
 use serde_json::{Value, json};
-use steel_core::runtime::{AppState, Client};
 
 use crate::api::{self, Endpoint, Timed};
 use crate::env::{BenchEnv, Device};
@@ -141,23 +141,24 @@ fn check(cond: bool, what: &str, timed: &Timed) -> anyhow::Result<()> {
 struct Bench<'a> {
     env: &'a BenchEnv,
     /// One warm sandbox's state per endpoint, as deployed (state and pull need no SQS, ...).
-    state_fn: AppState,
-    push_fn: AppState,
-    confirm_fn: AppState,
-    pull_fn: AppState,
-    delete_fn: AppState,
+    state_fn: Sandbox,
+    push_fn: Sandbox,
+    confirm_fn: Sandbox,
+    pull_fn: Sandbox,
+    delete_fn: Sandbox,
+    account_fn: Sandbox,
     plan: &'a Plan,
 }
 
 impl Bench<'_> {
-    fn app(&self, endpoint: Endpoint) -> &AppState {
+    fn app(&self, endpoint: Endpoint) -> &Sandbox {
         match endpoint {
             Endpoint::State => &self.state_fn,
             Endpoint::Push => &self.push_fn,
             Endpoint::Confirm => &self.confirm_fn,
             Endpoint::Pull => &self.pull_fn,
             Endpoint::Delete => &self.delete_fn,
-            Endpoint::Account => &self.state_fn,
+            Endpoint::Account => &self.account_fn,
         }
     }
 
@@ -172,11 +173,11 @@ impl Bench<'_> {
     ) -> anyhow::Result<Timed> {
         let e = api::event(endpoint, query, body, &dev.token);
         if !matches!(endpoint, Endpoint::Confirm | Endpoint::Delete) {
-            return Ok(api::call(self.app(endpoint), endpoint, e).await);
+            return Ok(api::call(self.app(endpoint), e).await);
         }
         let queue = self.env.new_queue().await?;
-        let state = BenchEnv::with_queue(self.app(endpoint), &queue);
-        let timed = api::call(&state, endpoint, e).await;
+        let sandbox = self.app(endpoint).with_queue(&queue);
+        let timed = api::call(&sandbox, e).await;
         self.env.drop_queue(&queue).await?;
         Ok(timed)
     }
@@ -372,11 +373,12 @@ fn update_versions(v: &mut Vault, picked: &[usize], entries: &[Value]) {
 pub async fn run(env: &BenchEnv, plan: &Plan) -> anyhow::Result<Section> {
     let bench = Bench {
         env,
-        state_fn: env.app_state(&[]).await?,
-        push_fn: env.app_state(&[Client::S3]).await?,
-        confirm_fn: env.app_state(&[Client::S3, Client::Sqs]).await?,
-        pull_fn: env.app_state(&[Client::S3]).await?,
-        delete_fn: env.app_state(&[Client::S3, Client::Sqs]).await?,
+        state_fn: env.sandbox(Endpoint::State).await?,
+        push_fn: env.sandbox(Endpoint::Push).await?,
+        confirm_fn: env.sandbox(Endpoint::Confirm).await?,
+        pull_fn: env.sandbox(Endpoint::Pull).await?,
+        delete_fn: env.sandbox(Endpoint::Delete).await?,
+        account_fn: env.sandbox(Endpoint::Account).await?,
         plan,
     };
 

@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
+use crate::error::ErrorCode;
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -58,12 +60,12 @@ id_type!(
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ParseError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ParseError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ParseError {
             code,
             message: message.into(),
@@ -94,7 +96,7 @@ pub struct VaultPath(String);
 
 impl VaultPath {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let invalid = |why: &str| ParseError::new("invalid_path", format!("path {why}"));
+        let invalid = |why: &str| ParseError::new(ErrorCode::InvalidPath, format!("path {why}"));
         if raw.is_empty() {
             return Err(invalid("must not be empty"));
         }
@@ -174,7 +176,7 @@ impl ContentHash {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let invalid = || {
             ParseError::new(
-                "invalid_content_hash",
+                ErrorCode::InvalidContentHash,
                 "content_hash must be a SHA-256 as 64 lowercase hex characters",
             )
         };
@@ -258,7 +260,10 @@ impl Cursor {
             .and_then(|digits| digits.parse::<i64>().ok())
             .map(Cursor)
             .ok_or_else(|| {
-                ParseError::new("invalid_cursor", "cursor is not one this server issued")
+                ParseError::new(
+                    ErrorCode::ResyncRequired,
+                    "cursor is not one this server issued",
+                )
             })
     }
 }
@@ -282,8 +287,55 @@ impl<'de> Deserialize<'de> for Cursor {
     }
 }
 
+/// A file's version as a client names it: 0 is "no version" (the base of a new file),
+/// the server's versions count from 1.
+///
+/// Bounded by 2^53 − 1, the largest integer every JSON client represents exactly: no
+/// version the server hands out is ever larger, so a bigger number is a client bug, refused
+/// when parsed, and [`Version::next`] can never overflow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Version(i64);
+
+impl Version {
+    /// The base of a file that does not exist yet.
+    pub const NONE: Version = Version(0);
+    /// 2^53 − 1 (JavaScript's `Number.MAX_SAFE_INTEGER`).
+    pub const MAX: i64 = (1 << 53) - 1;
+
+    /// A number from a request: an integer from 0 to [`Version::MAX`].
+    pub fn from_json(raw: &serde_json::Number) -> Option<Self> {
+        raw.as_i64().and_then(Self::new)
+    }
+
+    pub fn new(raw: i64) -> Option<Self> {
+        (0..=Self::MAX).contains(&raw).then_some(Version(raw))
+    }
+
+    /// A version read back from the database (always in range: the server wrote it).
+    pub fn stored(raw: i64) -> Self {
+        Version(raw.clamp(0, Self::MAX))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The version a write on top of this one gets. Cannot overflow: `self` is at most
+    /// [`Version::MAX`], far below `i64::MAX` (a file would need 2^53 writes to pass it).
+    pub fn next(self) -> Version {
+        Version(self.0 + 1)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident, $code:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident, { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "lowercase")]
@@ -303,7 +355,7 @@ macro_rules! text_enum {
                 match s {
                     $($text => Ok($name::$variant),)+
                     other => Err(ParseError::new(
-                        $code,
+                        ErrorCode::InvalidValue,
                         format!(
                             "{other:?} is not one of {}",
                             [$($text),+].join(", ")
@@ -330,15 +382,15 @@ macro_rules! text_enum {
 
 text_enum!(
     /// Identity provider of a user account.
-    Provider, "invalid_provider", { Apple => "apple", Google => "google" }
+    Provider, { Apple => "apple", Google => "google" }
 );
 text_enum!(
     /// Device platform; decides which push service reaches it.
-    Platform, "invalid_platform", { Ios => "ios", Macos => "macos", Android => "android" }
+    Platform, { Ios => "ios", Macos => "macos", Android => "android" }
 );
 text_enum!(
     /// Which APNs environment issued a device's push token.
-    PushEnvironment, "invalid_push_environment", { Sandbox => "sandbox", Production => "production" }
+    PushEnvironment, { Sandbox => "sandbox", Production => "production" }
 );
 
 #[cfg(test)]
@@ -407,7 +459,7 @@ mod tests {
         ];
         for p in cases {
             let err = VaultPath::parse(p).expect_err(p);
-            assert_eq!(err.code, "invalid_path", "{p:?}");
+            assert_eq!(err.code, ErrorCode::InvalidPath, "{p:?}");
         }
         // Exactly at the limits is fine.
         let segment = "b".repeat(255);
@@ -448,7 +500,7 @@ mod tests {
         ] {
             assert_eq!(
                 ContentHash::parse(h).expect_err(h).code,
-                "invalid_content_hash"
+                ErrorCode::InvalidContentHash
             );
         }
     }
@@ -459,7 +511,10 @@ mod tests {
         assert_eq!(c.to_string(), "c42");
         assert_eq!(Cursor::parse("c42"), Ok(c));
         for bad in ["", "c", "42", "c-1", "c4x", "c99999999999999999999", " c1"] {
-            assert_eq!(Cursor::parse(bad).expect_err(bad).code, "invalid_cursor");
+            assert_eq!(
+                Cursor::parse(bad).expect_err(bad).code,
+                ErrorCode::ResyncRequired
+            );
         }
         let json = serde_json::to_string(&c).expect("json");
         assert_eq!(json, "\"c42\"");
@@ -471,7 +526,7 @@ mod tests {
         assert_eq!("ios".parse::<Platform>(), Ok(Platform::Ios));
         assert_eq!(
             "iOS".parse::<Platform>().expect_err("case").code,
-            "invalid_platform"
+            ErrorCode::InvalidValue
         );
         assert_eq!(
             "sandbox".parse::<PushEnvironment>(),

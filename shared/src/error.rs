@@ -1,53 +1,126 @@
-//! The one error type of the API and how it becomes an HTTP response.
+//! The one error type of the API and how it becomes an HTTP response, and the codes every
+//! error and every per-file refusal carries.
 //!
 //! Client errors carry a stable snake_case `code` and a human message. Server errors carry
 //! their full cause for the log; the client only ever sees a generic 500.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use serde::Serialize;
+
+/// Declares [`ErrorCode`]: one variant per documented code, with its wire string.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)+) => {
+        /// Every code the API answers, in an error body (`{"error": {"code"}}`) or in a
+        /// per-file entry (`rejected[].code`, `missing[].code`). Serialised as the
+        /// documented snake_case string; `openapi.yaml` lists each one.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, for the check that the OpenAPI document names each one.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // The body is not the JSON described.
+    InvalidBody = "invalid_body",
+    InvalidContentType = "invalid_content_type",
+    MissingBody = "missing_body",
+    MalformedJson = "malformed_json",
+    MissingField = "missing_field",
+    InvalidType = "invalid_type",
+    InvalidValue = "invalid_value",
+    UnknownField = "unknown_field",
+    InvalidRequest = "invalid_request",
+    PayloadTooLarge = "payload_too_large",
+    // Sign-in, tokens, devices.
+    ProviderNotEnabled = "provider_not_enabled",
+    InvalidDeviceName = "invalid_device_name",
+    InvalidPushToken = "invalid_push_token",
+    InvalidNonce = "invalid_nonce",
+    InvalidIdentityToken = "invalid_identity_token",
+    MissingToken = "missing_token",
+    InvalidToken = "invalid_token",
+    InvalidRefreshToken = "invalid_refresh_token",
+    RefreshTokenExpired = "refresh_token_expired",
+    RefreshTokenRevoked = "refresh_token_revoked",
+    RefreshTokenReused = "refresh_token_reused",
+    RefreshTokenRequired = "refresh_token_required",
+    DeviceNotFound = "device_not_found",
+    ConfirmationRequired = "confirmation_required",
+    IdentityProviderUnavailable = "identity_provider_unavailable",
+    // Vault requests.
+    TooManyFiles = "too_many_files",
+    InvalidLimit = "invalid_limit",
+    InvalidSince = "invalid_since",
+    ResyncRequired = "resync_required",
+    // Per-file refusals (`rejected[].code`).
+    InvalidPath = "invalid_path",
+    DuplicatePath = "duplicate_path",
+    InvalidContentHash = "invalid_content_hash",
+    InvalidBaseVersion = "invalid_base_version",
+    InvalidSize = "invalid_size",
+    InvalidVersion = "invalid_version",
+    CaseConflict = "case_conflict",
+    QuotaExceeded = "quota_exceeded",
+    // Uploads confirm could not find as promised (`missing[].code`).
+    NotUploaded = "not_uploaded",
+    ContentMismatch = "content_mismatch",
+    InternalError = "internal_error",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request is malformed or a value is invalid.
     #[error("{code}: {message}")]
     BadRequest {
-        code: &'static str,
+        code: ErrorCode,
         message: Cow<'static, str>,
     },
     /// 401: no valid credentials. The message is fixed per code so it never says which
     /// check failed.
     #[error("unauthorized: {code}")]
-    Unauthorized { code: &'static str },
-    /// 403: authenticated, but not allowed.
-    #[error("forbidden: {code}")]
-    Forbidden { code: &'static str },
+    Unauthorized { code: ErrorCode },
     #[error("not found: {message}")]
     NotFound {
-        code: &'static str,
-        message: Cow<'static, str>,
-    },
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    #[error("{code}: {message}")]
-    Conflict {
-        code: &'static str,
+        code: ErrorCode,
         message: Cow<'static, str>,
     },
     /// 410: e.g. a sync cursor the server can no longer serve.
     #[error("{code}: {message}")]
     Gone {
-        code: &'static str,
+        code: ErrorCode,
         message: Cow<'static, str>,
     },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     /// 503: a service we depend on (e.g. an identity provider's keys) is unreachable.
     #[error("service unavailable: {code}")]
-    ServiceUnavailable { code: &'static str },
-    /// 501: the endpoint exists but its logic is not built yet.
-    #[error("not implemented: {0}")]
-    NotImplemented(&'static str),
+    ServiceUnavailable { code: ErrorCode },
     /// 500: anything the client cannot fix. Logged in full, answered generically.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -61,40 +134,33 @@ pub struct ErrorBody<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct ErrorDetail<'a> {
-    pub code: &'a str,
+    pub code: ErrorCode,
     pub message: Cow<'a, str>,
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         ApiError::BadRequest {
             code,
             message: message.into(),
         }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError::Conflict {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         ApiError::NotFound {
             code,
             message: message.into(),
         }
     }
 
-    pub fn gone(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn gone(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         ApiError::Gone {
             code,
             message: message.into(),
         }
     }
 
-    pub fn unauthorized(code: &'static str) -> Self {
+    pub fn unauthorized(code: ErrorCode) -> Self {
         ApiError::Unauthorized { code }
     }
 
@@ -106,31 +172,23 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized { .. } => 401,
-            ApiError::Forbidden { .. } => 403,
             ApiError::NotFound { .. } => 404,
-            ApiError::MethodNotAllowed => 405,
-            ApiError::Conflict { .. } => 409,
             ApiError::Gone { .. } => 410,
             ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::NotImplemented(_) => 501,
             ApiError::ServiceUnavailable { .. } => 503,
             ApiError::Internal(_) => 500,
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::BadRequest { code, .. }
             | ApiError::Unauthorized { code }
-            | ApiError::Forbidden { code }
             | ApiError::ServiceUnavailable { code }
             | ApiError::NotFound { code, .. }
-            | ApiError::Conflict { code, .. }
-            | ApiError::Gone { code, .. } => code,
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::NotImplemented(_) => "not_implemented",
-            ApiError::Internal(_) => "internal_error",
+            | ApiError::Gone { code, .. } => *code,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -139,18 +197,14 @@ impl ApiError {
         let message: Cow<'_, str> = match self {
             ApiError::BadRequest { message, .. }
             | ApiError::NotFound { message, .. }
-            | ApiError::Conflict { message, .. }
             | ApiError::Gone { message, .. } => Cow::Borrowed(message.as_ref()),
             ApiError::Unauthorized { .. } => "missing or invalid credentials".into(),
-            ApiError::Forbidden { .. } => "not allowed".into(),
             ApiError::ServiceUnavailable { .. } => {
                 "a service this request needs is unavailable, try again".into()
             }
-            ApiError::MethodNotAllowed => "method not allowed on this route".into(),
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body is larger than {limit} bytes").into()
             }
-            ApiError::NotImplemented(what) => format!("{what} is not implemented yet").into(),
             ApiError::Internal(_) => "internal server error".into(),
         };
         ErrorBody {
@@ -187,8 +241,8 @@ mod tests {
 
     #[test]
     fn unauthorized_never_says_which_check_failed() {
-        let a = ApiError::unauthorized("invalid_token");
-        let b = ApiError::unauthorized("invalid_token");
+        let a = ApiError::unauthorized(ErrorCode::InvalidToken);
+        let b = ApiError::unauthorized(ErrorCode::InvalidToken);
         assert_eq!(a.status(), 401);
         assert_eq!(
             serde_json::to_value(a.body()).expect("json"),
@@ -198,10 +252,28 @@ mod tests {
 
     #[test]
     fn client_errors_keep_code_and_message() {
-        let err = ApiError::conflict("case_conflict", "notes/A.md exists");
-        assert_eq!(err.status(), 409);
+        let err = ApiError::not_found(ErrorCode::DeviceNotFound, "no such device");
+        assert_eq!(err.status(), 404);
         let v = serde_json::to_value(err.body()).expect("json");
-        assert_eq!(v["error"]["code"], "case_conflict");
-        assert_eq!(v["error"]["message"], "notes/A.md exists");
+        assert_eq!(v["error"]["code"], "device_not_found");
+        assert_eq!(v["error"]["message"], "no such device");
+    }
+
+    #[test]
+    fn codes_serialise_to_their_documented_strings() {
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(
+                !text.is_empty()
+                    && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    && !text.starts_with('_')
+                    && !text.ends_with('_'),
+                "{text} is not snake_case"
+            );
+            assert_eq!(serde_json::to_value(code).expect("json"), text);
+        }
+        let distinct: std::collections::HashSet<_> =
+            ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(distinct.len(), ErrorCode::ALL.len(), "a code string twice");
     }
 }

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// One HTTP request, decoded.
 #[derive(Debug, Clone)]
@@ -52,7 +52,9 @@ impl ApiRequest {
         let body = if event.is_base64_encoded {
             base64::engine::general_purpose::STANDARD
                 .decode(raw.as_bytes())
-                .map_err(|_| ApiError::bad_request("invalid_body", "body is not valid base64"))?
+                .map_err(|_| {
+                    ApiError::bad_request(ErrorCode::InvalidBody, "body is not valid base64")
+                })?
         } else {
             raw.into_bytes()
         };
@@ -100,13 +102,13 @@ impl ApiRequest {
             .to_ascii_lowercase();
         if mime != "application/json" {
             return Err(ApiError::bad_request(
-                "invalid_content_type",
+                ErrorCode::InvalidContentType,
                 "Content-Type must be application/json",
             ));
         }
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request(
-                "missing_body",
+                ErrorCode::MissingBody,
                 "request body must be a JSON object",
             ));
         }
@@ -130,11 +132,11 @@ fn json_error(field: &str, err: serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     let text = err.to_string();
     let code = match err.classify() {
-        Category::Syntax | Category::Eof | Category::Io => "malformed_json",
-        Category::Data if text.starts_with("missing field") => "missing_field",
-        Category::Data if text.starts_with("invalid type") => "invalid_type",
-        Category::Data if text.starts_with("unknown field") => "unknown_field",
-        Category::Data => "invalid_value",
+        Category::Syntax | Category::Eof | Category::Io => ErrorCode::MalformedJson,
+        Category::Data if text.starts_with("missing field") => ErrorCode::MissingField,
+        Category::Data if text.starts_with("invalid type") => ErrorCode::InvalidType,
+        Category::Data if text.starts_with("unknown field") => ErrorCode::UnknownField,
+        Category::Data => ErrorCode::InvalidValue,
     };
     let message = if field.is_empty() || field == "." {
         text
@@ -179,7 +181,8 @@ impl ApiResponse {
 
     pub fn from_error(err: &ApiError) -> Self {
         let body = serde_json::to_string(&err.body()).unwrap_or_else(|_| {
-            r#"{"error":{"code":"internal_error","message":"internal server error"}}"#.into()
+            r#"{"error":{"code":ErrorCode::InternalError,"message":"internal server error"}}"#
+                .into()
         });
         let mut response = Self::raw_json(err.status(), body);
         if err.status() == 401 {
@@ -249,7 +252,7 @@ where
                     route,
                     status = response.status,
                     elapsed_ms,
-                    code = err.code(),
+                    code = err.code().as_str(),
                     "request refused"
                 );
             }
@@ -278,14 +281,15 @@ mod tests {
         path: crate::domain::VaultPath,
     }
 
-    fn code_of(body: &str) -> (String, String) {
+    fn code_of(body: &str) -> (ErrorCode, String) {
         match parse_json::<Sample>(body.as_bytes()) {
             Ok(v) => panic!("parsed {v:?}"),
             Err(err) => {
                 let v = serde_json::to_value(err.body()).expect("json");
                 assert_eq!(err.status(), 400);
+                assert_eq!(v["error"]["code"], err.code().as_str());
                 (
-                    v["error"]["code"].as_str().expect("code").to_owned(),
+                    err.code(),
                     v["error"]["message"].as_str().expect("message").to_owned(),
                 )
             }
@@ -295,26 +299,26 @@ mod tests {
     #[test]
     fn json_errors_say_what_is_wrong() {
         let (code, _) = code_of("{\"name\": ");
-        assert_eq!(code, "malformed_json");
+        assert_eq!(code, ErrorCode::MalformedJson);
         let (code, _) = code_of("{name}");
-        assert_eq!(code, "malformed_json");
+        assert_eq!(code, ErrorCode::MalformedJson);
         let (code, _) = code_of(r#"{"name":"a","count":1,"items":[]} x"#);
-        assert_eq!(code, "malformed_json");
+        assert_eq!(code, ErrorCode::MalformedJson);
         let (code, msg) = code_of(r#"{"name":"a","items":[]}"#);
-        assert_eq!(code, "missing_field");
+        assert_eq!(code, ErrorCode::MissingField);
         assert!(msg.contains("count"), "{msg}");
         let (code, msg) = code_of(r#"{"name":"a","count":"3","items":[]}"#);
-        assert_eq!(code, "invalid_type");
+        assert_eq!(code, ErrorCode::InvalidType);
         assert!(msg.starts_with("count:"), "{msg}");
         let (code, msg) = code_of(r#"{"name":"a","count":3,"items":[],"x":1}"#);
-        assert_eq!(code, "unknown_field");
+        assert_eq!(code, ErrorCode::UnknownField);
         assert!(msg.contains('x'), "{msg}");
         let (code, msg) =
             code_of(r#"{"name":"a","count":3,"items":[{"path":"ok.md"},{"path":"../x"}]}"#);
-        assert_eq!(code, "invalid_value");
+        assert_eq!(code, ErrorCode::InvalidValue);
         assert!(msg.starts_with("items[1].path:"), "{msg}");
         let (code, _) = code_of(r#"{"name":"a","count":-1,"items":[]}"#);
-        assert_eq!(code, "invalid_value");
+        assert_eq!(code, ErrorCode::InvalidValue);
     }
 
     fn event(
@@ -350,7 +354,7 @@ mod tests {
         assert_eq!(req.path, "/vault/push");
         let err = ApiRequest::from_event(event(Some("%%%"), true, None), "r".into(), 1024)
             .expect_err("bad base64");
-        assert_eq!(err.code(), "invalid_body");
+        assert_eq!(err.code(), ErrorCode::InvalidBody);
     }
 
     #[test]
@@ -380,7 +384,10 @@ mod tests {
             let parsed = req.json::<serde_json::Value>();
             assert_eq!(parsed.is_ok(), ok, "{ct:?}");
             if !ok {
-                assert_eq!(parsed.expect_err("refused").code(), "invalid_content_type");
+                assert_eq!(
+                    parsed.expect_err("refused").code(),
+                    ErrorCode::InvalidContentType
+                );
             }
         }
         let req = ApiRequest::from_event(
@@ -391,7 +398,7 @@ mod tests {
         .expect("decoded");
         assert_eq!(
             req.json::<serde_json::Value>().expect_err("empty").code(),
-            "missing_body"
+            ErrorCode::MissingBody
         );
     }
 
@@ -416,7 +423,7 @@ mod tests {
             event(Some("{}"), false, None),
             "req-2".into(),
             1024,
-            |_req| async { Err(ApiError::unauthorized("invalid_token")) },
+            |_req| async { Err(ApiError::unauthorized(ErrorCode::InvalidToken)) },
         )
         .await;
         assert_eq!(response.status, 401);

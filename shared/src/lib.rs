@@ -6,9 +6,12 @@
 //! - [`db`]: the Postgres schema's typed queries.
 //! - [`error`]: the one error type and its HTTP mapping.
 //! - [`http`]: API Gateway HTTP API events in, responses out.
-//! - [`handlers`]: one module per endpoint.
+//! - [`handlers`]: one module per HTTP function.
+//! - [`vault`]: the sync rules, and the request and answer shapes of the vault endpoints.
 //! - [`storage`]: the vault bucket: content-addressed blobs, presigned URLs, verification.
+//! - [`queue`], [`messages`]: sending to our SQS queues, and the messages on them.
 //! - [`notifier`]: SQS change notices to APNs silent pushes.
+//! - [`purge`]: deleting a deleted account's objects, resumably.
 //! - [`runtime`]: cold-start wiring shared by every function's `main`.
 
 pub mod auth;
@@ -19,10 +22,14 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod messages;
 pub mod notifier;
+pub mod purge;
+pub mod queue;
 pub mod runtime;
 pub mod storage;
 pub mod telemetry;
+pub mod vault;
 
 pub use config::Config;
 pub use error::ApiError;

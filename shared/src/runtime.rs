@@ -1,5 +1,10 @@
 //! Cold-start wiring shared by every function's `main`: configuration, the clients built
 //! once per sandbox, and the loop that feeds Lambda events to a handler.
+//!
+//! A function's state type says what it can reach, so wiring a handler to a function that
+//! lacks a client does not compile: `push::handle` takes a [`VaultState`], which always holds
+//! the bucket; `login::handle` takes a [`LoginState`]. A setting a state needs is checked when
+//! the state is built, so a missing one fails the cold start, never a request.
 
 use std::sync::Arc;
 
@@ -12,127 +17,161 @@ use crate::auth::{IdentityVerifier, TokenIssuer};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{self, ApiRequest, ApiResponse};
+use crate::queue::Queue;
+use crate::storage::Storage;
 
-/// What a handler can use. Cheap to clone: every field is a handle to shared state.
+/// What every function has: its settings, the database pool and our token issuer. Cheap to
+/// clone: every field is a handle to shared state.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: PgPool,
     pub tokens: Arc<TokenIssuer>,
-    pub identity: Option<Arc<IdentityVerifier>>,
-    pub s3: Option<aws_sdk_s3::Client>,
-    pub sqs: Option<aws_sdk_sqs::Client>,
-}
-
-/// Clients a function needs besides the database and our token issuer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Client {
-    /// Identity-provider verification (JWKS over HTTPS): login.
-    Identity,
-    S3,
-    Sqs,
 }
 
 impl AppState {
-    /// Reads the environment and builds the clients `needs` asks for. Fails (and with it
-    /// the cold start) on any missing or malformed setting.
-    pub async fn from_env(needs: &[Client]) -> Result<Self, lambda_runtime::Error> {
+    /// Reads the environment and opens a lazy pool. Fails (and with it the cold start) on
+    /// any missing or malformed setting.
+    pub fn from_env() -> Result<Self, anyhow::Error> {
         let config = Config::from_env()?;
-        Ok(Self::new(config, needs).await?)
-    }
-
-    pub async fn new(config: Config, needs: &[Client]) -> Result<Self, anyhow::Error> {
-        Self::with_jwks_policy(config, needs, JwksPolicy::default()).await
-    }
-
-    /// As [`AppState::new`], with a JWKS cache policy (tests shorten its intervals).
-    pub async fn with_jwks_policy(
-        config: Config,
-        needs: &[Client],
-        jwks_policy: JwksPolicy,
-    ) -> Result<Self, anyhow::Error> {
         let db = crate::db::connect_lazy(&config.database)?;
-        Self::assemble(config, db, needs, jwks_policy).await
+        Ok(Self::new(config, db))
     }
 
-    /// Builds the state around an existing pool (tests hand in their fresh database).
-    pub async fn assemble(
-        config: Config,
-        db: PgPool,
-        needs: &[Client],
-        jwks_policy: JwksPolicy,
-    ) -> Result<Self, anyhow::Error> {
-        let identity = if needs.contains(&Client::Identity) {
-            let http = reqwest::Client::builder()
-                .user_agent("steel-notes-sync")
-                .connect_timeout(std::time::Duration::from_secs(2))
-                .build()?;
-            Some(Arc::new(IdentityVerifier::from_config(
-                &config,
-                http,
-                jwks_policy,
-            )))
-        } else {
-            None
-        };
-        let mut state = AppState {
+    /// The state around an existing pool (tests hand in their fresh database).
+    pub fn new(config: Config, db: PgPool) -> Self {
+        AppState {
             tokens: Arc::new(TokenIssuer::new(&config.tokens)),
             config: Arc::new(config),
             db,
-            identity,
-            s3: None,
-            sqs: None,
-        };
-        if !needs.contains(&Client::S3) && !needs.contains(&Client::Sqs) {
-            return Ok(state);
         }
-        // Reads credentials, region and endpoint overrides (AWS_ENDPOINT_URL_S3, ...) once.
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        if needs.contains(&Client::S3) {
-            let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
-                .region(aws_sdk_s3::config::Region::new(
-                    state.config.s3.region.clone(),
-                ))
-                .force_path_style(state.config.s3.force_path_style)
-                .build();
-            state.s3 = Some(aws_sdk_s3::Client::from_conf(s3_config));
-        }
-        if needs.contains(&Client::Sqs) {
-            state.sqs = Some(aws_sdk_sqs::Client::new(&sdk));
-        }
-        Ok(state)
     }
 
-    /// The vault bucket; an internal error if the function was wired without S3.
-    pub fn storage(&self) -> Result<crate::storage::Storage, ApiError> {
-        let client = self
-            .s3
-            .clone()
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("S3 client not configured")))?;
-        Ok(crate::storage::Storage::new(client, &self.config.s3.bucket))
+    /// The AWS SDK's shared settings: credentials, region and endpoint overrides
+    /// (`AWS_ENDPOINT_URL_S3`, ...), read once.
+    async fn sdk() -> aws_config::SdkConfig {
+        aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
     }
 
-    pub fn identity(&self) -> Result<&IdentityVerifier, ApiError> {
-        self.identity
-            .as_deref()
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("identity verifier not configured")))
-    }
-
-    pub fn sqs(&self) -> Result<&aws_sdk_sqs::Client, ApiError> {
-        self.sqs
-            .as_ref()
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("SQS client not configured")))
+    fn storage(&self, sdk: &aws_config::SdkConfig) -> Storage {
+        let s3 = &self.config.s3;
+        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+            .region(aws_sdk_s3::config::Region::new(s3.region.clone()))
+            .force_path_style(s3.force_path_style)
+            .build();
+        Storage::new(aws_sdk_s3::Client::from_conf(s3_config), &s3.bucket)
     }
 }
 
+/// A function that reads the vault or presigns (push, pull): the bucket.
+#[derive(Clone)]
+pub struct VaultState {
+    pub app: AppState,
+    pub storage: Storage,
+}
+
+impl VaultState {
+    pub async fn new(app: AppState) -> Self {
+        let sdk = AppState::sdk().await;
+        VaultState {
+            storage: app.storage(&sdk),
+            app,
+        }
+    }
+}
+
+/// A function that commits changes (confirm, delete): the bucket and the queue where
+/// committed changes are announced (`SQS_QUEUE_URL`, required).
+#[derive(Clone)]
+pub struct WriteState {
+    pub app: AppState,
+    pub storage: Storage,
+    pub changes: Queue,
+}
+
+impl WriteState {
+    pub async fn new(app: AppState) -> Result<Self, anyhow::Error> {
+        let url = app.config.require_sqs_queue_url()?.to_owned();
+        let sdk = AppState::sdk().await;
+        Ok(WriteState {
+            storage: app.storage(&sdk),
+            changes: Queue::new(aws_sdk_sqs::Client::new(&sdk), url),
+            app,
+        })
+    }
+}
+
+/// `login`: verifies Apple and Google identity tokens against their keys.
+#[derive(Clone)]
+pub struct LoginState {
+    pub app: AppState,
+    pub identity: Arc<IdentityVerifier>,
+}
+
+impl LoginState {
+    pub fn new(app: AppState, jwks_policy: JwksPolicy) -> Result<Self, anyhow::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent("steel-notes-sync")
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .build()?;
+        Ok(LoginState {
+            identity: Arc::new(IdentityVerifier::from_config(
+                &app.config,
+                http,
+                jwks_policy,
+            )),
+            app,
+        })
+    }
+}
+
+/// `delete-account`: the bucket (to purge) and the purge queue (to finish later).
+#[derive(Clone)]
+pub struct AccountState {
+    pub app: AppState,
+    pub storage: Storage,
+    pub purges: Queue,
+}
+
+impl AccountState {
+    /// `PURGE_QUEUE_URL` is required.
+    pub async fn new(app: AppState) -> Result<Self, anyhow::Error> {
+        let url = app.config.require_purge_queue_url()?.to_owned();
+        let sdk = AppState::sdk().await;
+        Ok(AccountState {
+            storage: app.storage(&sdk),
+            purges: Queue::new(aws_sdk_sqs::Client::new(&sdk), url),
+            app,
+        })
+    }
+}
+
+impl AsRef<AppState> for AppState {
+    fn as_ref(&self) -> &AppState {
+        self
+    }
+}
+
+macro_rules! app_state_of {
+    ($($state:ty),+) => {$(
+        impl AsRef<AppState> for $state {
+            fn as_ref(&self) -> &AppState {
+                &self.app
+            }
+        }
+    )+};
+}
+app_state_of!(VaultState, WriteState, LoginState, AccountState);
+
 /// Turns one API Gateway event into a response through `handler`.
-pub async fn handle_event<'a, F, Fut>(
-    state: &'a AppState,
+pub async fn handle_event<'a, S, F, Fut>(
+    state: &'a S,
     event: LambdaEvent<ApiGatewayV2httpRequest>,
     handler: F,
 ) -> ApiGatewayV2httpResponse
 where
-    F: FnOnce(&'a AppState, ApiRequest) -> Fut,
+    S: AsRef<AppState>,
+    F: FnOnce(&'a S, ApiRequest) -> Fut,
     Fut: Future<Output = Result<ApiResponse, ApiError>>,
 {
     let request_id = event
@@ -144,7 +183,7 @@ where
     http::serve(
         event.payload,
         request_id,
-        state.config.limits.max_body_bytes,
+        state.as_ref().config.limits.max_body_bytes,
         |request| handler(state, request),
     )
     .await
@@ -152,12 +191,10 @@ where
 }
 
 /// Serves API Gateway HTTP API events with `handler` until the sandbox is shut down.
-pub async fn run_http<'a, F, Fut>(
-    state: &'a AppState,
-    handler: F,
-) -> Result<(), lambda_runtime::Error>
+pub async fn run_http<'a, S, F, Fut>(state: &'a S, handler: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(&'a AppState, ApiRequest) -> Fut + Copy,
+    S: AsRef<AppState>,
+    F: Fn(&'a S, ApiRequest) -> Fut + Copy,
     Fut: Future<Output = Result<ApiResponse, ApiError>>,
 {
     lambda_runtime::run(service_fn(move |event| async move {

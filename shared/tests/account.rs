@@ -9,7 +9,6 @@ use common::*;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use steel_core::handlers::{account, delete_account, login, logout, remove_device, state};
-use steel_core::runtime::AppState;
 
 async fn table_rows(pool: &PgPool, user_id: uuid::Uuid) -> Vec<(String, i64)> {
     let mut out = Vec::new();
@@ -32,20 +31,23 @@ async fn table_rows(pool: &PgPool, user_id: uuid::Uuid) -> Vec<(String, i64)> {
     out
 }
 
-async fn with_identity(pool: PgPool, idp: &Idp) -> (AppState, String) {
-    let (vault, queue) = vault_state(pool.clone()).await;
-    let mut state = auth_state(pool, idp).await;
-    state.s3 = vault.s3.clone();
-    state.sqs = vault.sqs.clone();
-    state.config = vault.config.clone();
-    let mut config = (*state.config).clone();
+async fn with_identity(pool: PgPool, idp: &Idp) -> (TestState, String) {
+    let (vault, queue) = vault_state(pool).await;
+    let mut config = (*vault.config).clone();
     config.apple_client_ids = vec![APPLE_AUDIENCE.into()];
     config.apple_jwks_url = idp.apple_url();
-    state.config = std::sync::Arc::new(config);
+    let login = login_state(
+        steel_core::runtime::AppState::new(config, vault.db.clone()),
+        Default::default(),
+    );
+    let state = TestState {
+        login: login.login,
+        ..vault
+    };
     (state, queue)
 }
 
-async fn login_device(state: &AppState, sub: &str, name: &str) -> Value {
+async fn login_device(state: &TestState, sub: &str, name: &str) -> Value {
     let answer = call(
         state,
         login::handle,
@@ -101,7 +103,7 @@ async fn the_account_shows_storage_and_devices(pool: PgPool) {
 }
 
 async fn sync_note(
-    state: &AppState,
+    state: &TestState,
     http: &reqwest::Client,
     dev: &TestDevice,
     path: &str,
@@ -303,7 +305,7 @@ async fn deleting_the_account_leaves_nothing_and_touches_no_one_else(pool: PgPoo
         .parse()
         .expect("uuid");
     let bob_id: uuid::Uuid = bob["user_id"].as_str().expect("uid").parse().expect("uuid");
-    let storage = state.storage().expect("storage");
+    let storage = state.storage();
 
     let del = |body: Value, token: String| {
         let mut e = event(Method::DELETE, "/account", Some(&body), Some(&token));
@@ -410,14 +412,14 @@ async fn an_interrupted_purge_completes_on_retry(pool: PgPool) {
         )
         .await;
     }
-    let storage = state.storage().expect("storage");
+    let storage = state.storage();
     assert!(
         steel_core::db::account::delete_account(&state.db, dev.user_id)
             .await
             .expect("delete")
     );
     // The function dies after two pages of two keys.
-    let (deleted, complete) = delete_account::purge(&state, &storage, dev.user_id, 2, 2)
+    let (deleted, complete) = steel_core::purge::purge(state.state(), dev.user_id, 2, 2)
         .await
         .expect("partial");
     assert_eq!((deleted, complete), (4, false));
@@ -446,7 +448,7 @@ async fn an_interrupted_purge_completes_on_retry(pool: PgPool) {
     junk.body = Some("{".into());
     let mut event = SqsEvent::default();
     event.records = vec![retry, junk];
-    let response = delete_account::handle_purges(&state, event).await;
+    let response = steel_core::purge::handle_batch(state.state(), event).await;
     assert!(response.batch_item_failures.is_empty());
     assert!(
         storage

@@ -9,9 +9,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use steel_core::handlers::{login, refresh, register};
-use steel_core::runtime::AppState;
 
-async fn login_with(state: &AppState, body: Value) -> Answer {
+async fn login_with(state: &TestState, body: Value) -> Answer {
     call(
         state,
         login::handle,
@@ -23,7 +22,7 @@ async fn login_with(state: &AppState, body: Value) -> Answer {
     .await
 }
 
-async fn apple_login(state: &AppState, sub: &str) -> Answer {
+async fn apple_login(state: &TestState, sub: &str) -> Answer {
     login_with(
         state,
         json!({"provider": "apple", "identity_token": id_token(&apple_claims(sub))}),
@@ -149,7 +148,7 @@ async fn concurrent_first_logins_make_one_user(pool: PgPool) {
     assert_eq!(user_count(&pool).await, 1);
 }
 
-async fn futures_join(state: &AppState, body: &Value, n: usize) -> Vec<Answer> {
+async fn futures_join(state: &TestState, body: &Value, n: usize) -> Vec<Answer> {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..n {
         let state = state.clone();
@@ -346,14 +345,10 @@ async fn unreachable_keys_are_a_503_and_disabled_providers_a_400(pool: PgPool) {
         ("APPLE_CLIENT_ID", APPLE_AUDIENCE),
         ("APPLE_JWKS_URL", &format!("{}/missing", idp.server.uri())),
     ]);
-    let state = AppState::assemble(
-        config,
-        pool.clone(),
-        &[steel_core::runtime::Client::Identity],
+    let state = login_state(
+        steel_core::runtime::AppState::new(config, pool.clone()),
         Default::default(),
-    )
-    .await
-    .expect("state");
+    );
     let down = apple_login(&state, "s").await;
     assert_eq!(
         (down.status, down.code()),
@@ -454,7 +449,7 @@ async fn expired_refresh_tokens_are_refused(pool: PgPool) {
     assert_eq!(answer.www_authenticate.as_deref(), Some("Bearer"));
 }
 
-async fn register_with(state: &AppState, bearer: Option<&str>, body: Value) -> Answer {
+async fn register_with(state: &TestState, bearer: Option<&str>, body: Value) -> Answer {
     call(
         state,
         register::handle,

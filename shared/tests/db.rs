@@ -5,10 +5,121 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use steel_core::db::{self, CommitOutcome, DeleteOutcome, DeviceUpdate, devices, files, users};
+use steel_core::db::{self, DeviceUpdate, FileState, Outcome, devices, files, users, writes};
 use steel_core::domain::{
-    ContentHash, Cursor, DeviceId, Platform, Provider, PushEnvironment, UserId, VaultPath,
+    ContentHash, Cursor, DeviceId, Platform, Provider, PushEnvironment, UserId, VaultPath, Version,
 };
+use steel_core::vault::rules::{Content, Decision, DeleteDecision, Proposal};
+
+/// A file's outcome in the words of these tests, from a batch's decision and row.
+#[derive(Debug, PartialEq)]
+enum CommitOutcome {
+    Committed(FileState),
+    AlreadyCommitted(FileState),
+    Conflict { current: Option<FileState> },
+    CaseConflict { existing: VaultPath },
+    QuotaExceeded,
+}
+
+impl From<Outcome<Decision>> for CommitOutcome {
+    fn from(o: Outcome<Decision>) -> Self {
+        match (o.decision, o.row) {
+            (Decision::Write { .. }, Some(row)) => CommitOutcome::Committed(row),
+            (Decision::Unchanged, Some(row)) => CommitOutcome::AlreadyCommitted(row),
+            (Decision::CaseConflict { existing }, _) => CommitOutcome::CaseConflict { existing },
+            (Decision::QuotaExceeded, _) => CommitOutcome::QuotaExceeded,
+            (_, current) => CommitOutcome::Conflict { current },
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum DeleteOutcome {
+    Deleted(FileState),
+    AlreadyDeleted(FileState),
+    Conflict { current: FileState },
+    NotFound,
+}
+
+impl From<Outcome<DeleteDecision>> for DeleteOutcome {
+    fn from(o: Outcome<DeleteDecision>) -> Self {
+        match (o.decision, o.row) {
+            (DeleteDecision::Tombstone { .. }, Some(row)) => DeleteOutcome::Deleted(row),
+            (DeleteDecision::AlreadyDeleted, Some(row)) => DeleteOutcome::AlreadyDeleted(row),
+            (DeleteDecision::Conflict, Some(current)) => DeleteOutcome::Conflict { current },
+            _ => DeleteOutcome::NotFound,
+        }
+    }
+}
+
+struct NewVersion {
+    path: VaultPath,
+    base_version: i64,
+    content_hash: ContentHash,
+    size_bytes: i64,
+}
+
+/// One batch commit through the production path; `quota`: none = unlimited.
+async fn commit_versions(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+    files: &[NewVersion],
+    quota: Option<i64>,
+) -> Result<(Vec<CommitOutcome>, Cursor), writes::WriteError> {
+    let proposals: Vec<Proposal> = files
+        .iter()
+        .map(|f| Proposal {
+            path: f.path.clone(),
+            base: Version::new(f.base_version).expect("version"),
+            content: Content {
+                hash: f.content_hash,
+                size: f.size_bytes,
+            },
+        })
+        .collect();
+    let quota = quota.map_or(u64::MAX, |q| u64::try_from(q).expect("quota"));
+    let batch = writes::commit_versions(pool, user_id, device_id, &proposals, quota).await?;
+    Ok((
+        batch
+            .outcomes
+            .into_iter()
+            .map(CommitOutcome::from)
+            .collect(),
+        batch.cursor,
+    ))
+}
+
+async fn upsert_file_state(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+    path: &VaultPath,
+    base_version: i64,
+    content_hash: &ContentHash,
+    size_bytes: i64,
+) -> Result<CommitOutcome, writes::WriteError> {
+    let file = NewVersion {
+        path: path.clone(),
+        base_version,
+        content_hash: *content_hash,
+        size_bytes,
+    };
+    let (mut outcomes, _) = commit_versions(pool, user_id, device_id, &[file], None).await?;
+    Ok(outcomes.remove(0))
+}
+
+async fn mark_file_deleted(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+    path: &VaultPath,
+    base_version: i64,
+) -> Result<DeleteOutcome, writes::WriteError> {
+    let deletes = [(path.clone(), Version::new(base_version).expect("version"))];
+    let batch = writes::delete_files(pool, user_id, device_id, &deletes).await?;
+    Ok(batch.outcomes.into_iter().next().expect("outcome").into())
+}
 
 fn path(p: &str) -> VaultPath {
     VaultPath::parse(p).expect("valid path")
@@ -327,7 +438,7 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
         .id;
     let p = path("thoughts/idea.md");
 
-    let v1 = match files::upsert_file_state(&pool, u, Some(d), &p, 0, &hash("one"), 3)
+    let v1 = match upsert_file_state(&pool, u, Some(d), &p, 0, &hash("one"), 3)
         .await
         .expect("v1")
     {
@@ -337,7 +448,7 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
     assert_eq!((v1.version, v1.size_bytes, v1.updated_by), (1, 3, Some(d)));
 
     // A second "new file" of the same path is a conflict that reports the server row.
-    let stale = files::upsert_file_state(&pool, u, Some(d), &p, 0, &hash("other"), 5)
+    let stale = upsert_file_state(&pool, u, Some(d), &p, 0, &hash("other"), 5)
         .await
         .expect("stale");
     assert_eq!(
@@ -347,13 +458,13 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
         }
     );
     // A base that never existed is a conflict too, not an insert.
-    let ghost = files::upsert_file_state(&pool, u, Some(d), &path("ghost.md"), 3, &hash("g"), 1)
+    let ghost = upsert_file_state(&pool, u, Some(d), &path("ghost.md"), 3, &hash("g"), 1)
         .await
         .expect("ghost");
     assert_eq!(ghost, CommitOutcome::Conflict { current: None });
 
     let CommitOutcome::Committed(v2) =
-        files::upsert_file_state(&pool, u, Some(d), &p, 1, &hash("two"), 10)
+        upsert_file_state(&pool, u, Some(d), &p, 1, &hash("two"), 10)
             .await
             .expect("v2")
     else {
@@ -371,13 +482,13 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
     );
 
     // Delete with a stale base is refused; with the current base it writes a tombstone.
-    let stale_delete = files::mark_file_deleted(&pool, u, Some(d), &p, 1)
+    let stale_delete = mark_file_deleted(&pool, u, Some(d), &p, 1)
         .await
         .expect("stale delete");
     assert!(
         matches!(stale_delete, DeleteOutcome::Conflict { current: ref row } if row.version == 2)
     );
-    let DeleteOutcome::Deleted(tomb) = files::mark_file_deleted(&pool, u, Some(d), &p, 2)
+    let DeleteOutcome::Deleted(tomb) = mark_file_deleted(&pool, u, Some(d), &p, 2)
         .await
         .expect("delete")
     else {
@@ -395,21 +506,21 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
     );
     // Deleting again is success without a change.
     assert_eq!(
-        files::mark_file_deleted(&pool, u, Some(d), &p, 2)
+        mark_file_deleted(&pool, u, Some(d), &p, 2)
             .await
             .expect("again"),
         DeleteOutcome::AlreadyDeleted(tomb.clone())
     );
 
     // A stale device can't resurrect it; the tombstone's version as base revives it.
-    let resurrect = files::upsert_file_state(&pool, u, Some(d), &p, 2, &hash("old edit"), 8)
+    let resurrect = upsert_file_state(&pool, u, Some(d), &p, 2, &hash("old edit"), 8)
         .await
         .expect("resurrect");
     assert!(
         matches!(resurrect, CommitOutcome::Conflict { current: Some(ref row) } if row.is_deleted)
     );
     let CommitOutcome::Committed(revived) =
-        files::upsert_file_state(&pool, u, Some(d), &p, 3, &hash("back"), 4)
+        upsert_file_state(&pool, u, Some(d), &p, 3, &hash("back"), 4)
             .await
             .expect("revive")
     else {
@@ -459,11 +570,11 @@ async fn versions_change_only_through_compare_and_set(pool: PgPool) {
 async fn state_is_paged_in_cursor_order_and_scoped_to_the_user(pool: PgPool) {
     let u = user(&pool, "paging").await;
     let intruder = user(&pool, "intruder").await;
-    files::upsert_file_state(&pool, intruder, None, &path("secret.md"), 0, &hash("s"), 1)
+    upsert_file_state(&pool, intruder, None, &path("secret.md"), 0, &hash("s"), 1)
         .await
         .expect("other user");
     for i in 0..25 {
-        files::upsert_file_state(
+        upsert_file_state(
             &pool,
             u,
             None,
@@ -475,7 +586,7 @@ async fn state_is_paged_in_cursor_order_and_scoped_to_the_user(pool: PgPool) {
         .await
         .expect("write");
     }
-    files::mark_file_deleted(&pool, u, None, &path("n/03.md"), 1)
+    mark_file_deleted(&pool, u, None, &path("n/03.md"), 1)
         .await
         .expect("delete");
 
@@ -560,12 +671,12 @@ async fn cursor_reader_never_misses_a_concurrent_change(
                 let base = current.as_ref().map_or(0, |r| r.version);
                 let outcome =
                     if rng.is_multiple_of(5) && current.as_ref().is_some_and(|r| !r.is_deleted) {
-                        files::mark_file_deleted(&pool, u, None, &p, base)
+                        mark_file_deleted(&pool, u, None, &p, base)
                             .await
                             .map(|o| matches!(o, DeleteOutcome::Deleted(_)))
                     } else {
                         let content = format!("writer {w} op {op}");
-                        files::upsert_file_state(
+                        upsert_file_state(
                             &pool,
                             u,
                             None,
@@ -677,7 +788,6 @@ async fn cursor_reader_never_misses_a_concurrent_change(
 
 #[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
 async fn batch_commits_check_each_file_and_the_quota(pool: PgPool) {
-    use steel_core::db::NewVersion;
     let u = user(&pool, "batch").await;
     let d = devices::register_device(&pool, u, &phone(None))
         .await
@@ -689,7 +799,7 @@ async fn batch_commits_check_each_file_and_the_quota(pool: PgPool) {
         content_hash: hash(content),
         size_bytes: size,
     };
-    let (first, cursor) = files::commit_versions(
+    let (first, cursor) = commit_versions(
         &pool,
         u,
         Some(d),
@@ -707,7 +817,7 @@ async fn batch_commits_check_each_file_and_the_quota(pool: PgPool) {
     assert_eq!(first[2], CommitOutcome::QuotaExceeded, "40 + 40 + 30 > 100");
     assert_eq!(cursor.seq(), 2, "one sequence value per committed file");
 
-    let (second, _) = files::commit_versions(
+    let (second, _) = commit_versions(
         &pool,
         u,
         Some(d),
@@ -747,7 +857,7 @@ async fn batch_commits_check_each_file_and_the_quota(pool: PgPool) {
         .await
         .expect("device")
         .id;
-    let (third, _) = files::commit_versions(&pool, u, Some(other), &[nv("a.md", 0, "a", 40)], None)
+    let (third, _) = commit_versions(&pool, u, Some(other), &[nv("a.md", 0, "a", 40)], None)
         .await
         .expect("commit");
     assert!(matches!(

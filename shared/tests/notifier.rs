@@ -547,7 +547,6 @@ async fn a_confirm_reaches_the_other_device(pool: PgPool) {
 
     let received = state
         .sqs()
-        .expect("sqs")
         .receive_message()
         .queue_url(&queue)
         .max_number_of_messages(10)

@@ -11,21 +11,22 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use steel_core::domain::VaultPath;
 use steel_core::handlers::{confirm, delete, pull, push, state};
-use steel_core::runtime::AppState;
 
 fn entry(path: &str, base: i64, bytes: &[u8]) -> Value {
     json!({"path": path, "base_version": base, "content_hash": sha256_hex(bytes), "size_bytes": bytes.len()})
 }
 
-async fn post<'a, F, Fut>(
-    state: &'a AppState,
+async fn post<'a, S, F, Fut>(
+    state: &'a TestState,
     handler: F,
     route: &str,
     token: &str,
     body: Value,
 ) -> Answer
 where
-    F: FnOnce(&'a AppState, steel_core::http::ApiRequest) -> Fut,
+    S: AsRef<steel_core::runtime::AppState> + 'a,
+    TestState: Serves<S>,
+    F: FnOnce(&'a S, steel_core::http::ApiRequest) -> Fut,
     Fut: Future<Output = Result<steel_core::http::ApiResponse, steel_core::ApiError>>,
 {
     call(
@@ -39,7 +40,7 @@ where
     .await
 }
 
-async fn get_state(state: &AppState, token: &str, query: &[(&str, &str)]) -> Answer {
+async fn get_state(state: &TestState, token: &str, query: &[(&str, &str)]) -> Answer {
     let mut e = event(Method::GET, "/vault/state", None, Some(token));
     let map: std::collections::HashMap<String, String> = query
         .iter()
@@ -51,7 +52,7 @@ async fn get_state(state: &AppState, token: &str, query: &[(&str, &str)]) -> Ans
 
 /// push → PUT → confirm, asserting each step succeeds; returns the new version.
 async fn sync_up(
-    state: &AppState,
+    state: &TestState,
     http: &reqwest::Client,
     dev: &TestDevice,
     path: &str,
@@ -239,7 +240,7 @@ async fn wrong_bytes_missing_uploads_and_expired_urls_never_commit(pool: PgPool)
     assert_eq!(upload(&http, &tampered, b"x").await.status(), 403);
 
     // An expired URL is refused.
-    let storage = state.storage().expect("storage");
+    let storage = state.storage();
     let hash = steel_core::domain::ContentHash::of(promised);
     let short = storage
         .presign_upload(
@@ -848,14 +849,20 @@ async fn state_pages_with_a_monotonic_cursor(pool: PgPool) {
     // Straight into the database: this test is about paging, not uploads.
     for i in 0..12 {
         let path = VaultPath::parse(&format!("p/{i:02}.md")).expect("path");
-        steel_core::db::files::upsert_file_state(
+        let proposal = steel_core::vault::rules::Proposal {
+            path,
+            base: steel_core::domain::Version::NONE,
+            content: steel_core::vault::rules::Content {
+                hash: steel_core::domain::ContentHash::of(&[i]),
+                size: 1,
+            },
+        };
+        steel_core::db::writes::commit_versions(
             &state.db,
             dev.user_id,
             Some(dev.device_id),
-            &path,
-            0,
-            &steel_core::domain::ContentHash::of(&[i]),
-            1,
+            &[proposal],
+            u64::MAX,
         )
         .await
         .expect("write");

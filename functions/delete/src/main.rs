@@ -1,11 +1,11 @@
 //! `delete` Lambda: wiring only; the logic is `steel_core::handlers::delete`.
 
 use steel_core::handlers::delete;
-use steel_core::runtime::{self, AppState, Client};
+use steel_core::runtime::{self, AppState, WriteState};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
-    let state = AppState::from_env(&[Client::S3, Client::Sqs]).await?;
+    let state = WriteState::new(AppState::from_env()?).await?;
     runtime::run_http(&state, delete::handle).await
 }

@@ -1,11 +1,11 @@
 //! `pull` Lambda: wiring only; the logic is `steel_core::handlers::pull`.
 
 use steel_core::handlers::pull;
-use steel_core::runtime::{self, AppState, Client};
+use steel_core::runtime::{self, AppState, VaultState};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
-    let state = AppState::from_env(&[Client::S3]).await?;
+    let state = VaultState::new(AppState::from_env()?).await;
     runtime::run_http(&state, pull::handle).await
 }

@@ -1,7 +1,7 @@
 //! The bearer check every endpoint but login and refresh runs first.
 
 use crate::domain::{DeviceId, UserId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::ApiRequest;
 use crate::runtime::AppState;
 
@@ -18,30 +18,19 @@ pub struct Caller {
 pub async fn authenticate(state: &AppState, request: &ApiRequest) -> Result<Caller, ApiError> {
     let header = request
         .header("authorization")
-        .ok_or_else(|| ApiError::unauthorized("missing_token"))?;
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::MissingToken))?;
     let token = match header.split_once(' ') {
         Some((scheme, token))
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
         {
             token.trim()
         }
-        _ => return Err(ApiError::unauthorized("invalid_token")),
+        _ => return Err(ApiError::unauthorized(ErrorCode::InvalidToken)),
     };
     let caller = state.tokens.verify_access(token)?;
-    let active: bool = sqlx::query_scalar(
-        "SELECT EXISTS (
-             SELECT 1 FROM users u
-             WHERE u.id = $1
-               AND ($2::UUID IS NULL
-                    OR EXISTS (SELECT 1 FROM devices d
-                               WHERE d.id = $2 AND d.user_id = u.id AND d.removed_at IS NULL)))",
-    )
-    .bind(caller.user_id)
-    .bind(caller.device_id)
-    .fetch_one(&state.db)
-    .await?;
+    let active = crate::db::users::is_active(&state.db, caller.user_id, caller.device_id).await?;
     if !active {
-        return Err(ApiError::unauthorized("invalid_token"));
+        return Err(ApiError::unauthorized(ErrorCode::InvalidToken));
     }
     Ok(caller)
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::jwks::{JwksCache, JwksError, JwksPolicy};
 use crate::config::Config;
 use crate::domain::Provider;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Who the provider says signed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,13 +114,13 @@ impl IdentityVerifier {
     ) -> Result<VerifiedIdentity, ApiError> {
         let check = self.check(provider).ok_or_else(|| {
             ApiError::bad_request(
-                "provider_not_enabled",
+                ErrorCode::ProviderNotEnabled,
                 format!("sign-in with {provider} is not enabled"),
             )
         })?;
         let refuse = |why: &str| {
             tracing::info!(%provider, reason = why, "identity token refused");
-            ApiError::unauthorized("invalid_identity_token")
+            ApiError::unauthorized(ErrorCode::InvalidIdentityToken)
         };
         if token.is_empty() || token.len() > MAX_IDENTITY_TOKEN_BYTES {
             return Err(refuse("size"));
@@ -135,7 +135,7 @@ impl IdentityVerifier {
             JwksError::Unavailable(detail) => {
                 tracing::error!(%provider, detail, "identity provider keys unavailable");
                 ApiError::ServiceUnavailable {
-                    code: "identity_provider_unavailable",
+                    code: ErrorCode::IdentityProviderUnavailable,
                 }
             }
         })?;

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Caller;
 use crate::config::TokenConfig;
 use crate::domain::{DeviceId, UserId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct AccessClaims {
@@ -91,7 +91,7 @@ impl TokenIssuer {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map_err(|err| {
                 tracing::debug!(error = %err, "access token refused");
-                ApiError::unauthorized("invalid_token")
+                ApiError::unauthorized(ErrorCode::InvalidToken)
             })?;
         Ok(Caller {
             user_id: data.claims.sub,

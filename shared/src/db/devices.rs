@@ -155,3 +155,25 @@ pub async fn get_user_devices(pool: &PgPool, user_id: UserId) -> Result<Vec<Devi
     .fetch_all(pool)
     .await
 }
+
+/// Clears a device's push token after the push service refused it, unless the token changed
+/// meanwhile or was registered after the service saw it become invalid (`invalid_since`).
+/// Returns whether it was cleared.
+pub async fn clear_push_token(
+    db: &PgPool,
+    device_id: DeviceId,
+    token: &str,
+    invalid_since: Option<DateTime<Utc>>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE devices SET push_token = NULL, push_token_updated_at = NULL
+         WHERE id = $1 AND push_token = $2
+           AND ($3::TIMESTAMPTZ IS NULL OR push_token_updated_at IS NULL OR push_token_updated_at < $3)",
+    )
+    .bind(device_id)
+    .bind(token)
+    .bind(invalid_since)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -17,10 +17,12 @@ pub mod devices;
 pub mod files;
 pub mod tokens;
 pub mod users;
+pub mod writes;
 
 pub use devices::{Device, DeviceUpdate};
-pub use files::{ChangePage, CommitOutcome, DeleteOutcome, FileState, NewVersion, Tombstone};
+pub use files::{ChangePage, FileState};
 pub use users::User;
+pub use writes::{Batch, Outcome, WriteError};
 
 /// The schema, embedded in every binary so a function can check or apply it.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");

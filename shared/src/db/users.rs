@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgPool};
 
-use crate::domain::{Provider, UserId};
+use crate::domain::{DeviceId, Provider, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct User {
@@ -62,6 +62,27 @@ pub async fn update_vault_size(pool: &PgPool, user_id: UserId) -> Result<i64, sq
          RETURNING vault_size",
     )
     .bind(user_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// Whether the user still exists and, for a token bound to a device, that device is still
+/// signed in: the bearer check's one indexed query.
+pub async fn is_active(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM users u
+             WHERE u.id = $1
+               AND ($2::UUID IS NULL
+                    OR EXISTS (SELECT 1 FROM devices d
+                               WHERE d.id = $2 AND d.user_id = u.id AND d.removed_at IS NULL)))",
+    )
+    .bind(user_id)
+    .bind(device_id)
     .fetch_one(pool)
     .await
 }

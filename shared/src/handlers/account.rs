@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::auth::authenticate;
+use crate::auth::session::DeviceRecord;
 use crate::db::{account, devices, users};
 use crate::domain::{Provider, UserId};
-use crate::error::ApiError;
-use crate::handlers::session::DeviceRecord;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 
@@ -34,7 +34,7 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     let caller = authenticate(state, &request).await?;
     let user = users::get_user(&state.db, caller.user_id)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token"))?;
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidToken))?;
     let stats = account::vault_stats(&state.db, caller.user_id).await?;
     let devices = devices::get_user_devices(&state.db, caller.user_id).await?;
     ApiResponse::ok(&AccountResponse {

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::auth::authenticate;
-use crate::db::{CommitOutcome, NewVersion, blobs, files};
+use crate::db::{blobs, writes};
 use crate::domain::{ContentHash, Cursor, VaultPath};
-use crate::error::ApiError;
-use crate::handlers::vault::{self, Conflict, FilesRequest, Rejected};
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::runtime::AppState;
+use crate::runtime::WriteState;
 use crate::storage::BlobCheck;
+use crate::vault::request::{self, FilesRequest};
+use crate::vault::rules::{Decision, Proposal};
+use crate::vault::{self, Conflict, Rejected};
 
 /// Blobs checked against the bucket at the same time.
 const CHECK_CONCURRENCY: usize = 16;
@@ -30,7 +32,7 @@ struct Missing {
     path: VaultPath,
     content_hash: ContentHash,
     /// `not_uploaded`, or `content_mismatch` when the object is not the promised bytes.
-    code: &'static str,
+    code: ErrorCode,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,27 +44,27 @@ struct ConfirmResponse {
     cursor: Cursor,
 }
 
-pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = authenticate(state, &request).await?;
+pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let app = &state.app;
+    let caller = authenticate(app, &request).await?;
     let body: FilesRequest = request.json()?;
-    vault::check_count(body.files.len())?;
-    let limits = &state.config.limits;
-    let (candidates, mut rejected) = vault::parse_entries(body.files, limits.max_file_bytes);
+    request::check_count(body.files.len())?;
+    let limits = &app.config.limits;
+    let (proposals, mut rejected) = request::parse_files(&body.files, limits.max_file_bytes);
     let user_id = caller.user_id;
 
     // Which blobs hold the promised bytes: known-good ones from the database, the others
     // checked in the bucket (and remembered when good).
-    let sizes: HashMap<ContentHash, i64> = candidates
+    let sizes: HashMap<ContentHash, i64> = proposals
         .iter()
-        .map(|f| (f.content_hash, f.size_bytes))
+        .map(|p| (p.content.hash, p.content.size))
         .collect();
     let hashes: Vec<ContentHash> = sizes.keys().copied().collect();
-    let known = blobs::verified(&state.db, user_id, &hashes).await?;
-    let storage = state.storage()?;
+    let known = blobs::verified(&app.db, user_id, &hashes).await?;
     let limiter = Arc::new(tokio::sync::Semaphore::new(CHECK_CONCURRENCY));
     let mut checks = tokio::task::JoinSet::new();
     for (hash, size) in sizes.iter().filter(|(h, _)| !known.contains_key(*h)) {
-        let (storage, limiter, hash, size) = (storage.clone(), limiter.clone(), *hash, *size);
+        let (storage, limiter, hash, size) = (state.storage.clone(), limiter.clone(), *hash, *size);
         checks.spawn(async move {
             let _permit = limiter.acquire_owned().await;
             (hash, size, storage.check_blob(user_id, &hash, size).await)
@@ -79,74 +81,81 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
             }
         }
     }
-    blobs::mark_verified(&state.db, user_id, &newly_verified).await?;
+    blobs::mark_verified(&app.db, user_id, &newly_verified).await?;
     let mut verified_sizes = known;
     verified_sizes.extend(newly_verified);
 
     let mut missing = Vec::new();
-    let mut ready: Vec<NewVersion> = Vec::new();
-    for file in candidates {
+    let mut ready: Vec<Proposal> = Vec::new();
+    for p in proposals {
         // Content-addressed: the blob of this hash with another size is not what the file
         // claims to be.
         let code = match (
-            verified_sizes.get(&file.content_hash),
-            bad.get(&file.content_hash),
+            verified_sizes.get(&p.content.hash),
+            bad.get(&p.content.hash),
         ) {
-            (Some(size), _) if *size == file.size_bytes => {
-                ready.push(file);
+            (Some(size), _) if *size == p.content.size => {
+                ready.push(p);
                 continue;
             }
-            (None, Some(BlobCheck::Missing)) => "not_uploaded",
-            _ => "content_mismatch",
+            (None, Some(BlobCheck::Missing)) => ErrorCode::NotUploaded,
+            _ => ErrorCode::ContentMismatch,
         };
         missing.push(Missing {
-            path: file.path,
-            content_hash: file.content_hash,
+            path: p.path,
+            content_hash: p.content.hash,
             code,
         });
     }
 
-    let quota = i64::try_from(limits.vault_quota_bytes).ok();
-    let (outcomes, cursor) =
-        files::commit_versions(&state.db, user_id, caller.device_id, &ready, quota).await?;
+    let batch = writes::commit_versions(
+        &app.db,
+        user_id,
+        caller.device_id,
+        &ready,
+        limits.vault_quota_bytes,
+    )
+    .await?;
     let mut response = ConfirmResponse {
         confirmed: Vec::new(),
         conflicts: Vec::new(),
         missing,
         rejected: Vec::new(),
-        cursor,
+        cursor: batch.cursor,
     };
     // Only new commits are news; a retried confirm was announced the first time.
     let mut committed_now = Vec::new();
-    for (file, outcome) in ready.iter().zip(outcomes) {
-        let (row, new) = match outcome {
-            CommitOutcome::Committed(row) => (row, true),
-            CommitOutcome::AlreadyCommitted(row) => (row, false),
-            CommitOutcome::Conflict { current } => {
+    for (p, outcome) in ready.iter().zip(batch.outcomes) {
+        let row = match (outcome.decision, outcome.row) {
+            (Decision::Write { .. }, Some(row)) => {
+                committed_now.push(row.path.clone());
+                row
+            }
+            (Decision::Unchanged, Some(row)) => row,
+            (Decision::CaseConflict { existing }, _) => {
+                rejected.push(Rejected::case_conflict(&p.path, &existing));
+                continue;
+            }
+            (Decision::QuotaExceeded, _) => {
+                rejected.push(Rejected::quota_exceeded(&p.path, limits.vault_quota_bytes));
+                continue;
+            }
+            // A stale base (or the same content reached from another base): the caller
+            // learns the server's version.
+            (_, row) => {
                 response.conflicts.push(
                     Conflict::describe(
-                        &storage,
+                        &state.storage,
                         user_id,
-                        &file.path,
-                        file.base_version,
-                        current.as_ref(),
+                        &p.path,
+                        p.base.get(),
+                        row.as_ref(),
                     )
                     .await?,
                 );
                 continue;
             }
-            CommitOutcome::CaseConflict { existing } => {
-                rejected.push(vault::case_conflict(&file.path, &existing));
-                continue;
-            }
-            CommitOutcome::QuotaExceeded => {
-                rejected.push(vault::quota_exceeded(&file.path, limits.vault_quota_bytes));
-                continue;
-            }
         };
-        if new {
-            committed_now.push(row.path.clone());
-        }
         response.confirmed.push(Confirmed {
             path: row.path,
             version: row.version,
@@ -154,6 +163,6 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
         });
     }
     response.rejected = rejected;
-    vault::notify(state, &caller, cursor, committed_now).await;
+    vault::announce(&state.changes, &caller, batch.cursor, committed_now).await;
     ApiResponse::ok(&response)
 }

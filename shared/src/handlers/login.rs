@@ -2,12 +2,12 @@
 
 use serde::Deserialize;
 
+use crate::auth::session::{DeviceInput, start_session};
 use crate::db::users;
 use crate::domain::Provider;
-use crate::error::ApiError;
-use crate::handlers::session::{DeviceInput, start_session};
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::runtime::AppState;
+use crate::runtime::LoginState;
 
 #[derive(Debug, Deserialize)]
 struct LoginRequest {
@@ -19,7 +19,7 @@ struct LoginRequest {
     device: Option<DeviceInput>,
 }
 
-pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
+pub async fn handle(state: &LoginState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let body: LoginRequest = request.json()?;
     // Refuse a bad device description before doing any remote work.
     let device = body.device.map(DeviceInput::validate).transpose()?;
@@ -29,22 +29,22 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
         .is_some_and(|n| n.is_empty() || n.len() > 512)
     {
         return Err(ApiError::bad_request(
-            "invalid_nonce",
+            ErrorCode::InvalidNonce,
             "nonce must be 1 to 512 bytes",
         ));
     }
     let identity = state
-        .identity()?
+        .identity
         .verify(body.provider, &body.identity_token, body.nonce.as_deref())
         .await?;
     let user = users::find_or_create_user(
-        &state.db,
+        &state.app.db,
         identity.provider,
         &identity.subject,
         identity.email.as_deref(),
     )
     .await?;
-    let session = start_session(state, user.id, device.as_ref()).await?;
+    let session = start_session(&state.app, user.id, device.as_ref()).await?;
     tracing::info!(user_id = %user.id, device_id = ?session.device_id, provider = %identity.provider, "login");
     ApiResponse::ok(&session)
 }

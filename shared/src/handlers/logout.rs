@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::authenticate;
 use crate::auth::tokens::hash_refresh_token;
 use crate::db::account;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 
@@ -41,7 +41,7 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
         if !account::revoke_family_of(&state.db, caller.user_id, &hash_refresh_token(token)).await?
         {
             return Err(ApiError::bad_request(
-                "invalid_refresh_token",
+                ErrorCode::InvalidRefreshToken,
                 "no such refresh token",
             ));
         }
@@ -50,7 +50,7 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
         account::revoke_tokens(&state.db, caller.user_id, Some(device_id)).await?
     } else {
         return Err(ApiError::bad_request(
-            "refresh_token_required",
+            ErrorCode::RefreshTokenRequired,
             "this access token is not bound to a device: send the refresh_token to revoke",
         ));
     };

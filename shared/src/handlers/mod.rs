@@ -1,4 +1,4 @@
-//! Endpoint handlers, one module per function. Each takes the shared state and a decoded
+//! HTTP handlers, one module per function (named as the function). Each takes the shared state and a decoded
 //! request and answers a response or an [`ApiError`](crate::ApiError).
 
 pub mod account;
@@ -12,6 +12,4 @@ pub mod push;
 pub mod refresh;
 pub mod register;
 pub mod remove_device;
-pub mod session;
 pub mod state;
-pub mod vault;

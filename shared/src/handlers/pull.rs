@@ -1,24 +1,23 @@
 //! `POST /vault/pull`: presigned download URLs for current files (`paths`) or for past
 //! versions (`files` with `version`, for 3-way merges).
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::authenticate;
 use crate::db::files;
 use crate::domain::{ContentHash, VaultPath};
-use crate::error::ApiError;
-use crate::handlers::vault::{self, Rejected};
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::runtime::AppState;
+use crate::runtime::VaultState;
 use crate::storage::PRESIGN_TTL;
+use crate::vault::Rejected;
+use crate::vault::request::{self, PathParser};
 
 #[derive(Debug, Deserialize)]
 struct VersionRef {
     path: String,
-    version: i64,
+    version: serde_json::Number,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,20 +53,21 @@ struct PullResponse {
     rejected: Vec<Rejected>,
 }
 
-pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = authenticate(state, &request).await?;
+pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let app = &state.app;
+    let caller = authenticate(app, &request).await?;
     let body: PullRequest = request.json()?;
     let user_id = caller.user_id;
-    let storage = state.storage()?;
+    let storage = &state.storage;
     let mut response = PullResponse {
         files: Vec::new(),
         deleted: Vec::new(),
         not_found: Vec::new(),
         rejected: Vec::new(),
     };
-    let mut seen = HashSet::new();
+    let mut paths = PathParser::default();
     let mut wanted: Vec<(VaultPath, Option<i64>)> = Vec::new();
-    let entries: Vec<(String, Option<i64>)> = match (body.paths, body.files) {
+    let entries: Vec<(String, Option<serde_json::Number>)> = match (body.paths, body.files) {
         (Some(paths), None) => paths.into_iter().map(|p| (p, None)).collect(),
         (None, Some(files)) => files
             .into_iter()
@@ -75,35 +75,36 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
             .collect(),
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "send either \"paths\" (current versions) or \"files\" (path and version)",
             ));
         }
     };
-    vault::check_count(entries.len())?;
+    request::check_count(entries.len())?;
     for (raw, version) in entries {
-        match vault::parse_path(&raw, &mut seen) {
-            Ok(_) if version.is_some_and(|v| v < 1) => response.rejected.push(Rejected::new(
-                raw,
-                "invalid_version",
-                "version must be 1 or more",
-            )),
-            Ok(path) => wanted.push((path, version)),
+        let parsed = paths.parse(&raw).and_then(|path| {
+            let version = version
+                .map(|v| request::parse_version(&path, &v))
+                .transpose()?;
+            Ok((path, version.map(|v| v.get())))
+        });
+        match parsed {
+            Ok(w) => wanted.push(w),
             Err(r) => response.rejected.push(r),
         }
     }
 
-    let current: Vec<VaultPath> = wanted
+    let current: Vec<&VaultPath> = wanted
         .iter()
         .filter(|(_, v)| v.is_none())
-        .map(|(p, _)| p.clone())
+        .map(|(p, _)| p)
         .collect();
     let past: Vec<(VaultPath, i64)> = wanted
         .iter()
         .filter_map(|(p, v)| v.map(|v| (p.clone(), v)))
         .collect();
-    let rows = files::get_files(&state.db, user_id, &current).await?;
-    let history = files::get_versions(&state.db, user_id, &past).await?;
+    let rows = files::get_files(&app.db, user_id, &current).await?;
+    let history = files::get_versions(&app.db, user_id, &past).await?;
     for (path, version) in wanted {
         let found = match version {
             None => rows.get(&path).map(|r| {

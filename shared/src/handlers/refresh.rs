@@ -2,10 +2,10 @@
 
 use serde::Deserialize;
 
+use crate::auth::session::TokenResponse;
 use crate::auth::tokens::hash_refresh_token;
 use crate::db::tokens::{self, Rotation};
-use crate::error::ApiError;
-use crate::handlers::session::TokenResponse;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 
@@ -17,7 +17,7 @@ struct RefreshRequest {
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let body: RefreshRequest = request.json()?;
     if body.refresh_token.is_empty() || body.refresh_token.len() > 512 {
-        return Err(ApiError::unauthorized("invalid_refresh_token"));
+        return Err(ApiError::unauthorized(ErrorCode::InvalidRefreshToken));
     }
     let next = state.tokens.new_refresh_token()?;
     let rotation = tokens::rotate(
@@ -29,12 +29,12 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     .await?;
     let (user_id, device_id) = match rotation {
         Rotation::Rotated { user_id, device_id } => (user_id, device_id),
-        Rotation::Unknown => return Err(ApiError::unauthorized("invalid_refresh_token")),
-        Rotation::Expired => return Err(ApiError::unauthorized("refresh_token_expired")),
-        Rotation::Revoked => return Err(ApiError::unauthorized("refresh_token_revoked")),
+        Rotation::Unknown => return Err(ApiError::unauthorized(ErrorCode::InvalidRefreshToken)),
+        Rotation::Expired => return Err(ApiError::unauthorized(ErrorCode::RefreshTokenExpired)),
+        Rotation::Revoked => return Err(ApiError::unauthorized(ErrorCode::RefreshTokenRevoked)),
         Rotation::Reused => {
             tracing::warn!("refresh token reused: family revoked");
-            return Err(ApiError::unauthorized("refresh_token_reused"));
+            return Err(ApiError::unauthorized(ErrorCode::RefreshTokenReused));
         }
     };
     ApiResponse::ok(&TokenResponse {

@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use crate::auth::authenticate;
+use crate::auth::session::{DeviceInput, DeviceRecord, start_session};
 use crate::db::devices;
-use crate::error::ApiError;
-use crate::handlers::session::{DeviceInput, DeviceRecord, start_session};
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 
@@ -18,7 +18,7 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
             let device = devices::update_device(&state.db, caller.user_id, device_id, &update)
                 .await?
                 // Removed between the bearer check and now.
-                .ok_or_else(|| ApiError::unauthorized("invalid_token"))?;
+                .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidToken))?;
             ApiResponse::ok(&json!({ "device": DeviceRecord::from(&device) }))
         }
         None => {

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::auth::authenticate;
 use crate::db::account;
 use crate::domain::DeviceId;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 
@@ -26,7 +26,7 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
                 .unwrap_or_default()
                 .to_owned()
         });
-    let not_found = || ApiError::not_found("device_not_found", "no such device");
+    let not_found = || ApiError::not_found(ErrorCode::DeviceNotFound, "no such device");
     let device_id: DeviceId = raw.parse().map_err(|_| not_found())?;
     if !account::remove_device(&state.db, caller.user_id, device_id).await? {
         return Err(not_found());

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::auth::authenticate;
 use crate::db::{FileState, files};
 use crate::domain::{ContentHash, Cursor, DeviceId, VaultPath};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 
@@ -51,7 +51,7 @@ struct StateResponse {
 
 fn resync(why: &str) -> ApiError {
     ApiError::gone(
-        "resync_required",
+        ErrorCode::ResyncRequired,
         format!("{why}: start again without a cursor (full state)"),
     )
 }
@@ -65,18 +65,21 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| {
-                ApiError::bad_request("invalid_limit", format!("limit must be 1 to {MAX_LIMIT}"))
+                ApiError::bad_request(
+                    ErrorCode::InvalidLimit,
+                    format!("limit must be 1 to {MAX_LIMIT}"),
+                )
             })?,
     };
     let server_time = Utc::now();
     // Read before the page: anything committed later has a higher sequence value.
     let head = files::current_cursor(&state.db, caller.user_id)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token"))?;
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidToken))?;
     let page = match (request.query_param("cursor"), request.query_param("since")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "send cursor or since, not both",
             ));
         }
@@ -90,7 +93,10 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
         (None, Some(raw)) => {
             let since = DateTime::parse_from_rfc3339(raw)
                 .map_err(|_| {
-                    ApiError::bad_request("invalid_since", "since must be an ISO-8601 timestamp")
+                    ApiError::bad_request(
+                        ErrorCode::InvalidSince,
+                        "since must be an ISO-8601 timestamp",
+                    )
                 })?
                 .with_timezone(&Utc);
             let mut page =

@@ -12,12 +12,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use serde_json::json;
 
 use crate::db::{Device, devices, users};
 use crate::domain::{Cursor, DeviceId, Platform, UserId, VaultPath};
-use crate::handlers::vault::ChangeNotice;
+use crate::messages::ChangeNotice;
 use apns::{ApnsClient, PushResult};
 
 /// APNs refuses payloads over 4 KB.
@@ -157,11 +157,11 @@ async fn notify_user(
             }
             PushResult::Unregistered { timestamp_ms } => {
                 let since = timestamp_ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single());
-                let cleared = clear_push_token(db, &device, &token, since).await?;
+                let cleared = devices::clear_push_token(db, device.id, &token, since).await?;
                 tracing::info!(device_id = %device.id, cleared, "APNs: token unregistered");
             }
             PushResult::BadToken => {
-                let cleared = clear_push_token(db, &device, &token, None).await?;
+                let cleared = devices::clear_push_token(db, device.id, &token, None).await?;
                 tracing::info!(device_id = %device.id, cleared, "APNs: bad device token");
             }
             PushResult::Retryable(why) => {
@@ -174,25 +174,4 @@ async fn notify_user(
         }
     }
     Ok(all_done)
-}
-
-/// Clears a device's push token, unless it changed meanwhile or was registered after APNs
-/// saw it become invalid (`invalid_since`).
-async fn clear_push_token(
-    db: &sqlx::PgPool,
-    device: &Device,
-    token: &str,
-    invalid_since: Option<DateTime<Utc>>,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE devices SET push_token = NULL, push_token_updated_at = NULL
-         WHERE id = $1 AND push_token = $2
-           AND ($3::TIMESTAMPTZ IS NULL OR push_token_updated_at IS NULL OR push_token_updated_at < $3)",
-    )
-    .bind(device.id)
-    .bind(token)
-    .bind(invalid_since)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }

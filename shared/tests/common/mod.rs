@@ -17,7 +17,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use steel_core::auth::jwks::JwksPolicy;
 use steel_core::http::ApiRequest;
-use steel_core::runtime::{self, AppState, Client};
+use steel_core::runtime::{self, AccountState, AppState, LoginState, VaultState, WriteState};
 use steel_core::{ApiError, Config};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -26,6 +26,77 @@ pub const APPLE_AUDIENCE: &str = "com.steelnotes.app";
 pub const GOOGLE_AUDIENCE: &str = "1234-steel.apps.googleusercontent.com";
 pub const TEST_KID: &str = "test-key-1";
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// Every function's state around one test database: a handler takes the one its function
+/// builds (`Serves`), and the test reads the shared parts through `Deref` to [`AppState`].
+/// A state a test did not wire (e.g. the bucket in an auth test) panics when asked for.
+#[derive(Clone)]
+pub struct TestState {
+    pub app: AppState,
+    pub vault: Option<VaultState>,
+    pub write: Option<WriteState>,
+    pub account: Option<AccountState>,
+    pub login: Option<LoginState>,
+}
+
+impl std::ops::Deref for TestState {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+impl TestState {
+    pub fn bare(app: AppState) -> Self {
+        TestState {
+            app,
+            vault: None,
+            write: None,
+            account: None,
+            login: None,
+        }
+    }
+
+    pub fn storage(&self) -> &steel_core::storage::Storage {
+        &self
+            .vault
+            .as_ref()
+            .expect("no bucket wired in this test")
+            .storage
+    }
+
+    pub fn sqs(&self) -> &aws_sdk_sqs::Client {
+        self.write
+            .as_ref()
+            .expect("no queue wired in this test")
+            .changes
+            .client()
+    }
+}
+
+/// The state a handler of type `S` is served with.
+pub trait Serves<S> {
+    fn state(&self) -> &S;
+}
+
+macro_rules! serves {
+    ($($ty:ty => $field:ident),+) => {$(
+        impl Serves<$ty> for TestState {
+            fn state(&self) -> &$ty {
+                self.$field
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{} not wired in this test", stringify!($ty)))
+            }
+        }
+    )+};
+}
+serves!(VaultState => vault, WriteState => write, AccountState => account, LoginState => login);
+
+impl Serves<AppState> for TestState {
+    fn state(&self) -> &AppState {
+        &self.app
+    }
+}
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -106,7 +177,7 @@ impl Idp {
 }
 
 /// App state for auth tests: identity verification against `idp`, both providers enabled.
-pub async fn auth_state(pool: PgPool, idp: &Idp) -> AppState {
+pub async fn auth_state(pool: PgPool, idp: &Idp) -> TestState {
     let config = config(&[
         (
             "APPLE_CLIENT_ID",
@@ -120,9 +191,15 @@ pub async fn auth_state(pool: PgPool, idp: &Idp) -> AppState {
         fetch_timeout: Duration::from_secs(5),
         ..JwksPolicy::default()
     };
-    AppState::assemble(config, pool, &[Client::Identity], policy)
-        .await
-        .expect("state")
+    login_state(AppState::new(config, pool), policy)
+}
+
+/// `app` with identity verification under `policy`.
+pub fn login_state(app: AppState, policy: JwksPolicy) -> TestState {
+    TestState {
+        login: Some(LoginState::new(app.clone(), policy).expect("login state")),
+        ..TestState::bare(app)
+    }
 }
 
 /// An identity token signed with the test IdP key (or `key_file`).
@@ -212,20 +289,26 @@ pub fn event(
 }
 
 /// Runs `event` through the adapter into `handler`, as the Lambda runtime would.
-pub async fn call_event<'a, F, Fut>(
-    state: &'a AppState,
+pub async fn call_event<'a, S, F, Fut>(
+    state: &'a TestState,
     e: ApiGatewayV2httpRequest,
     handler: F,
 ) -> Answer
 where
-    F: FnOnce(&'a AppState, ApiRequest) -> Fut,
+    S: AsRef<AppState> + 'a,
+    TestState: Serves<S>,
+    F: FnOnce(&'a S, ApiRequest) -> Fut,
     Fut: Future<Output = Result<steel_core::http::ApiResponse, ApiError>>,
 {
     // Every answer a test sees is checked against openapi.yaml first.
     let method_ = e.request_context.http.method.to_string();
     let path_ = e.raw_path.clone().unwrap_or_default();
-    let response =
-        runtime::handle_event(state, LambdaEvent::new(e, Context::default()), handler).await;
+    let response = runtime::handle_event(
+        state.state(),
+        LambdaEvent::new(e, Context::default()),
+        handler,
+    )
+    .await;
     let body = match response.body {
         Some(Body::Text(t)) => serde_json::from_str(&t).expect("JSON body"),
         other => panic!("unexpected body {other:?}"),
@@ -254,8 +337,8 @@ where
     }
 }
 
-pub async fn call<'a, F, Fut>(
-    state: &'a AppState,
+pub async fn call<'a, S, F, Fut>(
+    state: &'a TestState,
     handler: F,
     method_: Method,
     path_: &str,
@@ -263,7 +346,9 @@ pub async fn call<'a, F, Fut>(
     bearer: Option<&str>,
 ) -> Answer
 where
-    F: FnOnce(&'a AppState, ApiRequest) -> Fut,
+    S: AsRef<AppState> + 'a,
+    TestState: Serves<S>,
+    F: FnOnce(&'a S, ApiRequest) -> Fut,
     Fut: Future<Output = Result<steel_core::http::ApiResponse, ApiError>>,
 {
     call_event(state, event(method_, path_, body, bearer), handler).await
@@ -277,7 +362,7 @@ pub fn sample_event(name: &str) -> ApiGatewayV2httpRequest {
 
 /// App state for vault tests: S3 (s3s-fs) and a queue of the test's own on moto, so
 /// parallel tests never read each other's notices.
-pub async fn vault_state(pool: PgPool) -> (AppState, String) {
+pub async fn vault_state(pool: PgPool) -> (TestState, String) {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue = sqs
@@ -301,20 +386,19 @@ pub async fn vault_state(pool: PgPool) -> (AppState, String) {
         ("PURGE_QUEUE_URL", &purge_queue),
         ("VAULT_QUOTA_BYTES", "1000000"),
     ]);
-    let state = AppState::assemble(
-        config,
-        pool,
-        &[Client::S3, Client::Sqs],
-        JwksPolicy::default(),
-    )
-    .await
-    .expect("state");
+    let app = AppState::new(config, pool);
+    let state = TestState {
+        vault: Some(VaultState::new(app.clone()).await),
+        write: Some(WriteState::new(app.clone()).await.expect("write state")),
+        account: Some(AccountState::new(app.clone()).await.expect("account state")),
+        ..TestState::bare(app)
+    };
     (state, queue)
 }
 
 /// Every message on `queue` right now, bodies parsed.
-pub async fn drain_queue(state: &AppState, queue: &str) -> Vec<Value> {
-    let sqs = state.sqs().expect("sqs");
+pub async fn drain_queue(state: &TestState, queue: &str) -> Vec<Value> {
+    let sqs = state.sqs();
     let mut out = Vec::new();
     loop {
         let got = sqs
@@ -348,7 +432,7 @@ pub struct TestDevice {
     pub token: String,
 }
 
-pub async fn new_user_device(state: &AppState, sub: &str) -> TestDevice {
+pub async fn new_user_device(state: &TestState, sub: &str) -> TestDevice {
     let user = steel_core::db::users::find_or_create_user(
         &state.db,
         steel_core::domain::Provider::Apple,
@@ -361,7 +445,7 @@ pub async fn new_user_device(state: &AppState, sub: &str) -> TestDevice {
 }
 
 pub async fn another_device(
-    state: &AppState,
+    state: &TestState,
     user_id: steel_core::domain::UserId,
     name: &str,
 ) -> TestDevice {
@@ -406,7 +490,7 @@ pub async fn upload(http: &reqwest::Client, entry: &Value, bytes: &[u8]) -> reqw
 }
 
 /// `POST /auth/refresh` with `token`.
-pub async fn refresh_with(state: &AppState, token: &str) -> Answer {
+pub async fn refresh_with(state: &TestState, token: &str) -> Answer {
     call(
         state,
         steel_core::handlers::refresh::handle,
@@ -436,7 +520,7 @@ pub fn device_of(answer: &Value) -> TestDevice {
 /// push → PUT (when the server asks for the bytes) → confirm one file, asserting each step
 /// succeeds; returns the confirm answer.
 pub async fn sync_file(
-    state: &AppState,
+    state: &TestState,
     http: &reqwest::Client,
     dev: &TestDevice,
     path: &str,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{Device, DeviceUpdate, devices, tokens};
 use crate::domain::{DeviceId, Platform, PushEnvironment, UserId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::runtime::AppState;
 
 /// A device as a client describes it (login's `device`, the register body).
@@ -25,7 +25,7 @@ impl DeviceInput {
         let name = self.device_name.trim();
         if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(ApiError::bad_request(
-                "invalid_device_name",
+                ErrorCode::InvalidDeviceName,
                 "device_name must be 1 to 200 characters without control characters",
             ));
         }
@@ -36,7 +36,7 @@ impl DeviceInput {
             }
             Some(_) => {
                 return Err(ApiError::bad_request(
-                    "invalid_push_token",
+                    ErrorCode::InvalidPushToken,
                     "push_token must be at most 512 printable ASCII characters",
                 ));
             }

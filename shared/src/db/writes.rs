@@ -1,0 +1,289 @@
+//! Committing versions and tombstones: load and lock, ask [`crate::vault::rules`], write.
+//!
+//! Every write runs in one transaction that first locks the user's row and then advances
+//! `users.change_seq`. The lock is held until commit, so a user's writers are serialised and
+//! commit in sequence order: a reader that has seen cursor `c` can never later find a
+//! committed change below `c`. A batch issues a fixed number of statements, whatever the
+//! number of files.
+
+use std::collections::HashMap;
+
+use sqlx::{PgConnection, PgPool};
+
+use crate::db::files::{FILE_COLUMNS, FileState, live_keys};
+use crate::domain::{ContentHash, Cursor, DeviceId, UserId, VaultPath, Version};
+use crate::error::{ApiError, ErrorCode};
+use crate::vault::rules::{self, Decision, DeleteDecision, Proposal, Room};
+
+/// Why a write did not happen at all.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The user's row is gone: the account was deleted while the request ran.
+    #[error("the user no longer exists")]
+    UserGone,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<WriteError> for ApiError {
+    fn from(err: WriteError) -> Self {
+        match err {
+            // The token's account is gone: the same answer a later request would get.
+            WriteError::UserGone => ApiError::unauthorized(ErrorCode::InvalidToken),
+            WriteError::Database(e) => e.into(),
+        }
+    }
+}
+
+/// What a batch did to one file: the rules' decision, and the server's row afterwards (the
+/// row written, or the row as it was; `None` when the path has no row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome<D> {
+    pub decision: D,
+    pub row: Option<FileState>,
+}
+
+/// A batch's outcomes in request order, and the user's cursor after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch<D> {
+    pub outcomes: Vec<Outcome<D>>,
+    pub cursor: Cursor,
+}
+
+/// Locks the user's row for the rest of the transaction; returns (change_seq, vault_size).
+async fn lock_user(conn: &mut PgConnection, user_id: UserId) -> Result<(i64, i64), WriteError> {
+    sqlx::query_as("SELECT change_seq, vault_size FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(WriteError::UserGone)
+}
+
+async fn lock_files(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    paths: &[&VaultPath],
+) -> Result<HashMap<VaultPath, FileState>, sqlx::Error> {
+    let names: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
+    let rows: Vec<FileState> = sqlx::query_as(&format!(
+        "SELECT {FILE_COLUMNS} FROM file_state
+         WHERE user_id = $1 AND path = ANY($2::TEXT[]) FOR UPDATE"
+    ))
+    .bind(user_id)
+    .bind(&names)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.path.clone(), r)).collect())
+}
+
+/// Rows to write: new file_state values (also appended to file_versions).
+#[derive(Default)]
+struct Writes {
+    paths: Vec<String>,
+    keys: Vec<String>,
+    versions: Vec<i64>,
+    hashes: Vec<String>,
+    sizes: Vec<i64>,
+    deleted: Vec<bool>,
+    seqs: Vec<i64>,
+    size_delta: i64,
+    seq: i64,
+}
+
+impl Writes {
+    fn starting_at(seq: i64) -> Self {
+        Writes {
+            seq,
+            ..Writes::default()
+        }
+    }
+
+    /// Queues one row, taking the next change sequence value.
+    fn push(
+        &mut self,
+        path: &VaultPath,
+        version: Version,
+        hash: &ContentHash,
+        size: i64,
+        deleted: bool,
+        size_delta: i64,
+    ) {
+        self.seq += 1;
+        self.size_delta += size_delta;
+        self.paths.push(path.to_string());
+        self.keys.push(path.case_key());
+        self.versions.push(version.get());
+        self.hashes.push(hash.to_hex());
+        self.sizes.push(size);
+        self.deleted.push(deleted);
+        self.seqs.push(self.seq);
+    }
+
+    /// Upserts every row, appends each to the history, advances the user's cursor and vault
+    /// size, and commits: three statements, whatever the number of rows.
+    async fn commit(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        user_id: UserId,
+        device_id: Option<DeviceId>,
+    ) -> Result<HashMap<VaultPath, FileState>, sqlx::Error> {
+        if self.paths.is_empty() {
+            tx.commit().await?;
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<FileState> = sqlx::query_as(&format!(
+            "WITH input AS (
+                 SELECT * FROM UNNEST($3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TEXT[],
+                                      $7::BIGINT[], $8::BOOLEAN[], $9::BIGINT[])
+                     AS t(path, path_key, version, content_hash, size_bytes, is_deleted, change_seq)
+             ),
+             written AS (
+                 INSERT INTO file_state AS f
+                     (user_id, path, path_key, version, content_hash, size_bytes, is_deleted,
+                      deleted_at, updated_at, updated_by, change_seq)
+                 SELECT $1, path, path_key, version, content_hash, size_bytes, is_deleted,
+                        CASE WHEN is_deleted THEN now() END, now(), $2, change_seq
+                 FROM input
+                 ON CONFLICT (user_id, path) DO UPDATE SET
+                     path_key = EXCLUDED.path_key, version = EXCLUDED.version,
+                     content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
+                     is_deleted = EXCLUDED.is_deleted, deleted_at = EXCLUDED.deleted_at,
+                     updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
+                     change_seq = EXCLUDED.change_seq
+                 RETURNING {FILE_COLUMNS}
+             ),
+             history AS (
+                 INSERT INTO file_versions
+                     (user_id, path, version, content_hash, size_bytes, is_deleted, device_id,
+                      change_seq, created_at)
+                 SELECT $1, path, version, content_hash, size_bytes, is_deleted, updated_by,
+                        change_seq, updated_at
+                 FROM written
+             )
+             SELECT {FILE_COLUMNS} FROM written"
+        ))
+        .bind(user_id)
+        .bind(device_id)
+        .bind(&self.paths)
+        .bind(&self.keys)
+        .bind(&self.versions)
+        .bind(&self.hashes)
+        .bind(&self.sizes)
+        .bind(&self.deleted)
+        .bind(&self.seqs)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE users SET change_seq = $2, vault_size = GREATEST(vault_size + $3, 0)
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(self.seq)
+        .bind(self.size_delta)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|r| (r.path.clone(), r)).collect())
+    }
+}
+
+/// Pairs each decision with the row after the commit: the written one where there is one.
+fn outcomes<D>(
+    decisions: Vec<D>,
+    paths: impl Iterator<Item = VaultPath>,
+    mut before: HashMap<VaultPath, FileState>,
+    mut written: HashMap<VaultPath, FileState>,
+) -> Vec<Outcome<D>> {
+    decisions
+        .into_iter()
+        .zip(paths)
+        .map(|(decision, path)| Outcome {
+            row: written.remove(&path).or_else(|| before.remove(&path)),
+            decision,
+        })
+        .collect()
+}
+
+/// Commits every proposal the rules allow, in one transaction with a fixed number of
+/// statements. Paths must be distinct. `quota`: the most the vault may hold.
+pub async fn commit_versions(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+    proposals: &[Proposal],
+    quota: u64,
+) -> Result<Batch<Decision>, WriteError> {
+    let mut tx = pool.begin().await?;
+    let (seq, vault_size) = lock_user(&mut tx, user_id).await?;
+    let paths: Vec<&VaultPath> = proposals.iter().map(|p| &p.path).collect();
+    let current = lock_files(&mut tx, user_id, &paths).await?;
+    let live = live_keys(&mut tx, user_id, &paths).await?;
+    let decisions = rules::decide_writes(
+        proposals,
+        &current,
+        &live,
+        device_id,
+        Room::new(vault_size, quota),
+    );
+    let mut writes = Writes::starting_at(seq);
+    for (p, decision) in proposals.iter().zip(&decisions) {
+        if let Decision::Write {
+            version,
+            size_delta,
+        } = decision
+        {
+            let (hash, size) = (&p.content.hash, p.content.size);
+            writes.push(&p.path, *version, hash, size, false, *size_delta);
+        }
+    }
+    let written = writes.commit(tx, user_id, device_id).await?;
+    Ok(Batch {
+        outcomes: outcomes(
+            decisions,
+            proposals.iter().map(|p| p.path.clone()),
+            current,
+            written,
+        ),
+        cursor: Cursor::from_seq(writes.seq),
+    })
+}
+
+/// Writes a tombstone for every file the rules allow, in one transaction with a fixed
+/// number of statements. Paths must be distinct.
+pub async fn delete_files(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+    deletes: &[(VaultPath, Version)],
+) -> Result<Batch<DeleteDecision>, WriteError> {
+    let mut tx = pool.begin().await?;
+    let (seq, _) = lock_user(&mut tx, user_id).await?;
+    let paths: Vec<&VaultPath> = deletes.iter().map(|(p, _)| p).collect();
+    let current = lock_files(&mut tx, user_id, &paths).await?;
+    let decisions = rules::decide_deletes(deletes, &current);
+    let mut writes = Writes::starting_at(seq);
+    for ((path, _), decision) in deletes.iter().zip(&decisions) {
+        if let (
+            DeleteDecision::Tombstone {
+                version,
+                size_delta,
+            },
+            Some(row),
+        ) = (decision, current.get(path))
+        {
+            // The tombstone keeps the hash and size of what it deleted.
+            let (hash, size) = (&row.content_hash, row.size_bytes);
+            writes.push(path, *version, hash, size, true, *size_delta);
+        }
+    }
+    let written = writes.commit(tx, user_id, device_id).await?;
+    Ok(Batch {
+        outcomes: outcomes(
+            decisions,
+            deletes.iter().map(|(p, _)| p.clone()),
+            current,
+            written,
+        ),
+        cursor: Cursor::from_seq(writes.seq),
+    })
+}
