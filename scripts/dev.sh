@@ -22,7 +22,7 @@ SECRET_FILE="$RUN/dev-jwt-secret"
 [ -s "$SECRET_FILE" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$SECRET_FILE"
 
 # The sign-in stand-in: a static JWKS on loopback. Tokens come from
-# `cargo run -q -p steel-core --bin dev-token -- --sub alice`.
+# `cargo run -q -p dev-token -- --sub alice`.
 IDP_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 python3 -m http.server --bind 127.0.0.1 --directory "$ROOT/scripts/dev-idp" "$IDP_PORT" \
   >"$RUN/dev-idp.log" 2>&1 &

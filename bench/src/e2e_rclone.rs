@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use steel_core::dev_identity::DevToken;
+use dev_token::DevToken;
 
 use crate::report::Section;
 

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use steel_core::dev_identity::DevToken;
+use dev_token::DevToken;
 
 fn steel_sync(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_steel-sync"))

@@ -17,7 +17,6 @@
 pub mod auth;
 pub mod config;
 pub mod db;
-pub mod dev_identity;
 pub mod domain;
 pub mod error;
 pub mod handlers;

@@ -52,7 +52,7 @@ struct LoginArgs {
     /// API base URL.
     #[arg(long, env = "STEEL_API_URL", default_value = "http://127.0.0.1:9000")]
     api: String,
-    /// A development identity token (`cargo run -p steel-core --bin dev-token`).
+    /// A development identity token (`cargo run -p dev-token`).
     #[arg(long, group = "token")]
     dev_token: Option<String>,
     /// A Sign in with Apple identity token.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use steel_core::dev_identity::DevToken;
+use dev_token::DevToken;
 use steel_sync::faults::Faults;
 use steel_sync::scan::{self, ScanConfig};
 use steel_sync::{Api, Session, SyncReport, Syncer};

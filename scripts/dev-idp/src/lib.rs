@@ -1,14 +1,15 @@
 //! Development identity tokens: Sign in with Apple (or Google) style tokens signed with the
 //! development key in `scripts/dev-idp/`, which `make dev` serves as a JWKS. The backend
 //! verifies them exactly as it verifies Apple's; nothing here is a switch that skips
-//! verification, and no deployed configuration trusts this key. Used by the `dev-token`
-//! binary and by tests that sign in through the local stack.
+//! verification, and no deployed configuration trusts this key. A crate of its own, so
+//! no Lambda links the key: used by the `dev-token` binary, the client's tests and the
+//! benchmarks, which sign in through the local stack.
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-const DEV_KEY: &str = include_str!("../../scripts/dev-idp/dev-idp-key.pem");
+const DEV_KEY: &str = include_str!("../dev-idp-key.pem");
 const DEV_KID: &str = "steel-dev-1";
 
 /// What goes into a development identity token.

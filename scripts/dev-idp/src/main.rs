@@ -1,9 +1,9 @@
 //! `dev-token`: prints a Sign in with Apple (or Google) style identity token signed with the
-//! development key in `scripts/dev-idp/`, for `make dev` (see `steel_core::dev_identity`).
+//! development key in `scripts/dev-idp/`, for `make dev` (see the `dev_token` library).
 //!
 //! Usage: dev-token [--sub SUB] [--provider apple|google] [--aud AUD] [--nonce RAW] [--email E]
 
-use steel_core::dev_identity::DevToken;
+use dev_token::DevToken;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut token = DevToken::apple("dev-user");
