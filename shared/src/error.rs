@@ -61,6 +61,7 @@ error_codes! {
     DeviceNotFound = "device_not_found",
     ConfirmationRequired = "confirmation_required",
     IdentityProviderUnavailable = "identity_provider_unavailable",
+    TemporarilyUnavailable = "temporarily_unavailable",
     // Vault requests.
     TooManyFiles = "too_many_files",
     InvalidLimit = "invalid_limit",
@@ -121,9 +122,33 @@ pub enum ApiError {
     /// 503: a service we depend on (e.g. an identity provider's keys) is unreachable.
     #[error("service unavailable: {code}")]
     ServiceUnavailable { code: ErrorCode },
+    /// 503: the database or the bucket failed in a way a retry may not meet (connection
+    /// lost, timeout, a 5xx). Nothing was half-done: writes are one transaction. Logged in
+    /// full, answered with `Retry-After`.
+    #[error("unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
     /// 500: anything the client cannot fix. Logged in full, answered generically.
     #[error("internal error: {0:#}")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// Marks the cause of an error as transient (see [`ApiError::Unavailable`]); wrap the
+/// dependency's error in it where it is classified, and [`ApiError`]'s `From` finds it
+/// through any context added later.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct Transient(pub anyhow::Error);
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        if err.downcast_ref::<Transient>().is_some() {
+            return ApiError::Unavailable(err);
+        }
+        match err.downcast::<sqlx::Error>() {
+            Ok(db) => db.into(),
+            Err(err) => ApiError::Internal(err),
+        }
+    }
 }
 
 /// `{"error": {"code": "...", "message": "..."}}`
@@ -165,7 +190,7 @@ impl ApiError {
     }
 
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
-        ApiError::Internal(err.into())
+        ApiError::from(err.into())
     }
 
     pub fn status(&self) -> u16 {
@@ -175,7 +200,7 @@ impl ApiError {
             ApiError::NotFound { .. } => 404,
             ApiError::Gone { .. } => 410,
             ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::ServiceUnavailable { .. } => 503,
+            ApiError::ServiceUnavailable { .. } | ApiError::Unavailable(_) => 503,
             ApiError::Internal(_) => 500,
         }
     }
@@ -188,6 +213,7 @@ impl ApiError {
             | ApiError::NotFound { code, .. }
             | ApiError::Gone { code, .. } => *code,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
             ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -199,7 +225,7 @@ impl ApiError {
             | ApiError::NotFound { message, .. }
             | ApiError::Gone { message, .. } => Cow::Borrowed(message.as_ref()),
             ApiError::Unauthorized { .. } => "missing or invalid credentials".into(),
-            ApiError::ServiceUnavailable { .. } => {
+            ApiError::ServiceUnavailable { .. } | ApiError::Unavailable(_) => {
                 "a service this request needs is unavailable, try again".into()
             }
             ApiError::PayloadTooLarge { limit } => {
@@ -218,7 +244,49 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        ApiError::Internal(anyhow::Error::new(err).context("database"))
+        if references_a_deleted_user(&err) {
+            // The account was deleted while this request ran: what the token gets from
+            // now on.
+            return ApiError::unauthorized(ErrorCode::InvalidToken);
+        }
+        let transient = is_transient(&err);
+        let err = anyhow::Error::new(err).context("database");
+        if transient {
+            ApiError::Unavailable(err)
+        } else {
+            ApiError::Internal(err)
+        }
+    }
+}
+
+/// A row of the user's could not be written because the user row is gone (a foreign key to
+/// `users` failed: every such constraint is named `<table>_user_id_fkey`).
+fn references_a_deleted_user(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|db| {
+        db.code().as_deref() == Some("23503")
+            && db
+                .constraint()
+                .is_some_and(|c| c.ends_with("_user_id_fkey"))
+    })
+}
+
+/// Failures a retry may not meet: the connection (lost, refused, timed out, pool
+/// exhausted), the server going away, a statement timeout, a serialization failure or
+/// deadlock. Constraint violations and bugs are not.
+fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") // connection exception
+                || code.starts_with("57P") // admin shutdown, crash shutdown, cannot connect now
+                || matches!(&*code, "57014" | "40001" | "40P01" | "53300")
+        }),
+        _ => false,
     }
 }
 

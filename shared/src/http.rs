@@ -181,14 +181,19 @@ impl ApiResponse {
 
     pub fn from_error(err: &ApiError) -> Self {
         let body = serde_json::to_string(&err.body()).unwrap_or_else(|_| {
-            r#"{"error":{"code":ErrorCode::InternalError,"message":"internal server error"}}"#
-                .into()
+            r#"{"error":{"code":"internal_error","message":"internal server error"}}"#.into()
         });
         let mut response = Self::raw_json(err.status(), body);
         if err.status() == 401 {
             response
                 .headers
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if err.status() == 503 {
+            // Every request is idempotent: the same request again is safe.
+            response
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
@@ -244,7 +249,7 @@ where
         }
         Err(err) => {
             let response = ApiResponse::from_error(&err);
-            if matches!(err, ApiError::Internal(_)) {
+            if matches!(err, ApiError::Internal(_) | ApiError::Unavailable(_)) {
                 tracing::error!(request_id, route, status = response.status, elapsed_ms, error = %err, "request failed");
             } else {
                 tracing::info!(

@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{ContentHash, UserId};
+use crate::error::Transient;
 
 /// How long a presigned URL works.
 pub const PRESIGN_TTL: Duration = Duration::from_secs(300);
@@ -29,10 +30,12 @@ pub struct PresignedRequest {
 /// What the bucket holds under a blob's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobCheck {
-    /// Right size, right SHA-256.
-    Valid,
+    /// Bytes whose SHA-256 is the key's hash, `size` of them.
+    Valid {
+        size: i64,
+    },
     Missing,
-    /// Present but not the promised bytes.
+    /// Present but not the bytes the key names.
     Mismatch,
 }
 
@@ -109,14 +112,14 @@ impl Storage {
         Ok(Self::into_request(req, ttl))
     }
 
-    /// Checks the object under the blob's key: size and SHA-256. The SHA-256 is the one S3
-    /// keeps with the object (HeadObject in checksum mode); a store that keeps none has the
-    /// bytes read and hashed instead.
+    /// Checks the object under the blob's key against its SHA-256 and reports its size (a
+    /// hash names one byte string, so one size; each file that claims the hash is compared
+    /// with it on its own). The SHA-256 is the one S3 keeps with the object (HeadObject in
+    /// checksum mode); a store that keeps none has the bytes read and hashed instead.
     pub async fn check_blob(
         &self,
         user_id: UserId,
         hash: &ContentHash,
-        size: i64,
     ) -> Result<BlobCheck, anyhow::Error> {
         let key = blob_key(user_id, hash);
         let head = self
@@ -132,13 +135,15 @@ impl Storage {
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
                 return Ok(BlobCheck::Missing);
             }
-            Err(err) => return Err(anyhow::Error::new(err).context(format!("HeadObject {key}"))),
+            Err(err) => return Err(sdk_failure(err, format!("HeadObject {key}"))),
         };
-        if head.content_length() != Some(size) {
+        let Some(size) = head.content_length() else {
             return Ok(BlobCheck::Mismatch);
-        }
+        };
         match head.checksum_sha256() {
-            Some(stored) if ContentHash::from_base64(stored) == Some(*hash) => Ok(BlobCheck::Valid),
+            Some(stored) if ContentHash::from_base64(stored) == Some(*hash) => {
+                Ok(BlobCheck::Valid { size })
+            }
             Some(_) => Ok(BlobCheck::Mismatch),
             None => self.hash_object(&key, hash).await,
         }
@@ -157,15 +162,19 @@ impl Storage {
             Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                 return Ok(BlobCheck::Missing);
             }
-            Err(err) => return Err(anyhow::Error::new(err).context(format!("GetObject {key}"))),
+            Err(err) => return Err(sdk_failure(err, format!("GetObject {key}"))),
         };
         let mut hasher = Sha256::new();
-        while let Some(chunk) = body.try_next().await? {
+        let mut size: i64 = 0;
+        while let Some(chunk) = body.try_next().await.map_err(|e| {
+            anyhow::Error::new(Transient(e.into())).context(format!("reading {key}"))
+        })? {
             hasher.update(&chunk);
+            size = size.saturating_add(i64::try_from(chunk.len()).unwrap_or(i64::MAX));
         }
         let actual = ContentHash::of_digest(hasher.finalize().into());
         Ok(if actual == *hash {
-            BlobCheck::Valid
+            BlobCheck::Valid { size }
         } else {
             BlobCheck::Mismatch
         })
@@ -190,7 +199,8 @@ impl Storage {
                 .prefix(format!("{user_id}/"))
                 .max_keys(page_size)
                 .send()
-                .await?;
+                .await
+                .map_err(|e| sdk_failure(e, "ListObjectsV2".into()))?;
             let keys: Vec<ObjectIdentifier> = page
                 .contents()
                 .iter()
@@ -212,7 +222,8 @@ impl Storage {
                         .build()?,
                 )
                 .send()
-                .await?;
+                .await
+                .map_err(|e| sdk_failure(e, "DeleteObjects".into()))?;
             if let Some(err) = out.errors().first() {
                 anyhow::bail!("DeleteObjects: {:?} {:?}", err.key(), err.message());
             }
@@ -225,7 +236,8 @@ impl Storage {
             .prefix(format!("{user_id}/"))
             .max_keys(1)
             .send()
-            .await?;
+            .await
+            .map_err(|e| sdk_failure(e, "ListObjectsV2".into()))?;
         Ok((deleted, left.contents().is_empty()))
     }
 
@@ -248,5 +260,30 @@ impl Storage {
             );
         }
         Ok(keys)
+    }
+}
+
+/// An S3 call's failure, marked [`Transient`] when a retry may not meet it: no answer
+/// (timeout, connection), an unreadable answer, or a 5xx (500, 503 SlowDown).
+fn sdk_failure<E>(
+    err: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    what: String,
+) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    use aws_sdk_s3::error::SdkError;
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => e.raw().status().is_server_error(),
+        _ => false,
+    };
+    let err = anyhow::Error::new(err);
+    if transient {
+        anyhow::Error::new(Transient(err)).context(what)
+    } else {
+        err.context(what)
     }
 }

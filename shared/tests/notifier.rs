@@ -574,7 +574,11 @@ async fn a_confirm_reaches_the_other_device(pool: PgPool) {
         "the phone only, not the Mac that made the change"
     );
     assert_eq!(pushes[0].0, "/prod/3/device/phone-token");
-    assert_eq!(pushes[0].2["cursor"], confirmed.body["cursor"]);
+    let head = steel_core::db::files::current_cursor(&state.db, mac.user_id)
+        .await
+        .expect("cursor")
+        .expect("user");
+    assert_eq!(pushes[0].2["cursor"], head.to_string());
     assert_eq!(pushes[0].2["paths"], json!(["inbox.md"]));
     let _ = phone;
 }

@@ -117,10 +117,13 @@ async fn happy_path_from_one_device_to_another(pool: PgPool) {
     .await;
     assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
     assert_eq!(confirmed.body["confirmed"][0]["version"], 1);
-    let cursor = confirmed.body["cursor"]
-        .as_str()
+    // Confirm answers no cursor (only state hands one out): the user's head after it.
+    assert!(confirmed.body.get("cursor").is_none(), "{:?}", confirmed.body);
+    let cursor = steel_core::db::files::current_cursor(&state.db, mac.user_id)
+        .await
         .expect("cursor")
-        .to_owned();
+        .expect("user")
+        .to_string();
 
     // The other device sees it in its state, and downloads the same bytes.
     let seen = get_state(&state, &phone.token, &[]).await;
@@ -524,7 +527,11 @@ async fn deletes_are_version_checked_and_tombstones_revive_only_from_their_versi
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0]["paths"], json!(["d.md"]));
     assert_eq!(notices[0]["origin_device_id"], phone.device_id.to_string());
-    assert_eq!(notices[0]["cursor"], ok.body["cursor"]);
+    let head = steel_core::db::files::current_cursor(&state.db, phone.user_id)
+        .await
+        .expect("cursor")
+        .expect("user");
+    assert_eq!(notices[0]["cursor"], head.to_string());
     let size: i64 = sqlx::query_scalar("SELECT vault_size FROM users")
         .fetch_one(&pool)
         .await

@@ -9,6 +9,9 @@ use crate::domain::{DeviceId, Platform, PushEnvironment, UserId};
 use crate::error::{ApiError, ErrorCode};
 use crate::runtime::AppState;
 
+pub const MAX_DEVICE_NAME_CHARS: usize = 200;
+pub const MAX_PUSH_TOKEN_BYTES: usize = 512;
+
 /// A device as a client describes it (login's `device`, the register body).
 #[derive(Debug, Deserialize)]
 pub struct DeviceInput {
@@ -22,22 +25,29 @@ pub struct DeviceInput {
 
 impl DeviceInput {
     pub fn validate(self) -> Result<DeviceUpdate, ApiError> {
-        let name = self.device_name.trim();
-        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        // Checked as sent (the OpenAPI schema says the same), stored trimmed.
+        let raw = self.device_name.as_str();
+        if !(1..=MAX_DEVICE_NAME_CHARS).contains(&raw.chars().count())
+            || raw.chars().any(char::is_control)
+            || raw.trim().is_empty()
+        {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidDeviceName,
-                "device_name must be 1 to 200 characters without control characters",
+                "device_name must be 1 to 200 characters, not only white space, without control characters",
             ));
         }
-        let push_token = match self.push_token.as_deref().map(str::trim) {
+        let name = raw.trim();
+        let push_token = match self.push_token.as_deref() {
             None | Some("") => None,
-            Some(t) if t.len() <= 512 && t.bytes().all(|b| b.is_ascii_graphic()) => {
+            Some(t)
+                if t.len() <= MAX_PUSH_TOKEN_BYTES && t.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
                 Some(t.to_owned())
             }
             Some(_) => {
                 return Err(ApiError::bad_request(
                     ErrorCode::InvalidPushToken,
-                    "push_token must be at most 512 printable ASCII characters",
+                    "push_token must be at most 512 printable ASCII characters without spaces",
                 ));
             }
         };

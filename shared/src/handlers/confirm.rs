@@ -1,14 +1,14 @@
 //! `POST /vault/push/confirm`: verify the uploaded bytes, then commit the new versions with
 //! one compare-and-set each, all in one transaction, and queue a change notice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::auth::authenticate;
 use crate::db::{blobs, writes};
-use crate::domain::{ContentHash, Cursor, VaultPath};
+use crate::domain::{ContentHash, VaultPath};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
@@ -41,7 +41,6 @@ struct ConfirmResponse {
     conflicts: Vec<Conflict>,
     missing: Vec<Missing>,
     rejected: Vec<Rejected>,
-    cursor: Cursor,
 }
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -53,29 +52,32 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
     let (proposals, mut rejected) = request::parse_files(&body.files, limits.max_file_bytes);
     let user_id = caller.user_id;
 
-    // Which blobs hold the promised bytes: known-good ones from the database, the others
-    // checked in the bucket (and remembered when good).
-    let sizes: HashMap<ContentHash, i64> = proposals
+    // Which blobs hold bytes with their hash, and how many: known-good ones from the
+    // database, the others checked in the bucket once per hash (and remembered when good).
+    // Each file is then compared with its blob on its own, so one wrong size fails only
+    // the file that claims it.
+    let hashes: Vec<ContentHash> = proposals
         .iter()
-        .map(|p| (p.content.hash, p.content.size))
+        .map(|p| p.content.hash)
+        .collect::<HashSet<_>>()
+        .into_iter()
         .collect();
-    let hashes: Vec<ContentHash> = sizes.keys().copied().collect();
     let known = blobs::verified(&app.db, user_id, &hashes).await?;
     let limiter = Arc::new(tokio::sync::Semaphore::new(CHECK_CONCURRENCY));
     let mut checks = tokio::task::JoinSet::new();
-    for (hash, size) in sizes.iter().filter(|(h, _)| !known.contains_key(*h)) {
-        let (storage, limiter, hash, size) = (state.storage.clone(), limiter.clone(), *hash, *size);
+    for hash in hashes.into_iter().filter(|h| !known.contains_key(h)) {
+        let (storage, limiter) = (state.storage.clone(), limiter.clone());
         checks.spawn(async move {
             let _permit = limiter.acquire_owned().await;
-            (hash, size, storage.check_blob(user_id, &hash, size).await)
+            (hash, storage.check_blob(user_id, &hash).await)
         });
     }
     let mut bad: HashMap<ContentHash, BlobCheck> = HashMap::new();
     let mut newly_verified = Vec::new();
     while let Some(joined) = checks.join_next().await {
-        let (hash, size, check) = joined.map_err(ApiError::internal)?;
+        let (hash, check) = joined.map_err(ApiError::internal)?;
         match check? {
-            BlobCheck::Valid => newly_verified.push((hash, size)),
+            BlobCheck::Valid { size } => newly_verified.push((hash, size)),
             other => {
                 bad.insert(hash, other);
             }
@@ -121,7 +123,6 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
         conflicts: Vec::new(),
         missing,
         rejected: Vec::new(),
-        cursor: batch.cursor,
     };
     // Only new commits are news; a retried confirm was announced the first time.
     let mut committed_now = Vec::new();

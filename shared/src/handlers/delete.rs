@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::auth::authenticate;
 use crate::db::writes;
-use crate::domain::{Cursor, VaultPath};
+use crate::domain::VaultPath;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
@@ -27,7 +27,6 @@ struct DeleteResponse {
     conflicts: Vec<Conflict>,
     not_found: Vec<VaultPath>,
     rejected: Vec<Rejected>,
-    cursor: Cursor,
 }
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -43,7 +42,6 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
         conflicts: Vec::new(),
         not_found: Vec::new(),
         rejected,
-        cursor: batch.cursor,
     };
     let mut deleted_now = Vec::new();
     for ((path, base), outcome) in deletes.iter().zip(batch.outcomes) {

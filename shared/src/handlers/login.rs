@@ -23,14 +23,15 @@ pub async fn handle(state: &LoginState, request: ApiRequest) -> Result<ApiRespon
     let body: LoginRequest = request.json()?;
     // Refuse a bad device description before doing any remote work.
     let device = body.device.map(DeviceInput::validate).transpose()?;
+    let printable = |n: &str| n.bytes().all(|b| (0x20..=0x7e).contains(&b));
     if body
         .nonce
-        .as_ref()
-        .is_some_and(|n| n.is_empty() || n.len() > 512)
+        .as_deref()
+        .is_some_and(|n| n.is_empty() || n.len() > 512 || !printable(n))
     {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidNonce,
-            "nonce must be 1 to 512 bytes",
+            "nonce must be 1 to 512 printable ASCII characters",
         ));
     }
     let identity = state

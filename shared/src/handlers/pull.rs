@@ -1,6 +1,8 @@
 //! `POST /vault/pull`: presigned download URLs for current files (`paths`) or for past
 //! versions (`files` with `version`, for 3-way merges).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +14,7 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::VaultState;
 use crate::storage::PRESIGN_TTL;
 use crate::vault::Rejected;
-use crate::vault::request::{self, PathParser};
+use crate::vault::request;
 
 #[derive(Debug, Deserialize)]
 struct VersionRef {
@@ -65,8 +67,6 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         not_found: Vec::new(),
         rejected: Vec::new(),
     };
-    let mut paths = PathParser::default();
-    let mut wanted: Vec<(VaultPath, Option<i64>)> = Vec::new();
     let entries: Vec<(String, Option<serde_json::Number>)> = match (body.paths, body.files) {
         (Some(paths), None) => paths.into_iter().map(|p| (p, None)).collect(),
         (None, Some(files)) => files
@@ -81,13 +81,27 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         }
     };
     request::check_count(entries.len())?;
+    // Two versions of one path are two files (a three-way merge needs the base and the
+    // current one); the same version twice is a duplicate.
+    let mut seen = HashSet::new();
+    let mut wanted: Vec<(VaultPath, Option<i64>)> = Vec::new();
     for (raw, version) in entries {
-        let parsed = paths.parse(&raw).and_then(|path| {
-            let version = version
-                .map(|v| request::parse_version(&path, &v))
-                .transpose()?;
-            Ok((path, version.map(|v| v.get())))
-        });
+        let parsed = VaultPath::parse(&raw)
+            .map_err(|e| Rejected::new(raw.as_str(), e.code, e.message))
+            .and_then(|path| {
+                let version = version
+                    .map(|v| request::parse_version(&path, &v))
+                    .transpose()?
+                    .map(|v| v.get());
+                if !seen.insert((path.clone(), version)) {
+                    return Err(Rejected::new(
+                        path.as_str(),
+                        ErrorCode::DuplicatePath,
+                        "the same file (and version) appears twice in this request",
+                    ));
+                }
+                Ok((path, version))
+            });
         match parsed {
             Ok(w) => wanted.push(w),
             Err(r) => response.rejected.push(r),
