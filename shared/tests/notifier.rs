@@ -543,7 +543,7 @@ async fn a_confirm_reaches_the_other_device(pool: PgPool) {
     )
     .await;
 
-    let confirmed = sync_file(&state, &http, &mac, "inbox.md", 0, b"pushed from the Mac").await;
+    sync_file(&state, &http, &mac, "inbox.md", 0, b"pushed from the Mac").await;
 
     let received = state
         .sqs()

@@ -118,7 +118,11 @@ async fn happy_path_from_one_device_to_another(pool: PgPool) {
     assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
     assert_eq!(confirmed.body["confirmed"][0]["version"], 1);
     // Confirm answers no cursor (only state hands one out): the user's head after it.
-    assert!(confirmed.body.get("cursor").is_none(), "{:?}", confirmed.body);
+    assert!(
+        confirmed.body.get("cursor").is_none(),
+        "{:?}",
+        confirmed.body
+    );
     let cursor = steel_core::db::files::current_cursor(&state.db, mac.user_id)
         .await
         .expect("cursor")
