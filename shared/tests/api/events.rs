@@ -1,21 +1,13 @@
 //! The sample events in `events/` (the ones `cargo lambda invoke --data-file` and
 //! `sam local invoke -e` take) decode through the HTTP adapter as the functions see them.
 
-use std::path::{Path, PathBuf};
-
-use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::SqsEvent;
 use serde::Deserialize;
+use serde_json::Value;
 use steel_core::http::{self, ApiRequest, ApiResponse};
 
-fn events_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
-}
-
-fn load(name: &str) -> ApiGatewayV2httpRequest {
-    let text = std::fs::read_to_string(events_dir().join(name)).expect(name);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
+use crate::support::events::sample_event;
+use crate::support::services::events_dir;
 
 /// Runs `event` through the adapter with a handler that parses the body as `T` (or not at
 /// all for GET) and echoes it back.
@@ -24,7 +16,7 @@ where
     T: for<'de> Deserialize<'de> + serde::Serialize,
 {
     http::serve(
-        load(name),
+        sample_event(name),
         name.into(),
         1 << 20,
         |req: ApiRequest| async move {
@@ -36,6 +28,11 @@ where
         },
     )
     .await
+}
+
+/// The body of an adapter response, parsed.
+fn json_body(response: &ApiResponse) -> Value {
+    serde_json::from_str(&response.body).expect("JSON body")
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -65,7 +62,7 @@ async fn every_http_event_decodes() {
                 dir.file_name().expect("name").to_string_lossy(),
                 file.file_name().expect("name").to_string_lossy()
             );
-            let event = load(&name);
+            let event = sample_event(&name);
             // The sample's route must be the function's route, as the router sends it: the
             // route key's template with the path parameters filled in is the raw path.
             let route = event.route_key.clone().expect("routeKey");
@@ -102,16 +99,16 @@ async fn invalid_samples_get_the_right_400() {
     for (name, code) in cases {
         let response = echo::<serde_json::Value>(name).await;
         assert_eq!(response.status, 400, "{name}");
-        assert_eq!(response.json_body()["error"]["code"], code, "{name}");
+        assert_eq!(json_body(&response)["error"]["code"], code, "{name}");
     }
     let response = echo::<Login>("login/missing-field.json").await;
-    assert_eq!(response.json_body()["error"]["code"], "missing_field");
+    assert_eq!(json_body(&response)["error"]["code"], "missing_field");
     assert!(response.body.contains("identity_token"));
     let response = echo::<Register>("register/wrong-type.json").await;
-    assert_eq!(response.json_body()["error"]["code"], "invalid_type");
+    assert_eq!(json_body(&response)["error"]["code"], "invalid_type");
     assert!(response.body.contains("device_name"));
     let response = echo::<Login>("login/apple.json").await;
-    assert_eq!(response.json_body()["provider"], "apple");
+    assert_eq!(json_body(&response)["provider"], "apple");
 }
 
 #[tokio::test]
@@ -120,9 +117,9 @@ async fn base64_and_query_events_decode() {
     let encoded = echo::<serde_json::Value>("push/base64-body.json").await;
     assert_eq!(plain.status, 200);
     assert_eq!(encoded.status, 200);
-    assert_eq!(encoded.json_body()["files"][0]["path"], "questions/Why.md");
+    assert_eq!(json_body(&encoded)["files"][0]["path"], "questions/Why.md");
     let state = echo::<serde_json::Value>("state/from-cursor.json").await;
-    assert_eq!(state.json_body()["query"], "c42");
+    assert_eq!(json_body(&state)["query"], "c42");
 }
 
 #[test]

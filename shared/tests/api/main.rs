@@ -1,0 +1,17 @@
+//! The integration tests of `steel-core`, in one test binary (each binary links the whole
+//! crate and its dependencies, so one binary builds and links once). Every test runs
+//! against the real local services of `scripts/services.sh`; see `support` for the
+//! application under test and the stand-ins around it.
+//!
+//! One module per topic: `auth`, `vault`, `account`, `notifier` go through the functions'
+//! handlers; `db` tests the data layer; `events` and `openapi` check the sample events and
+//! `openapi.yaml` against the code.
+
+mod account;
+mod auth;
+mod db;
+mod events;
+mod notifier;
+mod openapi;
+mod support;
+mod vault;

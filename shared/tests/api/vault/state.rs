@@ -1,0 +1,138 @@
+//! `GET /vault/state`: pages of changes after a cursor, and its parameters.
+
+use serde_json::json;
+use sqlx::PgPool;
+use steel_core::domain::{ContentHash, VaultPath};
+
+use crate::support::{TestApp, TestDevice, oracle, seed};
+
+/// A device whose user has twelve files, `p/00.md` to `p/11.md`, written straight into the
+/// database (these tests are about paging, not uploads).
+async fn twelve_files(app: &TestApp) -> TestDevice {
+    let dev = app.new_user_device("pager").await;
+    for i in 0..12 {
+        let path = VaultPath::parse(&format!("p/{i:02}.md")).expect("path");
+        seed::commit_one(
+            &app.db,
+            dev.user_id,
+            Some(dev.device_id),
+            &path,
+            0,
+            &ContentHash::of(&[i]),
+            1,
+        )
+        .await;
+    }
+    dev
+}
+
+/// The cursor of everything: what a state read from the start answers.
+async fn head_cursor(app: &TestApp, dev: &TestDevice) -> String {
+    let all = app.state(dev, &[]).await;
+    assert_eq!(all.body["has_more"], false);
+    all.body["cursor"].as_str().expect("cursor").to_owned()
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn state_pages_with_a_monotonic_cursor(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = twelve_files(&app).await;
+
+    let mut cursor: Option<String> = None;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let mut q = vec![("limit", "5")];
+        if let Some(c) = cursor.as_deref() {
+            q.push(("cursor", c));
+        }
+        let answer = app.state(&dev, &q).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        pages += 1;
+        seen.extend(
+            answer.body["files"]
+                .as_array()
+                .expect("files")
+                .iter()
+                .map(|f| f["path"].as_str().expect("p").to_owned()),
+        );
+        let next = answer.body["cursor"].as_str().expect("cursor").to_owned();
+        if let Some(prev) = &cursor {
+            let n = |c: &str| c[1..].parse::<i64>().expect("seq");
+            assert!(n(&next) >= n(prev), "cursor went backwards");
+        }
+        cursor = Some(next);
+        if answer.body["has_more"] == false {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 12);
+    let last = cursor.expect("cursor");
+    assert_eq!(last, head_cursor(&app, &dev).await);
+    let empty = app.state(&dev, &[("cursor", &last)]).await;
+    assert_eq!(empty.body["files"], json!([]));
+    assert_eq!(empty.body["cursor"], last.as_str());
+    oracle::assert_consistent(&pool, false).await;
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn garbled_or_future_cursors_require_a_resync(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = twelve_files(&app).await;
+
+    for bad in ["garbled", "c", "c99999"] {
+        let answer = app.state(&dev, &[("cursor", bad)]).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (410, "resync_required"),
+            "{bad}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn limits_out_of_range_are_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = twelve_files(&app).await;
+
+    for bad in ["0", "5001", "x"] {
+        let answer = app.state(&dev, &[("limit", bad)]).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (400, "invalid_limit"),
+            "{bad}"
+        );
+    }
+}
+
+/// `since` (the seed's timestamp contract) reads changes after an instant, and answers the
+/// head cursor so the device switches to cursors.
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn since_reads_changes_after_an_instant_and_answers_the_head_cursor(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = twelve_files(&app).await;
+    let last = head_cursor(&app, &dev).await;
+
+    let answer = app.state(&dev, &[("since", "yesterday")]).await;
+    assert_eq!((answer.status, answer.code()), (400, "invalid_since"));
+    let answer = app.state(&dev, &[("since", "2000-01-01T00:00:00Z")]).await;
+    assert_eq!(answer.body["files"].as_array().map(Vec::len), Some(12));
+    assert_eq!(answer.body["cursor"], last.as_str());
+    let answer = app.state(&dev, &[("since", "2100-01-01T00:00:00Z")]).await;
+    assert_eq!(answer.body["files"], json!([]));
+    assert_eq!(
+        answer.body["cursor"],
+        last.as_str(),
+        "up to date: the head cursor"
+    );
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn state_needs_a_valid_token(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    twelve_files(&app).await;
+
+    let answer = app.state("not-a-token", &[]).await;
+    assert_eq!(answer.status, 401);
+}
