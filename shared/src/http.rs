@@ -198,11 +198,6 @@ impl ApiResponse {
         response
     }
 
-    /// The body parsed back, for tests.
-    pub fn json_body(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-
     pub fn into_event_response(self) -> ApiGatewayV2httpResponse {
         let mut out = ApiGatewayV2httpResponse::default();
         out.status_code = i64::from(self.status);
@@ -418,7 +413,8 @@ mod tests {
         .await;
         assert_eq!(response.status, 500);
         assert!(!response.body.contains("secret"));
-        assert_eq!(response.json_body()["error"]["code"], "internal_error");
+        let body: serde_json::Value = serde_json::from_str(&response.body).expect("JSON body");
+        assert_eq!(body["error"]["code"], "internal_error");
         assert_eq!(
             response.headers.get("content-type").expect("ct"),
             "application/json"

@@ -240,27 +240,6 @@ impl Storage {
             .map_err(|e| sdk_failure(e, "ListObjectsV2".into()))?;
         Ok((deleted, left.contents().is_empty()))
     }
-
-    /// Every key under the user's prefix, for tests and account purges.
-    pub async fn list_user_keys(&self, user_id: UserId) -> Result<Vec<String>, anyhow::Error> {
-        let mut keys = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(format!("{user_id}/"))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            keys.extend(
-                page?
-                    .contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-        }
-        Ok(keys)
-    }
 }
 
 /// An S3 call's failure, marked [`Transient`] when a retry may not meet it: no answer

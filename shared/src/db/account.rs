@@ -1,7 +1,6 @@
 //! Account-level operations: the account summary, signing out, removing a device, and
 //! deleting the account.
 
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::domain::{DeviceId, UserId};
@@ -141,18 +140,4 @@ pub async fn record_purge(
     .execute(pool)
     .await?;
     Ok(())
-}
-
-/// Purges still pending, oldest first (for a sweep that finishes what a crash left).
-pub async fn pending_purges(
-    pool: &PgPool,
-    limit: i64,
-) -> Result<Vec<(UserId, DateTime<Utc>)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT user_id, requested_at FROM account_purges WHERE purged_at IS NULL
-         ORDER BY requested_at LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await
 }

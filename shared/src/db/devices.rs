@@ -131,20 +131,6 @@ async fn release_push_token(
     Ok(())
 }
 
-pub async fn get_device(
-    pool: &PgPool,
-    user_id: UserId,
-    device_id: DeviceId,
-) -> Result<Option<Device>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1 AND user_id = $2"
-    ))
-    .bind(device_id)
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await
-}
-
 /// The user's active (not removed) devices, oldest first.
 pub async fn get_user_devices(pool: &PgPool, user_id: UserId) -> Result<Vec<Device>, sqlx::Error> {
     sqlx::query_as(&format!(

@@ -55,20 +55,6 @@ pub async fn current_cursor(pool: &PgPool, user_id: UserId) -> Result<Option<Cur
     Ok(seq.map(Cursor::from_seq))
 }
 
-pub async fn get_file_version(
-    pool: &PgPool,
-    user_id: UserId,
-    path: &VaultPath,
-) -> Result<Option<FileState>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {FILE_COLUMNS} FROM file_state WHERE user_id = $1 AND path = $2"
-    ))
-    .bind(user_id)
-    .bind(path.as_str())
-    .fetch_optional(pool)
-    .await
-}
-
 /// The current rows of `paths` (absent paths are left out), in one query.
 pub async fn get_files(
     pool: &PgPool,
@@ -164,23 +150,6 @@ fn page(mut files: Vec<FileState>, cursor: Cursor, limit: u32) -> ChangePage {
         cursor,
         has_more,
     }
-}
-
-/// Tombstones written after `cursor`, oldest first.
-pub async fn get_deleted_since(
-    pool: &PgPool,
-    user_id: UserId,
-    cursor: Cursor,
-) -> Result<Vec<FileState>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {FILE_COLUMNS} FROM file_state
-         WHERE user_id = $1 AND change_seq > $2 AND is_deleted
-         ORDER BY change_seq"
-    ))
-    .bind(user_id)
-    .bind(cursor.seq())
-    .fetch_all(pool)
-    .await
 }
 
 /// A past version as the history keeps it.

@@ -51,21 +51,6 @@ pub async fn get_user(pool: &PgPool, user_id: UserId) -> Result<Option<User>, sq
         .await
 }
 
-/// Recomputes the stored vault size from the live files and returns it. Writers keep
-/// `vault_size` up to date incrementally; this is the repair path and the test oracle.
-pub async fn update_vault_size(pool: &PgPool, user_id: UserId) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE users SET vault_size = (
-             SELECT COALESCE(SUM(size_bytes), 0)::BIGINT FROM file_state
-             WHERE user_id = $1 AND NOT is_deleted)
-         WHERE id = $1
-         RETURNING vault_size",
-    )
-    .bind(user_id)
-    .fetch_one(pool)
-    .await
-}
-
 /// Whether the user still exists and, for a token bound to a device, that device is still
 /// signed in: the bearer check's one indexed query.
 pub async fn is_active(
