@@ -1,5 +1,8 @@
-//! Our tokens. Access tokens are short-lived HS256 JWTs; refresh tokens are opaque random
-//! strings of which only the SHA-256 is stored, rotated on every use.
+//! Our tokens. Access tokens are short-lived HS256 JWTs; refresh tokens are opaque strings
+//! of which only the SHA-256 is stored, rotated on every use. A family starts with a random
+//! token; each successor is an HMAC of its predecessor under a server key, so a refresh
+//! retried after its answer was lost recomputes the very same successor (see
+//! [`crate::db::tokens::rotate`]).
 
 use std::time::Duration;
 
@@ -34,6 +37,8 @@ pub struct TokenIssuer {
     audience: String,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    /// Key of the successor HMAC, derived from `JWT_SECRET` (never the signing key itself).
+    successor_key: [u8; 32],
 }
 
 /// A freshly minted refresh token: the value goes to the client, the hash to the database.
@@ -60,6 +65,11 @@ impl TokenIssuer {
             audience: config.audience.clone(),
             access_ttl: config.access_ttl,
             refresh_ttl: config.refresh_ttl,
+            successor_key: Sha256::new()
+                .chain_update(b"steel-notes-sync refresh successor\0")
+                .chain_update(secret)
+                .finalize()
+                .into(),
         }
     }
 
@@ -99,10 +109,26 @@ impl TokenIssuer {
         })
     }
 
+    /// The first token of a new family: 256 random bits.
     pub fn new_refresh_token(&self) -> Result<NewRefreshToken, ApiError> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)
             .map_err(|e| ApiError::internal(anyhow::anyhow!("getrandom: {e}")))?;
+        self.refresh_token_from(bytes)
+    }
+
+    /// The token that follows `old` in its family: HMAC-SHA256(server key, old). As
+    /// unguessable as a random token to anyone without the key, and the same every time
+    /// `old` is presented.
+    pub fn successor_of(&self, old: &str) -> Result<NewRefreshToken, ApiError> {
+        use hmac::{Mac, SimpleHmac};
+        let mut mac = SimpleHmac::<Sha256>::new_from_slice(&self.successor_key)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("hmac key: {e}")))?;
+        mac.update(old.as_bytes());
+        self.refresh_token_from(mac.finalize().into_bytes().into())
+    }
+
+    fn refresh_token_from(&self, bytes: [u8; 32]) -> Result<NewRefreshToken, ApiError> {
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         Ok(NewRefreshToken {
             hash: hash_refresh_token(&token),

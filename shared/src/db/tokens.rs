@@ -1,14 +1,21 @@
 //! Refresh tokens: stored as SHA-256 hashes, grouped in families, rotated on every use.
 //!
 //! A family starts at login (or device registration) and every refresh replaces its live
-//! token with a new one. Presenting a token that was already used means two parties hold
-//! copies of it (a stolen token or a replay), so the whole family is revoked.
+//! token with its successor. Presenting a token that was already used means two parties
+//! hold copies of it (a stolen token or a replay), so the whole family is revoked, with one
+//! exception: the same token again within [`RETRY_GRACE`] of its use, while its successor
+//! is still unused, is the same client retrying a refresh whose answer it lost; it gets the
+//! same successor again (the successor is derived from the token, see
+//! [`crate::auth::tokens::TokenIssuer::successor_of`]).
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{DeviceId, UserId};
+
+/// How long after its use a refresh token may be presented again as a retry.
+pub const RETRY_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(120);
 
 /// What presenting a refresh token did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +86,22 @@ pub async fn rotate(
     if row.revoked_at.is_some() {
         return Ok(Rotation::Revoked);
     }
-    if row.used_at.is_some() {
+    if let Some(used_at) = row.used_at {
+        let successor_unused: Option<bool> = sqlx::query_scalar(
+            "SELECT used_at IS NULL AND revoked_at IS NULL FROM refresh_tokens
+             WHERE token_hash = $1 AND family_id = $2",
+        )
+        .bind(&new_hash[..])
+        .bind(row.family_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if used_at > Utc::now() - RETRY_GRACE && successor_unused == Some(true) {
+            // A retry: the successor is already stored, the answer is the same.
+            return Ok(Rotation::Rotated {
+                user_id: row.user_id,
+                device_id: row.device_id,
+            });
+        }
         revoke_family_in(&mut tx, row.family_id).await?;
         tx.commit().await?;
         return Ok(Rotation::Reused);

@@ -19,7 +19,7 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     if body.refresh_token.is_empty() || body.refresh_token.len() > 512 {
         return Err(ApiError::unauthorized(ErrorCode::InvalidRefreshToken));
     }
-    let next = state.tokens.new_refresh_token()?;
+    let next = state.tokens.successor_of(&body.refresh_token)?;
     let rotation = tokens::rotate(
         &state.db,
         &hash_refresh_token(&body.refresh_token),
