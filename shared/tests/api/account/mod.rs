@@ -2,6 +2,7 @@
 //! account (rows and S3 objects), against real Postgres, s3s-fs and moto.
 
 mod delete_account;
+mod deletion_race;
 mod logout;
 mod purge;
 mod remove_device;

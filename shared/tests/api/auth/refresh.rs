@@ -109,3 +109,47 @@ async fn expired_refresh_tokens_are_refused(pool: PgPool) {
     );
     assert_eq!(answer.www_authenticate.as_deref(), Some("Bearer"));
 }
+
+/// A refresh whose answer was lost, sent again: the same new pair, not a theft.
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn a_retried_refresh_gets_the_same_successor(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let r0 = rt(&mac_login(&app).await);
+    let lost = app.refresh(&r0).await;
+    let retry = app.refresh(&r0).await;
+    assert_eq!(retry.status, 200, "{:?}", retry.body);
+    assert_eq!(rt(&retry), rt(&lost), "the same successor");
+    let next = app.refresh(&rt(&retry)).await;
+    assert_eq!(next.status, 200, "the family lives on");
+}
+
+/// Once the successor has been used, the old token again is a replay, as before.
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn a_retry_after_the_successor_was_used_is_a_replay(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let r0 = rt(&mac_login(&app).await);
+    let r1 = rt(&app.refresh(&r0).await);
+    assert_eq!(app.refresh(&r1).await.status, 200);
+    let replay = app.refresh(&r0).await;
+    assert_eq!(
+        (replay.status, replay.code()),
+        (401, "refresh_token_reused")
+    );
+}
+
+/// Past the grace period, the old token again is a replay even if its successor is unused.
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn a_retry_after_the_grace_period_is_a_replay(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let r0 = rt(&mac_login(&app).await);
+    assert_eq!(app.refresh(&r0).await.status, 200);
+    sqlx::query("UPDATE refresh_tokens SET used_at = now() - interval '121 seconds' WHERE used_at IS NOT NULL")
+        .execute(&pool)
+        .await
+        .expect("age");
+    let replay = app.refresh(&r0).await;
+    assert_eq!(
+        (replay.status, replay.code()),
+        (401, "refresh_token_reused")
+    );
+}

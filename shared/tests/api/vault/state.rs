@@ -136,3 +136,41 @@ async fn state_needs_a_valid_token(pool: PgPool) {
     let answer = app.state("not-a-token", &[]).await;
     assert_eq!(answer.status, 401);
 }
+
+/// Issue 13, defect 5: a cursor that must not be stored looked exactly like one that must.
+/// A reads state (c0), B commits, A commits its own push: A's next read from the cursor it
+/// stored (state's) has B's change; confirm and delete hand out no cursor to store instead.
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn only_state_hands_out_a_cursor_so_no_change_is_skipped(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let a = app.new_user_device("trap").await;
+    let b = app.another_device(a.user_id, "phone").await;
+    let stored = head_cursor(&app, &a).await;
+
+    app.sync_up(&b, "from-b.md", 0, b"B's note").await;
+    let confirmed = app.sync_file(&a, "from-a.md", 0, b"A's note").await;
+    assert!(
+        confirmed.body.get("cursor").is_none(),
+        "{:?}",
+        confirmed.body
+    );
+    let deleted = app
+        .delete(
+            &a,
+            json!({"files": [{"path": "from-a.md", "base_version": 1}]}),
+        )
+        .await;
+    assert!(deleted.body.get("cursor").is_none(), "{:?}", deleted.body);
+
+    let next = app.state(&a, &[("cursor", &stored)]).await;
+    let paths: Vec<&str> = next.body["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"from-b.md"),
+        "B's change reaches A: {paths:?}"
+    );
+}

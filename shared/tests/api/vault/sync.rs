@@ -100,3 +100,30 @@ async fn a_commit_queues_one_notice_and_grows_the_vault(pool: PgPool) {
     assert_eq!(oracle::vault_size(&pool, None).await, IDEA.len() as i64);
     oracle::assert_consistent(&pool, true).await;
 }
+
+/// A three-way merge needs the base and the current version of one path: one pull fetches
+/// both (the same version twice is still a duplicate).
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn one_pull_fetches_two_versions_of_a_path(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let dev = app.new_user_device("merge").await;
+    app.sync_up(&dev, "m.md", 0, b"base\n").await;
+    app.sync_up(&dev, "m.md", 1, b"base\ntheirs\n").await;
+
+    let pulled = app
+        .pull(
+            &dev,
+            json!({"files": [{"path": "m.md", "version": 1}, {"path": "m.md", "version": 2},
+                             {"path": "m.md", "version": 2}]}),
+        )
+        .await;
+    assert_eq!(pulled.status, 200, "{:?}", pulled.body);
+    let files = pulled.body["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2, "{:?}", pulled.body);
+    assert_eq!(app.download(&files[0]["download_url"]).await, b"base\n");
+    assert_eq!(
+        app.download(&files[1]["download_url"]).await,
+        b"base\ntheirs\n"
+    );
+    assert_eq!(pulled.body["rejected"][0]["code"], "duplicate_path");
+}

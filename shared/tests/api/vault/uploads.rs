@@ -148,3 +148,55 @@ async fn a_known_hash_with_a_wrong_size_is_not_trusted(pool: PgPool) {
     );
     assert!(oracle::history(&pool, "lie.md").await.is_empty());
 }
+
+/// Confirms `a.md` (13 bytes, the real size) and `b.md` (the same hash, 20 bytes) in
+/// `order`; the answer.
+async fn confirm_two_sizes(app: &TestApp, dev: &TestDevice, order: [&str; 2]) -> Value {
+    const SHARED: &[u8] = b"shared bytes\n";
+    let hash = sha256_hex(SHARED);
+    let size = |p: &str| if p == "a.md" { SHARED.len() } else { 20 };
+    let files: Vec<Value> = order
+        .iter()
+        .map(|p| json!({"path": p, "base_version": 0, "content_hash": hash, "size_bytes": size(p)}))
+        .collect();
+    let pushed = app.push(dev, json!({"files": [files[0].clone()]})).await;
+    let up = &pushed.body["uploads"][0];
+    if up["path"] == "a.md" {
+        assert!(app.upload(up, SHARED).await.status().is_success());
+    } else {
+        let pushed = app
+            .push(
+                dev,
+                json!({"files": [{"path": "a.md", "base_version": 0,
+                                          "content_hash": hash, "size_bytes": 13}]}),
+            )
+            .await;
+        let up = &pushed.body["uploads"][0];
+        assert!(app.upload(up, SHARED).await.status().is_success());
+    }
+    app.confirm(dev, json!({ "files": files })).await.body
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn one_hash_with_two_sizes_confirms_the_true_one_first(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = app.new_user_device("two-sizes").await;
+    let answer = confirm_two_sizes(&app, &dev, ["a.md", "b.md"]).await;
+    assert_eq!(answer["confirmed"][0]["path"], "a.md", "{answer}");
+    assert_eq!(answer["confirmed"].as_array().map(Vec::len), Some(1));
+    assert_eq!(answer["missing"][0]["path"], "b.md");
+    assert_eq!(answer["missing"][0]["code"], "content_mismatch");
+    oracle::assert_consistent(&pool, true).await;
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn one_hash_with_two_sizes_confirms_the_true_one_second(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = app.new_user_device("two-sizes").await;
+    let answer = confirm_two_sizes(&app, &dev, ["b.md", "a.md"]).await;
+    assert_eq!(answer["confirmed"][0]["path"], "a.md", "{answer}");
+    assert_eq!(answer["confirmed"].as_array().map(Vec::len), Some(1));
+    assert_eq!(answer["missing"][0]["path"], "b.md");
+    assert_eq!(answer["missing"][0]["code"], "content_mismatch");
+    oracle::assert_consistent(&pool, true).await;
+}

@@ -141,3 +141,88 @@ async fn refused_input_writes_nothing(pool: PgPool) {
     assert_eq!(oracle::count(&pool, "file_versions").await, 1);
     assert_eq!(app.drain_notices().await.len(), 1, "only the first commit");
 }
+
+/// Versions no server ever hands out: negative, past 2^53 − 1, past i64, not integers.
+const OUT_OF_RANGE: [&str; 6] = [
+    "-1",
+    "9007199254740992",
+    "9223372036854775807",
+    "18446744073709551615",
+    "1e300",
+    "2.5",
+];
+
+/// `{"files": [{path, base_version: <raw>, ...}]}` with the raw number spliced in.
+fn with_base(raw: &str, bytes: &[u8]) -> Value {
+    serde_json::from_str(&format!(
+        r#"{{"files": [{{"path": "n.md", "base_version": {raw}, "content_hash": "{}",
+                        "size_bytes": {}}}]}}"#,
+        sha256_hex(bytes),
+        bytes.len()
+    ))
+    .expect("body")
+}
+
+fn only_rejection(answer: &Answer) -> (&str, &str) {
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let r = rejected(answer);
+    assert_eq!(r.len(), 1, "{:?}", answer.body);
+    r[0]
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn base_versions_out_of_range_are_refused_per_file_everywhere(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = app.new_user_device("huge").await;
+    // The bytes are uploaded, so only the base version can stop a confirm.
+    app.sync_up(&dev, "other.md", 0, b"n").await;
+    for raw in OUT_OF_RANGE {
+        let body = with_base(raw, b"n");
+        for answer in [
+            app.push(&dev, body.clone()).await,
+            app.confirm(&dev, body).await,
+        ] {
+            assert_eq!(
+                only_rejection(&answer),
+                ("n.md", "invalid_base_version"),
+                "{raw}"
+            );
+        }
+        let delete: Value = serde_json::from_str(&format!(
+            r#"{{"files": [{{"path": "other.md", "base_version": {raw}}}]}}"#
+        ))
+        .expect("body");
+        let deleted = app.delete(&dev, delete).await;
+        assert_eq!(
+            only_rejection(&deleted),
+            ("other.md", "invalid_base_version"),
+            "{raw}"
+        );
+        let pull: Value = serde_json::from_str(&format!(
+            r#"{{"files": [{{"path": "other.md", "version": {raw}}}]}}"#
+        ))
+        .expect("body");
+        let pulled = app.pull(&dev, pull).await;
+        assert_eq!(
+            only_rejection(&pulled),
+            ("other.md", "invalid_version"),
+            "{raw}"
+        );
+    }
+    assert_eq!(
+        oracle::history(&pool, "other.md").await.len(),
+        1,
+        "nothing written"
+    );
+    oracle::assert_consistent(&pool, true).await;
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn the_largest_safe_base_version_is_a_plain_conflict(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = app.new_user_device("huge").await;
+    app.sync_up(&dev, "n.md", 0, b"n").await;
+    let answer = app.confirm(&dev, with_base("9007199254740991", b"n")).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["conflicts"][0]["server_version"], 1);
+}
