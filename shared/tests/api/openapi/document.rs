@@ -150,3 +150,19 @@ fn loading_resolves_references_and_refuses_dangling_ones() {
         .expect("a dangling reference fails loading");
     assert!(err.contains("Nope"), "{err}");
 }
+
+/// Every code the server can answer (`ErrorCode::ALL`) is named in `openapi.yaml`, so a
+/// generated client knows each one.
+#[test]
+fn every_error_code_is_documented() {
+    let text = std::fs::read_to_string(crate::support::openapi::spec_path()).expect("spec");
+    let missing: Vec<&str> = steel_core::error::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !text.contains(c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes missing from openapi.yaml: {missing:?}"
+    );
+}

@@ -5,6 +5,7 @@
 
 mod account;
 mod document;
+mod limits;
 mod requests;
 mod responses;
 mod routes;
