@@ -7,6 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::vault::recovery::MassDeletePolicy;
+
 /// Everything a function may need. Settings only some functions use are `Option`s; the
 /// function asks for them at cold start through the `require_*` methods.
 #[derive(Clone)]
@@ -71,6 +73,9 @@ pub struct Limits {
     pub max_body_bytes: usize,
     pub max_file_bytes: u64,
     pub vault_quota_bytes: u64,
+    /// When deletes are held as a likely accident (`MASS_DELETE_MIN_FILES`,
+    /// `MASS_DELETE_FRACTION`).
+    pub mass_delete: MassDeletePolicy,
 }
 
 /// A secret value that never shows up in `Debug` output or logs.
@@ -186,6 +191,15 @@ impl Config {
             })?,
             max_file_bytes: env.parse_or("MAX_FILE_BYTES", 50 * MIB, |n| *n >= 1)?,
             vault_quota_bytes: env.parse_or("VAULT_QUOTA_BYTES", 5 * 1024 * MIB, |n| *n >= 1)?,
+            mass_delete: MassDeletePolicy {
+                min_files: env.parse_or("MASS_DELETE_MIN_FILES", 50u64, |n| *n >= 1)?,
+                // A share of the notes, 0 < f <= 1, kept as parts per million so the
+                // check itself is integer arithmetic.
+                fraction_ppm: (env
+                    .parse_or("MASS_DELETE_FRACTION", 0.25f64, |f| *f > 0.0 && *f <= 1.0)?
+                    * 1_000_000.0)
+                    .round() as u32,
+            },
         };
         Ok(Config {
             database,

@@ -67,6 +67,11 @@ error_codes! {
     InvalidLimit = "invalid_limit",
     InvalidSince = "invalid_since",
     ResyncRequired = "resync_required",
+    MassDeleteHeld = "mass_delete_held",
+    NotFound = "not_found",
+    InvalidCursor = "invalid_cursor",
+    InvalidAsOf = "invalid_as_of",
+    ContentGone = "content_gone",
     // Per-file refusals (`rejected[].code`).
     InvalidPath = "invalid_path",
     DuplicatePath = "duplicate_path",
@@ -117,6 +122,13 @@ pub enum ApiError {
         code: ErrorCode,
         message: Cow<'static, str>,
     },
+    /// 409: the request was held for the caller to confirm; `details` carries the numbers.
+    #[error("{code}: {message}")]
+    Held {
+        code: ErrorCode,
+        message: Cow<'static, str>,
+        details: serde_json::Value,
+    },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     /// 503: a service we depend on (e.g. an identity provider's keys) is unreachable.
@@ -161,6 +173,9 @@ pub struct ErrorBody<'a> {
 pub struct ErrorDetail<'a> {
     pub code: ErrorCode,
     pub message: Cow<'a, str>,
+    /// Machine-readable specifics of some errors (`mass_delete_held`: the counts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -185,6 +200,18 @@ impl ApiError {
         }
     }
 
+    pub fn held(
+        code: ErrorCode,
+        message: impl Into<Cow<'static, str>>,
+        details: serde_json::Value,
+    ) -> Self {
+        ApiError::Held {
+            code,
+            message: message.into(),
+            details,
+        }
+    }
+
     pub fn unauthorized(code: ErrorCode) -> Self {
         ApiError::Unauthorized { code }
     }
@@ -198,6 +225,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized { .. } => 401,
             ApiError::NotFound { .. } => 404,
+            ApiError::Held { .. } => 409,
             ApiError::Gone { .. } => 410,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::ServiceUnavailable { .. } | ApiError::Unavailable(_) => 503,
@@ -211,6 +239,7 @@ impl ApiError {
             | ApiError::Unauthorized { code }
             | ApiError::ServiceUnavailable { code }
             | ApiError::NotFound { code, .. }
+            | ApiError::Held { code, .. }
             | ApiError::Gone { code, .. } => *code,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
@@ -223,6 +252,7 @@ impl ApiError {
         let message: Cow<'_, str> = match self {
             ApiError::BadRequest { message, .. }
             | ApiError::NotFound { message, .. }
+            | ApiError::Held { message, .. }
             | ApiError::Gone { message, .. } => Cow::Borrowed(message.as_ref()),
             ApiError::Unauthorized { .. } => "missing or invalid credentials".into(),
             ApiError::ServiceUnavailable { .. } | ApiError::Unavailable(_) => {
@@ -237,6 +267,10 @@ impl ApiError {
             error: ErrorDetail {
                 code: self.code(),
                 message,
+                details: match self {
+                    ApiError::Held { details, .. } => Some(details),
+                    _ => None,
+                },
             },
         }
     }

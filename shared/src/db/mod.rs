@@ -15,6 +15,8 @@ pub mod account;
 pub mod blobs;
 pub mod devices;
 pub mod files;
+pub mod history;
+pub mod recovery;
 pub mod tokens;
 pub mod users;
 pub mod writes;

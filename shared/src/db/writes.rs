@@ -13,6 +13,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::db::files::{FILE_COLUMNS, FileState, live_keys};
 use crate::domain::{ContentHash, Cursor, DeviceId, UserId, VaultPath, Version};
 use crate::error::{ApiError, ErrorCode};
+use crate::vault::recovery::{MassDelete, MassDeletePolicy};
 use crate::vault::rules::{self, Decision, DeleteDecision, Proposal, Room};
 
 /// Why a write did not happen at all.
@@ -21,6 +22,9 @@ pub enum WriteError {
     /// The user's row is gone: the account was deleted while the request ran.
     #[error("the user no longer exists")]
     UserGone,
+    /// The delete looks like an accident (see [`MassDelete::is_held`]); nothing was written.
+    #[error("mass delete held: {0:?}")]
+    MassDeleteHeld(MassDelete),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -30,6 +34,16 @@ impl From<WriteError> for ApiError {
         match err {
             // The token's account is gone: the same answer a later request would get.
             WriteError::UserGone => ApiError::unauthorized(ErrorCode::InvalidToken),
+            WriteError::MassDeleteHeld(numbers) => ApiError::held(
+                ErrorCode::MassDeleteHeld,
+                format!(
+                    "this would delete {} notes, {} more in the last hour, of {} live: held as a \
+                     likely accident (an emptied or missing folder); nothing was deleted. Send \
+                     the request again with \"confirm_mass_delete\": true to delete them",
+                    numbers.requested, numbers.deleted_last_hour, numbers.live
+                ),
+                serde_json::to_value(numbers).unwrap_or_default(),
+            ),
             WriteError::Database(e) => e.into(),
         }
     }
@@ -51,7 +65,10 @@ pub struct Batch<D> {
 }
 
 /// Locks the user's row for the rest of the transaction; returns (change_seq, vault_size).
-async fn lock_user(conn: &mut PgConnection, user_id: UserId) -> Result<(i64, i64), WriteError> {
+pub(crate) async fn lock_user(
+    conn: &mut PgConnection,
+    user_id: UserId,
+) -> Result<(i64, i64), WriteError> {
     sqlx::query_as("SELECT change_seq, vault_size FROM users WHERE id = $1 FOR UPDATE")
         .bind(user_id)
         .fetch_optional(conn)
@@ -59,7 +76,7 @@ async fn lock_user(conn: &mut PgConnection, user_id: UserId) -> Result<(i64, i64
         .ok_or(WriteError::UserGone)
 }
 
-async fn lock_files(
+pub(crate) async fn lock_files(
     conn: &mut PgConnection,
     user_id: UserId,
     paths: &[&VaultPath],
@@ -78,7 +95,7 @@ async fn lock_files(
 
 /// Rows to write: new file_state values (also appended to file_versions).
 #[derive(Default)]
-struct Writes {
+pub(crate) struct Writes {
     paths: Vec<String>,
     keys: Vec<String>,
     versions: Vec<i64>,
@@ -87,11 +104,11 @@ struct Writes {
     deleted: Vec<bool>,
     seqs: Vec<i64>,
     size_delta: i64,
-    seq: i64,
+    pub(crate) seq: i64,
 }
 
 impl Writes {
-    fn starting_at(seq: i64) -> Self {
+    pub(crate) fn starting_at(seq: i64) -> Self {
         Writes {
             seq,
             ..Writes::default()
@@ -99,7 +116,7 @@ impl Writes {
     }
 
     /// Queues one row, taking the next change sequence value.
-    fn push(
+    pub(crate) fn push(
         &mut self,
         path: &VaultPath,
         version: Version,
@@ -120,8 +137,11 @@ impl Writes {
     }
 
     /// Upserts every row, appends each to the history, advances the user's cursor and vault
-    /// size, and commits: three statements, whatever the number of rows.
-    async fn commit(
+    /// size, and commits: three statements, whatever the number of rows. Rows are stamped
+    /// with the time of the write statement, which runs after the user's row lock: a user's
+    /// versions are stamped in the order they commit, so "the state at a moment" (rewind)
+    /// is a cut through the change sequence.
+    pub(crate) async fn commit(
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
         user_id: UserId,
@@ -142,7 +162,8 @@ impl Writes {
                      (user_id, path, path_key, version, content_hash, size_bytes, is_deleted,
                       deleted_at, updated_at, updated_by, change_seq)
                  SELECT $1, path, path_key, version, content_hash, size_bytes, is_deleted,
-                        CASE WHEN is_deleted THEN now() END, now(), $2, change_seq
+                        CASE WHEN is_deleted THEN statement_timestamp() END,
+                        statement_timestamp(), $2, change_seq
                  FROM input
                  ON CONFLICT (user_id, path) DO UPDATE SET
                      path_key = EXCLUDED.path_key, version = EXCLUDED.version,
@@ -188,7 +209,7 @@ impl Writes {
 }
 
 /// Pairs each decision with the row after the commit: the written one where there is one.
-fn outcomes<D>(
+pub(crate) fn outcomes<D>(
     decisions: Vec<D>,
     paths: impl Iterator<Item = VaultPath>,
     mut before: HashMap<VaultPath, FileState>,
@@ -249,18 +270,38 @@ pub async fn commit_versions(
 }
 
 /// Writes a tombstone for every file the rules allow, in one transaction with a fixed
-/// number of statements. Paths must be distinct.
+/// number of statements. Paths must be distinct. With a `guard`, a delete that would make a
+/// mass deletion (counted with the last hour's tombstones, under the user's lock, so small
+/// batches cannot slip past) writes nothing and is refused.
 pub async fn delete_files(
     pool: &PgPool,
     user_id: UserId,
     device_id: Option<DeviceId>,
     deletes: &[(VaultPath, Version)],
+    guard: Option<MassDeletePolicy>,
 ) -> Result<Batch<DeleteDecision>, WriteError> {
     let mut tx = pool.begin().await?;
     let (seq, _) = lock_user(&mut tx, user_id).await?;
     let paths: Vec<&VaultPath> = deletes.iter().map(|(p, _)| p).collect();
     let current = lock_files(&mut tx, user_id, &paths).await?;
     let decisions = rules::decide_deletes(deletes, &current);
+    let requested = decisions
+        .iter()
+        .filter(|d| matches!(d, DeleteDecision::Tombstone { .. }))
+        .count();
+    if let Some(policy) = guard.filter(|_| requested > 0) {
+        let hour_ago = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+        let (recent, live) =
+            crate::db::history::deletion_counts(&mut tx, user_id, hour_ago).await?;
+        let numbers = MassDelete {
+            deleted_last_hour: u64::try_from(recent).unwrap_or(0),
+            requested: u64::try_from(requested).unwrap_or(u64::MAX),
+            live: u64::try_from(live).unwrap_or(0),
+        };
+        if numbers.is_held(policy) {
+            return Err(WriteError::MassDeleteHeld(numbers));
+        }
+    }
     let mut writes = Writes::starting_at(seq);
     for ((path, _), decision) in deletes.iter().zip(&decisions) {
         if let (

@@ -1,5 +1,6 @@
 //! `POST /vault/delete`: version-checked tombstones. A device that never saw the latest
-//! version of a file cannot delete it; deleting a deleted file is success.
+//! version of a file cannot delete it; deleting a deleted file is success. A run of deletes
+//! that looks like an accident (an emptied folder) is held until the caller confirms it.
 
 use serde::Serialize;
 
@@ -36,7 +37,8 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
     request::check_count(body.files.len())?;
     let user_id = caller.user_id;
     let (deletes, rejected) = request::parse_deletes(&body.files);
-    let batch = writes::delete_files(&app.db, user_id, caller.device_id, &deletes).await?;
+    let guard = (!body.confirm_mass_delete).then_some(app.config.limits.mass_delete);
+    let batch = writes::delete_files(&app.db, user_id, caller.device_id, &deletes, guard).await?;
     let mut response = DeleteResponse {
         deleted: Vec::new(),
         conflicts: Vec::new(),

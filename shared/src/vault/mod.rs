@@ -1,8 +1,9 @@
 //! The vault's sync logic, shared by its endpoints: the rules that decide what a write does
-//! ([`rules`]), request bodies parsed per file ([`request`]), the shapes of refusals and
+//! ([`rules`]) and how notes come back ([`recovery`]), request bodies parsed per file ([`request`]), the shapes of refusals and
 //! conflicts ([`answer`]), and announcing committed changes to the notifier.
 
 pub mod answer;
+pub mod recovery;
 pub mod request;
 pub mod rules;
 

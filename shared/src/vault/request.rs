@@ -40,6 +40,9 @@ pub struct DeleteEntry {
 #[derive(Debug, Deserialize)]
 pub struct DeleteRequest {
     pub files: Vec<DeleteEntry>,
+    /// Goes past the mass-delete guard: the caller means it.
+    #[serde(default)]
+    pub confirm_mass_delete: bool,
 }
 
 pub fn check_count(n: usize) -> Result<(), ApiError> {
@@ -163,6 +166,38 @@ pub fn parse_deletes(entries: &[DeleteEntry]) -> (Vec<(VaultPath, Version)>, Vec
         }
     }
     (good, rejected)
+}
+
+/// A `limit` query parameter: `default` when absent, else 1 to `max`.
+pub fn page_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(ErrorCode::InvalidLimit, format!("limit must be 1 to {max}"))
+            }),
+    }
+}
+
+/// A listing's `cursor` query parameter (`<tag><number>`, as the previous page answered
+/// it): the position to continue below, or `None` to start.
+pub fn parse_page_cursor(raw: Option<&str>, tag: char) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    raw.strip_prefix(tag)
+        .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                ErrorCode::InvalidCursor,
+                "cursor is not one this listing answered",
+            )
+        })
 }
 
 #[cfg(test)]

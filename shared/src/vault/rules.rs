@@ -115,7 +115,7 @@ impl Room {
 }
 
 /// The bytes a row counts against the quota (a tombstone: none).
-fn live_size(row: Option<&FileState>) -> i64 {
+pub(crate) fn live_size(row: Option<&FileState>) -> i64 {
     row.filter(|r| !r.is_deleted).map_or(0, |r| r.size_bytes)
 }
 

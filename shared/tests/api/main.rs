@@ -13,5 +13,6 @@ mod db;
 mod events;
 mod notifier;
 mod openapi;
+mod recovery;
 mod support;
 mod vault;

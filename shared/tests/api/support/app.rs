@@ -239,7 +239,40 @@ impl TestApp {
 
     /// `GET /vault/state` with `query` as its query string.
     pub async fn state(&self, who: &(impl Credentials + ?Sized), query: &[(&str, &str)]) -> Answer {
-        let mut e = event(Route::State, &[], who.bearer(), None);
+        self.get(Route::State, who, query).await
+    }
+
+    /// `GET /vault/history` with `query` as its query string.
+    pub async fn history(
+        &self,
+        who: &(impl Credentials + ?Sized),
+        query: &[(&str, &str)],
+    ) -> Answer {
+        self.get(Route::History, who, query).await
+    }
+
+    /// `GET /vault/deleted` with `query` as its query string.
+    pub async fn deleted(
+        &self,
+        who: &(impl Credentials + ?Sized),
+        query: &[(&str, &str)],
+    ) -> Answer {
+        self.get(Route::Deleted, who, query).await
+    }
+
+    /// `POST /vault/restore`.
+    pub async fn restore(&self, who: &(impl Credentials + ?Sized), body: Value) -> Answer {
+        self.call(Route::Restore, &[], who, Some(body)).await
+    }
+
+    /// A GET route with `query` as its query string.
+    async fn get(
+        &self,
+        route: Route,
+        who: &(impl Credentials + ?Sized),
+        query: &[(&str, &str)],
+    ) -> Answer {
+        let mut e = event(route, &[], who.bearer(), None);
         let query: HashMap<String, String> = query
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

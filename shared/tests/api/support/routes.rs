@@ -83,6 +83,9 @@ routes! {
     Confirm: "POST" "/vault/push/confirm" => "confirm", confirm, write;
     Pull: "POST" "/vault/pull" => "pull", pull, vault;
     Delete: "POST" "/vault/delete" => "delete", delete, write;
+    History: "GET" "/vault/history" => "history", history, app;
+    Deleted: "GET" "/vault/deleted" => "deleted", deleted, app;
+    Restore: "POST" "/vault/restore" => "restore", restore, write;
     Account: "GET" "/account" => "account", account, app;
     DeleteAccount: "DELETE" "/account" => "delete-account", delete_account, account;
 }

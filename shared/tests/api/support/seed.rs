@@ -76,7 +76,7 @@ pub async fn delete_one(
     base_version: i64,
 ) -> Outcome<DeleteDecision> {
     let deletes = [(path.clone(), Version::new(base_version).expect("version"))];
-    let batch = writes::delete_files(pool, user_id, device_id, &deletes)
+    let batch = writes::delete_files(pool, user_id, device_id, &deletes, None)
         .await
         .expect("delete");
     batch.outcomes.into_iter().next().expect("outcome")

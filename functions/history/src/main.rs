@@ -1,0 +1,11 @@
+//! `history` Lambda: wiring only; the logic is `steel_core::handlers::history`.
+
+use steel_core::handlers::history;
+use steel_core::runtime::{self, AppState};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    steel_core::telemetry::init();
+    let state = AppState::from_env()?;
+    runtime::run_http(&state, history::handle).await
+}

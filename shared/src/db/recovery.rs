@@ -1,0 +1,325 @@
+//! Getting notes back: restoring past versions and rewinding a vault (or a folder) to a
+//! moment. Both only add versions, on top of the current ones, in one transaction per
+//! request with a fixed number of statements; what each note gets is decided by
+//! [`crate::vault::rules`] and [`crate::vault::recovery`].
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::db::files::{FILE_COLUMNS, FileState, live_keys};
+use crate::db::history::{self, Source};
+use crate::db::writes::{Batch, Outcome, WriteError, Writes, lock_files, lock_user, outcomes};
+use crate::domain::{ContentHash, Cursor, DeviceId, UserId, VaultPath, Version};
+use crate::vault::recovery::{PastState, RewindDecision, decide_rewind};
+use crate::vault::rules::{self, Content, Decision, Proposal, Room};
+
+/// A restore of one note: the bytes of `version` as the new version on top of `base`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreRequest {
+    pub path: VaultPath,
+    pub version: Version,
+    pub base: Version,
+}
+
+/// What a restore did to one note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreDecision {
+    /// The rules' decision for writing the past version's bytes.
+    Write(Decision),
+    /// No such version of this path.
+    NotFound,
+    /// That version is a deletion: there are no bytes to bring back.
+    IsDeletion,
+    /// The version's bytes are no longer stored.
+    ContentGone,
+}
+
+/// Restores every note the rules allow, in one transaction: lock the user, read the
+/// versions, lock their blobs, lock the files, read case twins, write. Paths must be
+/// distinct.
+pub async fn restore_versions(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+    requests: &[RestoreRequest],
+    quota: u64,
+) -> Result<Batch<RestoreDecision>, WriteError> {
+    let mut tx = pool.begin().await?;
+    let (seq, vault_size) = lock_user(&mut tx, user_id).await?;
+    let wanted: Vec<(VaultPath, i64)> = requests
+        .iter()
+        .map(|r| (r.path.clone(), r.version.get()))
+        .collect();
+    let sources = history::sources(&mut tx, user_id, &wanted).await?;
+    let hashes: Vec<ContentHash> = sources.values().map(|s| s.content_hash).collect();
+    let stored = history::lock_stored(&mut tx, user_id, &hashes).await?;
+
+    // The notes whose past bytes can come back go to the rules like any write.
+    let mut decisions: Vec<Option<RestoreDecision>> = Vec::with_capacity(requests.len());
+    let mut proposals = Vec::new();
+    for r in requests {
+        let decision = match sources.get(&(r.path.clone(), r.version.get())) {
+            None => Some(RestoreDecision::NotFound),
+            Some(Source {
+                is_deleted: true, ..
+            }) => Some(RestoreDecision::IsDeletion),
+            Some(s) if !stored.contains(&s.content_hash) => Some(RestoreDecision::ContentGone),
+            Some(s) => {
+                proposals.push(Proposal {
+                    path: r.path.clone(),
+                    base: r.base,
+                    content: Content {
+                        hash: s.content_hash,
+                        size: s.size_bytes,
+                    },
+                });
+                None
+            }
+        };
+        decisions.push(decision);
+    }
+    let paths: Vec<&VaultPath> = requests.iter().map(|r| &r.path).collect();
+    let current = lock_files(&mut tx, user_id, &paths).await?;
+    let live = live_keys(&mut tx, user_id, &paths).await?;
+    let room = Room::new(vault_size, quota);
+    let mut written_decisions =
+        rules::decide_writes(&proposals, &current, &live, device_id, room).into_iter();
+    let mut writes = Writes::starting_at(seq);
+    let mut proposal_of = proposals.iter();
+    let decisions: Vec<RestoreDecision> = decisions
+        .into_iter()
+        .map(|d| match d {
+            Some(d) => d,
+            None => {
+                let decision = written_decisions.next().unwrap_or(Decision::Conflict);
+                if let (
+                    Some(p),
+                    Decision::Write {
+                        version,
+                        size_delta,
+                    },
+                ) = (proposal_of.next(), &decision)
+                {
+                    let (hash, size) = (&p.content.hash, p.content.size);
+                    writes.push(&p.path, *version, hash, size, false, *size_delta);
+                }
+                RestoreDecision::Write(decision)
+            }
+        })
+        .collect();
+    let written = writes.commit(tx, user_id, device_id).await?;
+    Ok(Batch {
+        outcomes: outcomes(
+            decisions,
+            requests.iter().map(|r| r.path.clone()),
+            current,
+            written,
+        ),
+        cursor: Cursor::from_seq(writes.seq),
+    })
+}
+
+/// Where a rewind stands: the change sequence it rewinds to, the user's head when it began
+/// (notes changed later, by anyone, are newer than the rewind and left alone), and the last
+/// note done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RewindPosition {
+    pub target_seq: i64,
+    pub head_seq: i64,
+    pub done_seq: i64,
+}
+
+/// One page of a rewind to ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewindPage {
+    pub as_of: DateTime<Utc>,
+    /// Only notes under this folder (`"thoughts/"`), or the whole vault.
+    pub prefix: Option<String>,
+    pub remove_newer: bool,
+    /// Where an earlier page stopped; `None` starts the rewind.
+    pub resume: Option<RewindPosition>,
+    pub limit: u32,
+}
+
+/// What one page did: each note's decision, the position to resume from, and whether
+/// notes remain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewoundPage {
+    pub outcomes: Vec<Outcome<RewindDecision>>,
+    /// The user's cursor after the page (what its change notice carries).
+    pub cursor: Cursor,
+    pub position: RewindPosition,
+    pub has_more: bool,
+}
+
+/// Rewinds one page of notes (in change order, at most `limit`), in one transaction with a
+/// fixed number of statements, whatever the vault's size.
+pub async fn rewind_page(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+    page: &RewindPage,
+    quota: u64,
+) -> Result<RewoundPage, WriteError> {
+    let mut tx = pool.begin().await?;
+    let (seq, vault_size) = lock_user(&mut tx, user_id).await?;
+    let position = match page.resume {
+        Some(p) => p,
+        None => {
+            // The last change at or before the moment (versions are stamped in commit
+            // order, see `Writes::commit`).
+            let target: Option<i64> = sqlx::query_scalar(
+                "SELECT change_seq FROM file_versions
+                 WHERE user_id = $1 AND created_at <= $2
+                 ORDER BY created_at DESC, change_seq DESC LIMIT 1",
+            )
+            .bind(user_id)
+            .bind(page.as_of)
+            .fetch_optional(&mut *tx)
+            .await?;
+            RewindPosition {
+                target_seq: target.unwrap_or(0),
+                head_seq: seq,
+                done_seq: 0,
+            }
+        }
+    };
+    let rows: Vec<FileState> = sqlx::query_as(&format!(
+        "SELECT {FILE_COLUMNS} FROM file_state
+         WHERE user_id = $1 AND change_seq > $2 AND change_seq <= $3
+           AND ($4::TEXT IS NULL OR starts_with(path, $4))
+         ORDER BY change_seq
+         LIMIT $5
+         FOR UPDATE"
+    ))
+    .bind(user_id)
+    .bind(position.done_seq)
+    .bind(position.head_seq)
+    .bind(page.prefix.as_deref())
+    .bind(i64::from(page.limit) + 1)
+    .fetch_all(&mut *tx)
+    .await?;
+    let has_more = rows.len() > page.limit as usize;
+    let rows: Vec<FileState> = rows.into_iter().take(page.limit as usize).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
+
+    // Each note's newest version at the target.
+    let then: Vec<(String, String, i64, bool)> = sqlx::query_as(
+        "SELECT DISTINCT ON (path) path, content_hash, size_bytes, is_deleted
+         FROM file_versions
+         WHERE user_id = $1 AND path = ANY($2::TEXT[]) AND change_seq <= $3
+         ORDER BY path, version DESC",
+    )
+    .bind(user_id)
+    .bind(&names)
+    .bind(position.target_seq)
+    .fetch_all(&mut *tx)
+    .await?;
+    let then: HashMap<String, (Content, bool)> = then
+        .into_iter()
+        .filter_map(|(path, hash, size, deleted)| {
+            let hash = ContentHash::parse(&hash).ok()?;
+            Some((path, (Content { hash, size }, deleted)))
+        })
+        .collect();
+    let hashes: Vec<ContentHash> = then.values().map(|(c, _)| c.hash).collect();
+    let stored = history::lock_stored(&mut tx, user_id, &hashes).await?;
+    let paths: Vec<&VaultPath> = rows.iter().map(|r| &r.path).collect();
+    let mut live = live_keys(&mut tx, user_id, &paths).await?;
+
+    let past = |row: &FileState| {
+        then.get(row.path.as_str())
+            .map(|(content, is_deleted)| PastState {
+                content: *content,
+                is_deleted: *is_deleted,
+                stored: stored.contains(&content.hash),
+            })
+    };
+    // Deletions first, so a note restored in this page can take back a name that a note
+    // deleted in this page gives up.
+    let mut room = Room::new(vault_size, quota);
+    let mut decisions: Vec<Option<RewindDecision>> = rows
+        .iter()
+        .map(|row| {
+            let decision =
+                decide_rewind(row, past(row).as_ref(), None, page.remove_newer, &mut room);
+            matches!(decision, RewindDecision::Delete { .. }).then_some(decision)
+        })
+        .collect();
+    let freed: HashSet<String> = rows
+        .iter()
+        .zip(&decisions)
+        .filter(|(_, d)| d.is_some())
+        .map(|(row, _)| row.path.case_key())
+        .collect();
+    live.retain(|key, _| !freed.contains(key));
+    // The room the deletions free is there for the restores.
+    let mut room = Room::new(vault_size, quota);
+    for decision in decisions.iter().flatten() {
+        if let RewindDecision::Delete { size_delta, .. } = decision {
+            room.take(*size_delta);
+        }
+    }
+    for (row, decision) in rows.iter().zip(decisions.iter_mut()) {
+        if decision.is_some() {
+            continue;
+        }
+        let twin = live.get(&row.path.case_key()).cloned();
+        let d = decide_rewind(
+            row,
+            past(row).as_ref(),
+            twin.as_ref(),
+            page.remove_newer,
+            &mut room,
+        );
+        if matches!(d, RewindDecision::Restore { .. }) {
+            live.insert(row.path.case_key(), row.path.clone());
+        }
+        *decision = Some(d);
+    }
+
+    let mut writes = Writes::starting_at(seq);
+    for (row, decision) in rows.iter().zip(&decisions) {
+        match decision {
+            Some(RewindDecision::Restore {
+                version,
+                size_delta,
+            }) => {
+                if let Some(p) = past(row) {
+                    let (hash, size) = (&p.content.hash, p.content.size);
+                    writes.push(&row.path, *version, hash, size, false, *size_delta);
+                }
+            }
+            // The tombstone keeps the hash and size of what it deleted.
+            Some(RewindDecision::Delete {
+                version,
+                size_delta,
+            }) => {
+                let (hash, size) = (&row.content_hash, row.size_bytes);
+                writes.push(&row.path, *version, hash, size, true, *size_delta);
+            }
+            _ => {}
+        }
+    }
+    let done_seq = rows.last().map_or(position.done_seq, |r| r.change_seq);
+    let before: HashMap<VaultPath, FileState> =
+        rows.iter().map(|r| (r.path.clone(), r.clone())).collect();
+    let paths: Vec<VaultPath> = rows.iter().map(|r| r.path.clone()).collect();
+    let written = writes.commit(tx, user_id, device_id).await?;
+    Ok(RewoundPage {
+        outcomes: outcomes(
+            decisions.into_iter().flatten().collect(),
+            paths.into_iter(),
+            before,
+            written,
+        ),
+        cursor: Cursor::from_seq(writes.seq),
+        position: RewindPosition {
+            done_seq,
+            ..position
+        },
+        has_more,
+    })
+}

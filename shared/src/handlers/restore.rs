@@ -1,0 +1,331 @@
+//! `POST /vault/restore`: bring notes back, two ways. `files`: the bytes of a past version
+//! become a note's newest version, version-checked against `base_version` like a push (a
+//! stale base is a conflict, never an overwrite); deleted notes come back, live ones roll
+//! back. `as_of`: rewind the vault (or one folder) to a moment, page by page. Both only add
+//! versions, so a restore or a rewind is itself undone by another; both count against the
+//! quota and announce one change notice, so other devices pull the result as any change.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Caller, authenticate};
+use crate::db::recovery::{self, RestoreDecision, RestoreRequest, RewindPage, RewindPosition};
+use crate::domain::{ContentHash, VaultPath};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::runtime::WriteState;
+use crate::vault::recovery::RewindDecision;
+use crate::vault::request::{self, PathParser};
+use crate::vault::rules::Decision;
+use crate::vault::{self, Conflict, Rejected};
+
+pub const DEFAULT_REWIND_PAGE: u32 = 1000;
+pub const MAX_REWIND_PAGE: u32 = 5000;
+
+#[derive(Debug, Deserialize)]
+struct RestoreEntry {
+    path: String,
+    version: serde_json::Number,
+    base_version: serde_json::Number,
+}
+
+#[derive(Debug, Deserialize)]
+struct RestoreBody {
+    #[serde(default)]
+    files: Option<Vec<RestoreEntry>>,
+    #[serde(default)]
+    as_of: Option<String>,
+    #[serde(default)]
+    prefix: Option<String>,
+    #[serde(default)]
+    remove_newer: bool,
+    #[serde(default)]
+    resume: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = authenticate(&state.app, &request).await?;
+    let body: RestoreBody = request.json()?;
+    let rewind_fields =
+        body.prefix.is_some() || body.remove_newer || body.resume.is_some() || body.limit.is_some();
+    match (body.files, body.as_of) {
+        // Boxed: two large futures in one would nest past the compiler's type-depth limit.
+        (Some(files), None) if !rewind_fields => {
+            Box::pin(restore_files(state, &caller, files)).await
+        }
+        (None, Some(as_of)) => {
+            let page = rewind_request(
+                &as_of,
+                body.prefix,
+                body.remove_newer,
+                body.resume,
+                body.limit,
+            )?;
+            Box::pin(rewind(state, &caller, page)).await
+        }
+        _ => Err(ApiError::bad_request(
+            ErrorCode::InvalidRequest,
+            "send either \"files\" (restore versions) or \"as_of\" (rewind, with optional \
+             \"prefix\", \"remove_newer\", \"resume\", \"limit\")",
+        )),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Restored {
+    path: VaultPath,
+    /// The note's version now.
+    version: i64,
+    content_hash: ContentHash,
+    /// The version whose bytes it has.
+    restored_from: i64,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct RestoreResponse {
+    restored: Vec<Restored>,
+    conflicts: Vec<Conflict>,
+    not_found: Vec<VaultPath>,
+    rejected: Vec<Rejected>,
+}
+
+async fn restore_files(
+    state: &WriteState,
+    caller: &Caller,
+    entries: Vec<RestoreEntry>,
+) -> Result<ApiResponse, ApiError> {
+    request::check_count(entries.len())?;
+    let limits = &state.app.config.limits;
+    let mut paths = PathParser::default();
+    let mut response = RestoreResponse::default();
+    let mut requests = Vec::new();
+    for e in &entries {
+        let parsed = paths.parse(&e.path).and_then(|path| {
+            let version = request::parse_version(&path, &e.version)?;
+            let base = request::parse_base(&path, &e.base_version, 0)?;
+            Ok(RestoreRequest {
+                path,
+                version,
+                base,
+            })
+        });
+        match parsed {
+            Ok(r) => requests.push(r),
+            Err(r) => response.rejected.push(r),
+        }
+    }
+    let batch = recovery::restore_versions(
+        &state.app.db,
+        caller.user_id,
+        caller.device_id,
+        &requests,
+        limits.vault_quota_bytes,
+    )
+    .await?;
+    let mut changed = Vec::new();
+    for (r, outcome) in requests.iter().zip(batch.outcomes) {
+        let path = &r.path;
+        let refuse = |code, message: String| Rejected::new(path.as_str(), code, message);
+        match (outcome.decision, outcome.row) {
+            (
+                RestoreDecision::Write(d @ (Decision::Write { .. } | Decision::Unchanged)),
+                Some(row),
+            ) => {
+                if matches!(d, Decision::Write { .. }) {
+                    changed.push(row.path.clone());
+                }
+                response.restored.push(Restored {
+                    path: row.path,
+                    version: row.version,
+                    content_hash: row.content_hash,
+                    restored_from: r.version.get(),
+                });
+            }
+            (RestoreDecision::NotFound, _) => response.not_found.push(path.clone()),
+            (RestoreDecision::IsDeletion, _) => response.rejected.push(refuse(
+                ErrorCode::InvalidVersion,
+                format!(
+                    "version {} is a deletion: restore the version before it",
+                    r.version
+                ),
+            )),
+            (RestoreDecision::ContentGone, _) => response.rejected.push(refuse(
+                ErrorCode::ContentGone,
+                format!("the bytes of version {} are no longer stored", r.version),
+            )),
+            (RestoreDecision::Write(Decision::CaseConflict { existing }), _) => {
+                response
+                    .rejected
+                    .push(Rejected::case_conflict(path, &existing));
+            }
+            (RestoreDecision::Write(Decision::QuotaExceeded), _) => response
+                .rejected
+                .push(Rejected::quota_exceeded(path, limits.vault_quota_bytes)),
+            // A stale base (or another device already made it so): a conflict.
+            (RestoreDecision::Write(_), row) => response.conflicts.push(
+                Conflict::describe(
+                    &state.storage,
+                    caller.user_id,
+                    path,
+                    r.base.get(),
+                    row.as_ref(),
+                )
+                .await?,
+            ),
+        }
+    }
+    vault::announce(&state.changes, caller, batch.cursor, changed).await;
+    ApiResponse::ok(&response)
+}
+
+/// Parses the rewind form.
+fn rewind_request(
+    as_of: &str,
+    prefix: Option<String>,
+    remove_newer: bool,
+    resume: Option<String>,
+    limit: Option<u32>,
+) -> Result<RewindPage, ApiError> {
+    let as_of = DateTime::parse_from_rfc3339(as_of)
+        .map_err(|_| {
+            ApiError::bad_request(ErrorCode::InvalidAsOf, "as_of must be an RFC 3339 time")
+        })?
+        .with_timezone(&Utc);
+    if as_of > Utc::now() {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidAsOf,
+            "as_of is in the future",
+        ));
+    }
+    // A folder: "thoughts" and "thoughts/" both mean the notes under thoughts/.
+    let prefix = match prefix.as_deref().map(|p| p.trim_end_matches('/')) {
+        None | Some("") => None,
+        Some(folder) => Some(format!("{}/", VaultPath::parse(folder)?)),
+    };
+    let limit = match limit {
+        None => DEFAULT_REWIND_PAGE,
+        Some(n) if (1..=MAX_REWIND_PAGE).contains(&n) => n,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidLimit,
+                format!("limit must be 1 to {MAX_REWIND_PAGE}"),
+            ));
+        }
+    };
+    Ok(RewindPage {
+        as_of,
+        prefix,
+        remove_newer,
+        resume: resume.as_deref().map(parse_resume).transpose()?,
+        limit,
+    })
+}
+
+/// `r<target>.<head>.<done>`: where an earlier page of the same rewind stopped.
+fn parse_resume(raw: &str) -> Result<RewindPosition, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            ErrorCode::InvalidCursor,
+            "resume is not one a rewind answered",
+        )
+    };
+    let numbers: Vec<i64> = raw
+        .strip_prefix('r')
+        .ok_or_else(bad)?
+        .split('.')
+        .map(|n| {
+            n.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| n.parse::<i64>().ok())
+                .flatten()
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    match numbers[..] {
+        [target_seq, head_seq, done_seq] if target_seq <= head_seq && done_seq <= head_seq => {
+            Ok(RewindPosition {
+                target_seq,
+                head_seq,
+                done_seq,
+            })
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn format_resume(p: &RewindPosition) -> String {
+    format!("r{}.{}.{}", p.target_seq, p.head_seq, p.done_seq)
+}
+
+#[derive(Debug, Default, Serialize)]
+struct RewindResponse {
+    /// Notes given back the content they had then.
+    restored: u64,
+    /// Notes deleted: deleted then, or created later with `remove_newer`.
+    deleted: u64,
+    /// Notes already as they were then.
+    unchanged: u64,
+    /// Notes created later and kept.
+    kept_newer: u64,
+    /// Notes left as they are, with why (`content_gone`, `case_conflict`, `quota_exceeded`).
+    skipped: Vec<Rejected>,
+    /// Send it back as `resume` (with the same `as_of`) for the next page; null when done.
+    resume: Option<String>,
+    has_more: bool,
+}
+
+async fn rewind(
+    state: &WriteState,
+    caller: &Caller,
+    page: RewindPage,
+) -> Result<ApiResponse, ApiError> {
+    let quota = state.app.config.limits.vault_quota_bytes;
+    let done = recovery::rewind_page(
+        &state.app.db,
+        caller.user_id,
+        caller.device_id,
+        &page,
+        quota,
+    )
+    .await?;
+    let mut response = RewindResponse {
+        has_more: done.has_more,
+        resume: done.has_more.then(|| format_resume(&done.position)),
+        ..RewindResponse::default()
+    };
+    let mut changed = Vec::new();
+    for outcome in done.outcomes {
+        let Some(row) = outcome.row else { continue };
+        let skip = |code, message: String| Rejected::new(row.path.as_str(), code, message);
+        match outcome.decision {
+            RewindDecision::Restore { .. } => {
+                response.restored += 1;
+                changed.push(row.path);
+            }
+            RewindDecision::Delete { .. } => {
+                response.deleted += 1;
+                changed.push(row.path);
+            }
+            RewindDecision::Unchanged => response.unchanged += 1,
+            RewindDecision::KeptNewer => response.kept_newer += 1,
+            RewindDecision::ContentGone => response.skipped.push(skip(
+                ErrorCode::ContentGone,
+                "the bytes it had then are no longer stored".into(),
+            )),
+            RewindDecision::CaseConflict { existing } => {
+                response
+                    .skipped
+                    .push(Rejected::case_conflict(&row.path, &existing));
+            }
+            RewindDecision::QuotaExceeded => {
+                response
+                    .skipped
+                    .push(Rejected::quota_exceeded(&row.path, quota));
+            }
+        }
+    }
+    vault::announce(&state.changes, caller, done.cursor, changed).await;
+    ApiResponse::ok(&response)
+}
