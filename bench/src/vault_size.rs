@@ -301,7 +301,9 @@ impl Bench<'_> {
                     .call(
                         Endpoint::Delete,
                         &[],
-                        Some(&json!({ "files": entries })),
+                        // Rounds of deletes (each revived untimed) pass the mass-delete
+                        // guard's hourly count: confirmed, as a user who means it would.
+                        Some(&json!({ "files": entries, "confirm_mass_delete": true })),
                         &v.dev,
                     )
                     .await?;
