@@ -6,10 +6,13 @@
 //! - [`api`]: the HTTP calls (JSON API and presigned S3 transfers), with a fault hook for tests.
 //! - [`store`]: `<vault>/.steel/sync.db`: `sync_state`, `sync_meta` (the cursor), `sync_log`.
 //! - [`scan`]: finds and hashes the vault's notes.
+//! - [`disk`]: atomic writes, and reads checked against the hash a plan was made from.
 //! - [`merge`]: three-way line merge and conflict-copy names.
-//! - [`sync`]: the sync cycle that ties them together.
+//! - [`sync`]: the sync cycle that ties them together: facts, a pure classification of
+//!   every path, and the executors.
 
 pub mod api;
+pub mod disk;
 pub mod error;
 pub mod faults;
 pub mod merge;
@@ -23,7 +26,8 @@ pub use error::SyncError;
 pub use faults::{Fault, Faults, NoFaults, Op};
 pub use scan::ScanConfig;
 pub use session::Session;
-pub use sync::{Progress, SyncReport, Syncer};
+pub use store::Version;
+pub use sync::{Progress, Rejection, SyncReport, Syncer};
 
 /// The folder inside a vault that holds local sync state; never synced.
 pub const STATE_DIR: &str = ".steel";

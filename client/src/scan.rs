@@ -9,13 +9,11 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::disk::TEMP_MARKER;
 use crate::error::{Result, SyncError};
 
 /// The seed's vault folders.
 pub const DEFAULT_FOLDERS: [&str; 4] = ["sources", "thoughts", "questions", "syntheses"];
-
-/// Marks the client's own temporary files (hidden, so never synced).
-pub const TEMP_MARKER: &str = ".steel-tmp";
 
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
@@ -166,62 +164,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Scan) -> Result<()> {
     Ok(())
 }
 
-/// The current hash of a file, or `None` if it does not exist.
-pub fn current_hash(root: &Path, rel: &str) -> Result<Option<String>> {
-    let path = root.join(rel);
-    match std::fs::read(&path) {
-        Ok(b) => Ok(Some(hash_bytes(&b))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(SyncError::io(&path)(e)),
-    }
-}
-
-/// Writes a file atomically: a hidden temporary file beside it, flushed, then renamed over.
-pub fn write_atomic(root: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = write_temp(root, rel, bytes)?;
-    commit_temp(root, &tmp, rel)
-}
-
-/// The first half of [`write_atomic`]: the bytes, flushed, in a hidden temporary file beside
-/// `rel`. Answers the temporary file's path relative to the vault.
-pub fn write_temp(root: &Path, rel: &str, bytes: &[u8]) -> Result<String> {
-    use std::io::Write;
-    let (dir_rel, name) = match rel.rsplit_once('/') {
-        Some((d, n)) => (Some(d), n),
-        None => (None, rel),
-    };
-    let tmp_name = format!(".{name}{TEMP_MARKER}-{}", std::process::id());
-    let tmp_rel = match dir_rel {
-        Some(d) => format!("{d}/{tmp_name}"),
-        None => tmp_name,
-    };
-    let tmp = root.join(&tmp_rel);
-    let dir = tmp.parent().unwrap_or(root).to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(SyncError::io(&dir))?;
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(SyncError::io(&tmp)(e));
-    }
-    Ok(tmp_rel)
-}
-
-/// The second half of [`write_atomic`]: the temporary file renamed over `rel`.
-pub fn commit_temp(root: &Path, tmp_rel: &str, rel: &str) -> Result<()> {
-    let (tmp, path) = (root.join(tmp_rel), root.join(rel));
-    std::fs::rename(&tmp, &path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        SyncError::io(&path)(e)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::disk::write_atomic;
 
     #[test]
     fn scans_notes_in_the_synced_folders_only() {

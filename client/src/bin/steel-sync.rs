@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use steel_sync::store::Store;
+use steel_sync::store::{Store, SyncStatus};
 use steel_sync::{Api, Progress, ScanConfig, Session, SyncReport, Syncer, scan};
 
 #[derive(Parser)]
@@ -222,8 +222,8 @@ fn print_report(report: &SyncReport) -> ExitCode {
     for path in &report.deferred {
         println!("changed during the sync, left for the next one: {path}");
     }
-    for (path, code, message) in &report.rejected {
-        println!("refused: {path}: {message} ({code})");
+    for r in &report.rejected {
+        println!("refused: {}: {} ({})", r.path, r.message, r.code);
     }
     println!("sync done: {}", report.summary());
     if report.rejected.is_empty() {
@@ -243,14 +243,14 @@ async fn status(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     let (mut added, mut modified, mut deleted, mut refused) = (vec![], vec![], vec![], vec![]);
     for (path, file) in &found.files {
         match rows.get(path) {
-            Some(r) if r.sync_status == steel_sync::store::REJECTED => {
+            Some(r) if r.sync_status == SyncStatus::Rejected => {
                 if r.content_hash.as_deref() == Some(file.hash.as_str()) {
                     refused.push(path)
                 } else {
                     added.push(path)
                 }
             }
-            Some(r) if r.base().is_some_and(|(_, h)| h == file.hash) => {}
+            Some(r) if r.base().is_some_and(|b| b.hash == file.hash) => {}
             Some(_) => modified.push(path),
             None => added.push(path),
         }
@@ -292,7 +292,7 @@ async fn status(args: &SyncArgs) -> anyhow::Result<ExitCode> {
         println!("nothing to push");
     }
     if let Some(last) = store.recent_log(1)?.pop() {
-        println!("last change synced at {} ({})", last.at, last.action);
+        println!("last change synced at {} ({})", last.at, last.entry.action);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,33 +8,97 @@
 //!   a temporary file and before that is renamed into place. After a crash, a temporary
 //!   file still there means the note was never written; gone means it was, so the note on
 //!   disk (or its absence, if the user deleted it since) is judged against that version.
-//! - `sync_log`: what each sync did, newest last.
+//! - `sync_log`: what each sync did, newest last ([`log`]).
+
+mod log;
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::Utc;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::STATE_DIR;
 use crate::error::{Result, SyncError};
 
-pub const SYNCED: &str = "synced";
-pub const REJECTED: &str = "rejected";
+pub use log::{LogAction, LogEntry, Logged};
 
+/// One version of a note on the server: its number (1, 2, ... per path; 0 never exists)
+/// and the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Version {
+    pub number: i64,
+    pub hash: String,
+}
+
+impl Version {
+    pub fn new(number: i64, hash: impl Into<String>) -> Self {
+        Version {
+            number,
+            hash: hash.into(),
+        }
+    }
+}
+
+/// `sync_state.sync_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStatus {
+    /// Both sides hold the row's version.
+    Synced,
+    /// The server refused the row's content; it is not sent again until it changes.
+    Rejected,
+}
+
+impl SyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Synced => "synced",
+            SyncStatus::Rejected => "rejected",
+        }
+    }
+}
+
+impl ToSql for SyncStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl FromSql for SyncStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        match value.as_str()? {
+            "synced" => Ok(SyncStatus::Synced),
+            "rejected" => Ok(SyncStatus::Rejected),
+            other => Err(FromSqlError::Other(
+                format!("unknown sync_status {other:?}").into(),
+            )),
+        }
+    }
+}
+
+/// One `sync_state` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub content_hash: Option<String>,
     pub server_version: i64,
-    pub sync_status: String,
+    pub sync_status: SyncStatus,
 }
 
 impl Row {
     /// The version both sides agreed on, if any.
-    pub fn base(&self) -> Option<(i64, &str)> {
+    pub fn base(&self) -> Option<Version> {
         match (&self.content_hash, self.server_version) {
-            (Some(h), v) if v > 0 => Some((v, h.as_str())),
+            (Some(h), v) if v > 0 => Some(Version::new(v, h.as_str())),
             _ => None,
+        }
+    }
+
+    /// The content the server refused, when it did.
+    pub fn refused(&self) -> Option<&str> {
+        match self.sync_status {
+            SyncStatus::Rejected => self.content_hash.as_deref(),
+            SyncStatus::Synced => None,
         }
     }
 }
@@ -43,23 +107,30 @@ impl Row {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowChange {
     /// Both sides now agree on this version.
-    Agreed {
-        path: String,
-        version: i64,
-        hash: String,
-    },
+    Agreed { path: String, version: Version },
     /// The server refused this content.
     Rejected { path: String, hash: String },
     /// Neither side has the file any more.
     Forget { path: String },
 }
 
-#[derive(Debug, Clone)]
-pub struct LogEntry {
-    pub at: String,
-    pub action: String,
-    pub path: Option<String>,
-    pub detail: Option<String>,
+impl RowChange {
+    pub fn path(&self) -> &str {
+        match self {
+            RowChange::Agreed { path, .. }
+            | RowChange::Rejected { path, .. }
+            | RowChange::Forget { path } => path,
+        }
+    }
+}
+
+/// A pull interrupted between its temporary file and `sync_state` (`sync_pending`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPull {
+    pub path: String,
+    pub version: Version,
+    /// The temporary file, relative to the vault.
+    pub temp_path: String,
 }
 
 /// Behind a mutex so a sync future can move between threads (`Connection` is not `Sync`).
@@ -134,7 +205,7 @@ impl Store {
     }
 
     /// Applies changes and their log lines in one transaction.
-    pub fn apply(&self, changes: &[RowChange], log: &[(&str, &str, String)]) -> Result<()> {
+    pub fn apply(&self, changes: &[RowChange], log: &[LogEntry]) -> Result<()> {
         if changes.is_empty() && log.is_empty() {
             return Ok(());
         }
@@ -153,54 +224,53 @@ impl Store {
                 tx.prepare_cached("DELETE FROM sync_state WHERE relative_path = ?1")?;
             let mut settled =
                 tx.prepare_cached("DELETE FROM sync_pending WHERE relative_path = ?1")?;
-            let mut add_log = tx.prepare_cached(
-                "INSERT INTO sync_log (at, action, path, detail) VALUES (?1, ?2, ?3, ?4)",
-            )?;
             for change in changes {
-                let (RowChange::Agreed { path, .. }
-                | RowChange::Rejected { path, .. }
-                | RowChange::Forget { path }) = change;
-                settled.execute(params![path])?;
+                settled.execute(params![change.path()])?;
                 match change {
-                    RowChange::Agreed {
+                    RowChange::Agreed { path, version } => upsert.execute(params![
                         path,
-                        version,
-                        hash,
-                    } => upsert.execute(params![path, hash, version, SYNCED, now])?,
+                        version.hash,
+                        version.number,
+                        SyncStatus::Synced,
+                        now
+                    ])?,
                     RowChange::Rejected { path, hash } => {
-                        upsert.execute(params![path, hash, 0, REJECTED, now])?
+                        upsert.execute(params![path, hash, 0, SyncStatus::Rejected, now])?
                     }
                     RowChange::Forget { path } => forget.execute(params![path])?,
                 };
             }
-            for (action, path, detail) in log {
-                let detail = (!detail.is_empty()).then_some(detail.as_str());
-                add_log.execute(params![now, action, path, detail])?;
-            }
+            log::append(&tx, &now, log)?;
         }
         tx.commit()?;
         Ok(())
     }
 
     /// Notes that `path` is about to become the server's `version`, now in `temp_path`.
-    pub fn begin_pull(&self, path: &str, version: i64, hash: &str, temp_path: &str) -> Result<()> {
+    pub fn begin_pull(&self, path: &str, version: &Version, temp_path: &str) -> Result<()> {
         self.conn().execute(
             "INSERT INTO sync_pending (relative_path, server_version, content_hash, temp_path)
              VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (relative_path) DO UPDATE SET server_version = excluded.server_version,
                  content_hash = excluded.content_hash, temp_path = excluded.temp_path",
-            params![path, version, hash, temp_path],
+            params![path, version.number, version.hash, temp_path],
         )?;
         Ok(())
     }
 
-    /// Pulls interrupted before they were recorded: (path, version, hash, temp_path).
-    pub fn pending_pulls(&self) -> Result<Vec<(String, i64, String, String)>> {
+    /// Pulls interrupted before they were recorded.
+    pub fn pending_pulls(&self) -> Result<Vec<PendingPull>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT relative_path, server_version, content_hash, temp_path FROM sync_pending",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PendingPull {
+                path: r.get(0)?,
+                version: Version::new(r.get(1)?, r.get::<_, String>(2)?),
+                temp_path: r.get(3)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -237,25 +307,6 @@ impl Store {
             .execute("DELETE FROM sync_meta WHERE key = ?1", params![key])?;
         Ok(())
     }
-
-    /// The last `n` log entries, oldest first.
-    pub fn recent_log(&self, n: u32) -> Result<Vec<LogEntry>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT at, action, path, detail FROM
-               (SELECT id, at, action, path, detail FROM sync_log ORDER BY id DESC LIMIT ?1)
-             ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![n], |r| {
-            Ok(LogEntry {
-                at: r.get(0)?,
-                action: r.get(1)?,
-                path: r.get(2)?,
-                detail: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
 }
 
 #[cfg(test)]
@@ -271,21 +322,20 @@ mod tests {
                 &[
                     RowChange::Agreed {
                         path: "a.md".into(),
-                        version: 3,
-                        hash: "h3".into(),
+                        version: Version::new(3, "h3"),
                     },
                     RowChange::Rejected {
                         path: "b.md".into(),
                         hash: "hb".into(),
                     },
                 ],
-                &[("push", "a.md", String::new())],
+                &[LogEntry::pushed("a.md", 3)],
             )
             .unwrap();
         let rows = store.rows().unwrap();
-        assert_eq!(rows["a.md"].base(), Some((3, "h3")));
+        assert_eq!(rows["a.md"].base(), Some(Version::new(3, "h3")));
         assert_eq!(rows["b.md"].base(), None);
-        assert_eq!(rows["b.md"].sync_status, REJECTED);
+        assert_eq!(rows["b.md"].sync_status, SyncStatus::Rejected);
         store
             .apply(
                 &[RowChange::Forget {
@@ -303,5 +353,33 @@ mod tests {
         drop(store);
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.meta("cursor").unwrap().as_deref(), Some("c6"));
+    }
+
+    #[test]
+    fn an_interrupted_pull_is_kept_until_a_row_settles_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .begin_pull("a.md", &Version::new(2, "h2"), "tmp-a")
+            .unwrap();
+        let pending = store.pending_pulls().unwrap();
+        assert_eq!(
+            pending,
+            [PendingPull {
+                path: "a.md".into(),
+                version: Version::new(2, "h2"),
+                temp_path: "tmp-a".into(),
+            }]
+        );
+        store
+            .apply(
+                &[RowChange::Agreed {
+                    path: "a.md".into(),
+                    version: Version::new(2, "h2"),
+                }],
+                &[],
+            )
+            .unwrap();
+        assert!(store.pending_pulls().unwrap().is_empty());
     }
 }

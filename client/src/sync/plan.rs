@@ -1,0 +1,92 @@
+//! A plan: every path's [`Decision`], sorted once by kind of work, with what the executors
+//! need to know of the moment it was made (the disk names of the notes, `sync_state`).
+
+use std::collections::HashMap;
+
+use super::classify::{Decision, Delete, Merge, Pull, Push, Removal, Work, classify};
+use super::facts::Facts;
+use crate::scan::{LocalFile, ScanConfig};
+use crate::store::{Row, RowChange};
+
+/// One round's plan: the decisions, and the cursor to store once they are all carried out.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub(super) records: Vec<RowChange>,
+    pub(super) pulls: Vec<Pull>,
+    pub(super) merges: Vec<Merge>,
+    pub(super) removals: Vec<Removal>,
+    pub(super) pushes: Vec<Push>,
+    pub(super) deletes: Vec<Delete>,
+    pub(super) still_rejected: Vec<String>,
+    pub next_cursor: Option<String>,
+    /// The notes on disk when the plan was made, by NFC path.
+    local: HashMap<String, LocalFile>,
+    /// `sync_state` as the plan saw it: a decision whose row has changed since (another
+    /// sync ran in between) is stale and is dropped.
+    rows: HashMap<String, Row>,
+}
+
+impl Plan {
+    /// Classifies every path the facts name.
+    pub(super) fn new(facts: Facts, config: &ScanConfig) -> Self {
+        let mut plan = Plan::default();
+        for path in facts.paths(config) {
+            plan.add(classify(&facts.of(path)));
+        }
+        plan.next_cursor = facts.next_cursor;
+        plan.local = facts.local.into_iter().collect();
+        plan.rows = facts.rows;
+        plan
+    }
+
+    fn add(&mut self, decision: Decision) {
+        self.records.extend(decision.record);
+        match decision.work {
+            None => {}
+            Some(Work::Pull(p)) => self.pulls.push(p),
+            Some(Work::Merge(m)) => self.merges.push(m),
+            Some(Work::Remove(r)) => self.removals.push(r),
+            Some(Work::Push(p)) => self.pushes.push(p),
+            Some(Work::Delete(d)) => self.deletes.push(d),
+            Some(Work::StillRejected { path }) => self.still_rejected.push(path),
+        }
+    }
+
+    /// How many things the plan does (records included).
+    pub fn len(&self) -> usize {
+        self.records.len()
+            + self.pulls.len()
+            + self.merges.len()
+            + self.removals.len()
+            + self.pushes.len()
+            + self.deletes.len()
+            + self.still_rejected.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The path a note has (or gets) on this device's disk: a pulled note keeps the name
+    /// (NFC or not) it has here.
+    pub(super) fn disk_path(&self, path: &str) -> String {
+        self.local
+            .get(path)
+            .map_or_else(|| path.to_owned(), |f| f.rel.clone())
+    }
+
+    /// Drops what is stale against `sync_state` as it is now; true if anything was.
+    pub(super) fn drop_stale(&mut self, now: &HashMap<String, Row>) -> bool {
+        let before = self.len();
+        let rows = &self.rows;
+        let fresh = |path: &str| now.get(path) == rows.get(path);
+        self.records.retain(|r| fresh(r.path()));
+        self.pulls.retain(|p| fresh(&p.path));
+        self.merges.retain(|m| fresh(&m.path));
+        self.removals.retain(|r| fresh(&r.path));
+        self.pushes.retain(|p| fresh(&p.path));
+        self.deletes.retain(|d| fresh(&d.path));
+        self.still_rejected.retain(|p| fresh(p));
+        self.len() != before
+    }
+}

@@ -1,0 +1,144 @@
+//! Pulling: the server's bytes fetched through presigned GETs (checked against their hash),
+//! and written over local notes that still have the bytes the plan was made from, each
+//! through `sync_pending` so that a crash between the write and its record loses nothing.
+
+use std::collections::HashMap;
+
+use super::bounded::{TRANSFER_CONCURRENCY, for_each_bounded};
+use super::classify::{Origin, Pull, Remote};
+use super::{Plan, Progress, Round, Syncer};
+use crate::api::{BATCH, PullAnswer};
+use crate::disk;
+use crate::error::{Result, SyncError};
+use crate::scan::hash_bytes;
+use crate::store::{LogEntry, RowChange, Version};
+
+/// A version's bytes, fetched.
+pub(super) struct Fetched {
+    pub version: Version,
+    pub bytes: Vec<u8>,
+}
+
+impl Syncer {
+    /// The current bytes of `paths` (one `/vault/pull` per batch). A note deleted since the
+    /// plan is learnt for the next round.
+    pub(super) async fn fetch_current(
+        &self,
+        paths: &[String],
+        round: &mut Round<'_>,
+    ) -> Result<HashMap<String, Fetched>> {
+        let mut fetched = HashMap::new();
+        for chunk in paths.chunks(BATCH) {
+            let answer = self.api.pull_current(chunk).await?;
+            for d in &answer.deleted {
+                let tombstone = Remote::Tombstone {
+                    version: d.version,
+                    origin: Origin::Elsewhere,
+                };
+                round.learn(&d.path, tombstone);
+                round.complete = false;
+            }
+            fetched.extend(self.fetch_bytes(&answer).await?);
+        }
+        Ok(fetched)
+    }
+
+    /// The bytes of every file a pull answered, each checked against its hash.
+    pub(super) async fn fetch_bytes(
+        &self,
+        answer: &PullAnswer,
+    ) -> Result<HashMap<String, Fetched>> {
+        let mut out = HashMap::new();
+        let total = answer.files.len();
+        let api = &self.api;
+        for_each_bounded(
+            answer.files.iter().cloned(),
+            TRANSFER_CONCURRENCY,
+            |file| {
+                let api = api.clone();
+                async move {
+                    let bytes = api.download(&file.download_url).await?;
+                    if hash_bytes(&bytes) != file.content_hash {
+                        return Err(SyncError::Integrity {
+                            path: file.path,
+                            expected: file.content_hash,
+                        });
+                    }
+                    let version = Version::new(file.version, file.content_hash);
+                    Ok((file.path, Fetched { version, bytes }))
+                }
+            },
+            |(path, fetched)| {
+                out.insert(path, fetched);
+                self.report_progress(Progress::Downloaded {
+                    done: out.len(),
+                    total,
+                });
+            },
+        )
+        .await?;
+        Ok(out)
+    }
+
+    /// Writes each fetched version over its note, if the note still has the bytes the plan
+    /// expected; a note changed since is left for the next sync.
+    pub(super) fn write_pulls(
+        &self,
+        plan: &Plan,
+        fetched: &mut HashMap<String, Fetched>,
+        round: &mut Round<'_>,
+    ) -> Result<()> {
+        for Pull { path, expect } in &plan.pulls {
+            let Some(Fetched { version, bytes }) = fetched.remove(path) else {
+                continue;
+            };
+            let rel = plan.disk_path(path);
+            if disk::current_hash(&self.root, &rel)?.as_deref() != expect.as_deref() {
+                round.defer(path);
+                continue;
+            }
+            let tmp = disk::write_temp(&self.root, &rel, &bytes)?;
+            self.store.begin_pull(path, &version, &tmp)?;
+            if let Err(e) = disk::commit_temp(&self.root, &tmp, &rel) {
+                self.store.clear_pending(path)?;
+                return Err(e);
+            }
+            if self.api.faults().crash_after_write(path) {
+                return Err(SyncError::Crash(format!("after writing {path}")));
+            }
+            let log = LogEntry::pulled(path, version.number);
+            self.store.apply(
+                &[RowChange::Agreed {
+                    path: path.clone(),
+                    version,
+                }],
+                &[log],
+            )?;
+            round.report.pulled.push(path.clone());
+        }
+        Ok(())
+    }
+
+    /// Settles pulls that a crash interrupted (before the scan, which clears temporary
+    /// files): still in its temporary file, the pull never happened; renamed into place, the
+    /// note became that version, whatever the user has done to it since.
+    pub(super) fn recover_pulls(&self) -> Result<()> {
+        for pending in self.store.pending_pulls()? {
+            let tmp = self.root.join(&pending.temp_path);
+            if tmp.exists() {
+                let _ = std::fs::remove_file(&tmp);
+                self.store.clear_pending(&pending.path)?;
+            } else {
+                let log = LogEntry::recovered_pull(&pending.path, pending.version.number);
+                self.store.apply(
+                    &[RowChange::Agreed {
+                        path: pending.path,
+                        version: pending.version,
+                    }],
+                    &[log],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

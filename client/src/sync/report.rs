@@ -1,0 +1,68 @@
+//! What a sync tells its caller: progress while it runs, and a report of what it did.
+
+/// Progress of a sync, as it happens.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    Scanned { files: usize },
+    Changes { remote: usize, actions: usize },
+    Uploaded { done: usize, total: usize },
+    Downloaded { done: usize, total: usize },
+}
+
+/// A file the server refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub path: String,
+    /// The server's error code (`case_conflict`, `quota_exceeded`, ...).
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&crate::api::Rejected> for Rejection {
+    fn from(r: &crate::api::Rejected) -> Self {
+        Rejection {
+            path: r.path.clone(),
+            code: r.code.clone(),
+            message: r.message.clone(),
+        }
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Default, Clone)]
+pub struct SyncReport {
+    pub pushed: Vec<String>,
+    pub pulled: Vec<String>,
+    /// Local deletes sent to the server.
+    pub deleted_remote: Vec<String>,
+    /// Server deletes applied here.
+    pub deleted_local: Vec<String>,
+    pub merged: Vec<String>,
+    /// (path, copy): the server's version is at the path, this device's at the copy.
+    pub conflict_copies: Vec<(String, String)>,
+    pub rejected: Vec<Rejection>,
+    /// Changed locally while the sync ran: left for the next sync.
+    pub deferred: Vec<String>,
+    pub rounds: u32,
+}
+
+impl SyncReport {
+    pub fn conflicts(&self) -> usize {
+        self.merged.len() + self.conflict_copies.len()
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "pushed {}, pulled {}, deleted {} (here {}, on the server {}), conflicts {} (merged {}, kept both {}), rejected {}",
+            self.pushed.len(),
+            self.pulled.len(),
+            self.deleted_local.len() + self.deleted_remote.len(),
+            self.deleted_local.len(),
+            self.deleted_remote.len(),
+            self.conflicts(),
+            self.merged.len(),
+            self.conflict_copies.len(),
+            self.rejected.len(),
+        )
+    }
+}
