@@ -13,6 +13,8 @@
 #      report, writes BENCHMARKS.md and the performance section of README.md.
 # Usage: scripts/bench.sh [steel-bench arguments]
 #   e.g. scripts/bench.sh --quick --parts 1,4   (a smoke run: nothing is written to the repo)
+#   scripts/bench.sh --parts 2   measures part 2 only; BENCHMARKS.md and the README keep the
+#   other parts' sections from the run that measured them (and no arm64 build without part 3)
 # Environment: BENCH_ARM64=build|skip (default build); BENCH_KEEP_DB=1 keeps the bench
 # database for a look afterwards (EXPLAIN ...); BENCH_SANDBOX_POOL=N forces the pool size of
 # the concurrency part's sandboxes (default: 2 as deployed, 1 if the server admits too few).
@@ -49,9 +51,17 @@ command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
 
 started=$SECONDS
 quick=0
+parts=""
+prev=""
 for arg in "$@"; do
   [ "$arg" = "--quick" ] && quick=1
+  [ "$prev" = "--parts" ] && parts="$arg"
+  prev="$arg"
 done
+# Only part 3 measures the arm64 binaries: a run of other parts does not build them.
+if [ -n "$parts" ] && [[ ",$parts," != *",3,"* ]]; then
+  BENCH_ARM64=skip
+fi
 
 packages=()
 for dir in functions/*/; do

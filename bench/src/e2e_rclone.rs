@@ -16,6 +16,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use dev_token::DevToken;
 
+use crate::client_sync;
 use crate::report::Section;
 
 /// What one sync cost.
@@ -116,7 +117,7 @@ fn edit_one(root: &Path, round: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn steel_sync(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub(crate) fn steel_sync(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(bin)
         .args(args)
         .output()
@@ -381,6 +382,10 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
         ours(&bin, &ours_a)?,
         rclone.upload(&theirs_a)?,
     ));
+    // The first no-change sync above reads back this device's own 10,000 new versions (its
+    // cursor predates its pushes); these find an empty delta.
+    let (client_table, client_summary) =
+        client_sync::no_change(&bin, &ours_a, if quick { 3 } else { 7 })?;
     edit_one(&ours_a, 1)?;
     edit_one(&theirs_a, 1)?;
     rows.push((
@@ -452,6 +457,17 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
             ratio(o.secs, r.secs)
         ));
     }
+    body.push_str(&format!(
+        "\n**The client's no-change sync**, repeated after the one above (its delta is now \
+         empty: one `state` request), {} runs, medians: the whole `steel-sync sync` process, \
+         `sync()` as the client timed it, and the split it reports with `--stats` (the scan, \
+         with how many notes it had to read and hash; then the server's changes and the \
+         plan).\n\n{client_table}",
+        if quick { 3 } else { 7 }
+    ));
+    summary.push_str(&format!(
+        "\nThe client's no-change sync (empty delta), median: {client_summary}.\n"
+    ));
     if !ok {
         body.push_str("\n**The second vaults did not end with the first vault's edit.**\n");
     }

@@ -14,6 +14,7 @@
 //! a number in [`PARTS`] and an arm in [`run_part`].
 
 mod api;
+mod client_sync;
 mod cold_start;
 mod concurrency;
 mod e2e_rclone;
@@ -25,7 +26,7 @@ mod sqlcount;
 mod stats;
 mod vault_size;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -210,7 +211,25 @@ async fn run_parts(env: &BenchEnv, args: &Args, started: Instant) -> anyhow::Res
         sections.push(section);
     }
     let total = started.elapsed().as_secs_f64();
-    let doc = report::document(&machine, &sections, &args.profile, total);
+    // Some parts only: what is written keeps the other parts' sections from the files.
+    let partial = PARTS.iter().any(|(n, _)| !args.parts.contains(n));
+    if let (true, Some(out)) = (partial, &args.out) {
+        sections = keep_earlier(args, out, sections);
+    }
+    let measured = partial.then(|| {
+        args.parts
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let doc = report::document(
+        &machine,
+        &sections,
+        &args.profile,
+        total,
+        measured.as_deref(),
+    );
     println!("{doc}");
     if let Some(out) = &args.out {
         std::fs::write(out, &doc).with_context(|| format!("writing {}", out.display()))?;
@@ -226,8 +245,12 @@ async fn run_parts(env: &BenchEnv, args: &Args, started: Instant) -> anyhow::Res
             .iter()
             .find(|(k, _)| k == "CPU")
             .map_or("", |(_, v)| v.as_str());
+        let parts = measured
+            .as_ref()
+            .map(|p| format!(" (parts {p}; the others from the earlier run named in each)"))
+            .unwrap_or_default();
         summary.push_str(&format!(
-            "Last `make bench`: {when} UTC on {cpu}; details, method and the machine in \
+            "Last `make bench`: {when} UTC on {cpu}{parts}; details, method and the machine in \
              [BENCHMARKS.md](BENCHMARKS.md).\n"
         ));
         for s in &sections {
@@ -246,6 +269,30 @@ async fn run_parts(env: &BenchEnv, args: &Args, started: Instant) -> anyhow::Res
         }
     }
     Ok(all_ok)
+}
+
+/// This run's sections, and for every part it did not run, that part's section from the
+/// report being replaced (BENCHMARKS.md, and the README's summary of it), in part order.
+fn keep_earlier(args: &Args, out: &Path, mut ran: Vec<Section>) -> Vec<Section> {
+    let doc = std::fs::read_to_string(out).unwrap_or_default();
+    let readme = args
+        .readme
+        .as_ref()
+        .and_then(|r| std::fs::read_to_string(r).ok());
+    let mut earlier = report::earlier_sections(&doc, readme.as_deref());
+    let mut all = Vec::new();
+    for (n, _) in PARTS {
+        let prefix = format!("{n}. ");
+        let from = if args.parts.contains(n) {
+            &mut ran
+        } else {
+            &mut earlier
+        };
+        if let Some(i) = from.iter().position(|s| s.title.starts_with(&prefix)) {
+            all.push(from.remove(i));
+        }
+    }
+    all
 }
 
 #[tokio::main]

@@ -110,12 +110,14 @@ pub async fn machine(pool: &PgPool) -> Vec<(String, String)> {
     rows
 }
 
-/// The whole document.
+/// The whole document. `partial` names the parts this run measured when it kept the others
+/// from an earlier report.
 pub fn document(
     machine: &[(String, String)],
     sections: &[Section],
     build_profile: &str,
     total_secs: f64,
+    partial: Option<&str>,
 ) -> String {
     let mut doc = String::from("# Benchmarks\n\n");
     doc.push_str(
@@ -129,8 +131,15 @@ pub fn document(
         doc.push_str(&format!("| {k} | {v} |\n"));
     }
     doc.push_str(&format!(
-        "| bench build | `{build_profile}` profile; run took {total_secs:.0} s (without builds) |\n\n"
+        "| bench build | `{build_profile}` profile; run took {total_secs:.0} s (without builds) |\n"
     ));
+    if let Some(parts) = partial {
+        doc.push_str(&format!(
+            "| parts measured | {parts} (`--parts`); the other sections are kept from the run \
+             named at their top |\n"
+        ));
+    }
+    doc.push('\n');
     for s in sections {
         doc.push_str(&format!("## {}\n\n{}\n", s.title, s.body.trim_end()));
         doc.push_str("\n\n");
@@ -158,4 +167,94 @@ pub fn update_readme(path: &Path, summary: &str) -> anyhow::Result<bool> {
         std::fs::write(path, out).with_context(|| format!("writing {path:?}"))?;
     }
     Ok(true)
+}
+
+/// Marks the body of a section kept from an earlier run.
+const EARLIER: &str = "*Kept from the run of ";
+
+/// The sections of an earlier report (BENCHMARKS.md), with their README summaries when the
+/// README's block has them, so that a run of some parts (`--parts`) keeps the others. Each
+/// body opens with the run it was measured in (date and commit from that report).
+pub fn earlier_sections(doc: &str, readme: Option<&str>) -> Vec<Section> {
+    let cell = |key: &str| {
+        doc.lines()
+            .find_map(|l| l.strip_prefix(&format!("| {key} | ")))
+            .map(|v| v.trim_end_matches(" |").trim().to_owned())
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let origin = format!(
+        "{EARLIER}{} UTC, commit {}; not measured by the latest run.*\n\n",
+        cell("date (UTC)"),
+        cell("commit")
+    );
+    let block = readme.and_then(|text| {
+        let start = text.find(README_START)? + README_START.len();
+        Some(&text[start..start + text[start..].find(README_END)?])
+    });
+    let mut sections: Vec<Section> = doc
+        .split("\n## ")
+        .skip(1)
+        .filter_map(|chunk| {
+            let (title, body) = chunk.split_once('\n')?;
+            let body = body.trim();
+            let body = if body.starts_with(EARLIER) {
+                format!("{body}\n")
+            } else {
+                format!("{origin}{body}\n")
+            };
+            Some(Section {
+                title: title.trim().to_owned(),
+                body,
+                summary: String::new(),
+            })
+        })
+        .collect();
+    // Each summary runs from its bold title to the next section's.
+    if let Some(block) = block {
+        let starts: Vec<(usize, usize)> = sections
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| block.find(&format!("**{}**\n", s.title)).map(|at| (at, i)))
+            .collect();
+        for &(at, i) in &starts {
+            let from = at + sections[i].title.len() + 5;
+            let to = starts
+                .iter()
+                .map(|&(other, _)| other)
+                .filter(|&other| other > at)
+                .min()
+                .unwrap_or(block.len());
+            sections[i].summary = format!("*(earlier run)* {}", block[from..to].trim());
+        }
+    }
+    sections
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_run_keeps_the_other_sections_with_their_date() {
+        let doc = "# Benchmarks\n\n| machine | |\n|---|---|\n| date (UTC) | 2026-11-25 01:59 |\n\
+                   | commit | 16c3195 |\n\n## 1. One\n\nfirst body\n\n## 2. Two\n\nsecond body\n";
+        let readme = format!(
+            "intro\n{README_START}\nLast run.\n\n**1. One**\n\none figures\n\n**2. Two**\n\n\
+             two figures\n{README_END}\nrest"
+        );
+        let kept = earlier_sections(doc, Some(&readme));
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[1].title, "2. Two");
+        assert_eq!(
+            kept[1].body,
+            "*Kept from the run of 2026-11-25 01:59 UTC, commit 16c3195; not measured by the \
+             latest run.*\n\nsecond body\n"
+        );
+        assert_eq!(kept[0].summary, "*(earlier run)* one figures");
+        assert_eq!(kept[1].summary, "*(earlier run)* two figures");
+        // Kept again by a later partial run: still dated by the run that measured it.
+        let again = document(&[], &kept, "p", 1.0, Some("3"));
+        let twice = earlier_sections(&again, None);
+        assert_eq!(twice[1].body, kept[1].body);
+    }
 }

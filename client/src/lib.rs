@@ -4,8 +4,9 @@
 //!
 //! - [`session`]: tokens in `<vault>/.steel/auth.json`, sign-in and refresh.
 //! - [`api`]: the HTTP calls (JSON API and presigned S3 transfers), with a fault hook for tests.
-//! - [`store`]: `<vault>/.steel/sync.db`: `sync_state`, `sync_meta` (the cursor), `sync_log`.
-//! - [`scan`]: finds and hashes the vault's notes.
+//! - [`store`]: `<vault>/.steel/sync.db`: `sync_state`, `sync_meta` (the cursor), `sync_log`,
+//!   and the scan's hash cache.
+//! - [`scan`]: finds and hashes the vault's notes, re-reading only what changed.
 //! - [`disk`]: atomic writes, and reads checked against the hash a plan was made from.
 //! - [`merge`]: three-way line merge and conflict-copy names.
 //! - [`sync`]: the sync cycle that ties them together: facts, a pure classification of

@@ -12,7 +12,8 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use steel_sync::store::{Store, SyncStatus};
@@ -153,7 +154,15 @@ fn scan_config(args: &SyncArgs, store: &Store) -> anyhow::Result<ScanConfig> {
     })
 }
 
-fn open_syncer(args: &SyncArgs) -> anyhow::Result<Syncer> {
+/// When the first two steps of a sync ended, for `--stats`: the scan (with the notes it
+/// found and how many it had to read), and the plan (after the server's changes).
+#[derive(Debug, Default)]
+struct Phases {
+    scanned: Option<(Instant, usize, usize)>,
+    planned: Option<Instant>,
+}
+
+fn open_syncer(args: &SyncArgs) -> anyhow::Result<(Syncer, Arc<Mutex<Phases>>)> {
     let vault = &args.vault;
     if !vault.is_dir() {
         anyhow::bail!("{} is not a folder", vault.display());
@@ -163,17 +172,30 @@ fn open_syncer(args: &SyncArgs) -> anyhow::Result<Syncer> {
     let config = scan_config(args, &Store::open(vault)?)?;
     let api = Api::new(session, Some(vault.to_path_buf()));
     let mut syncer = Syncer::open(vault, api, &device_name, config)?;
-    if !args.quiet {
-        let tty = std::io::stderr().is_terminal();
-        syncer.on_progress(move |p| print_progress(p, tty));
-    }
-    Ok(syncer)
+    let phases = Arc::new(Mutex::new(Phases::default()));
+    let (quiet, tty, seen) = (args.quiet, std::io::stderr().is_terminal(), phases.clone());
+    syncer.on_progress(move |p| {
+        let mut phases = seen.lock().unwrap_or_else(|e| e.into_inner());
+        match p {
+            Progress::Scanned { files, read } => {
+                phases.scanned = Some((Instant::now(), *files, *read));
+            }
+            Progress::Changes { .. } => phases.planned = Some(Instant::now()),
+            _ => {}
+        }
+        if !quiet {
+            print_progress(p, tty);
+        }
+    });
+    Ok((syncer, phases))
 }
 
 fn print_progress(p: &Progress, tty: bool) {
     let (what, done, total) = match p {
-        Progress::Scanned { files } => {
-            eprintln!("scanned {files} notes");
+        Progress::Scanned { files, read } => {
+            eprintln!(
+                "scanned {files} notes ({read} read, the rest unchanged since the last scan)"
+            );
             return;
         }
         Progress::Changes { remote, actions } => {
@@ -197,14 +219,25 @@ fn print_progress(p: &Progress, tty: bool) {
 }
 
 async fn sync_once(args: &SyncArgs) -> anyhow::Result<ExitCode> {
-    let mut syncer = open_syncer(args)?;
-    let started = std::time::Instant::now();
+    let (mut syncer, phases) = open_syncer(args)?;
+    let started = Instant::now();
     let report = syncer.sync().await?;
     let code = print_report(&report);
     if args.stats {
         let (api, s3, sent, received) = syncer.api().stats.snapshot();
+        let secs = |from: Instant, to: Instant| to.duration_since(from).as_secs_f64();
+        // The first plan's phases: the scan, then the server's changes and the decisions.
+        let phases = phases.lock().unwrap_or_else(|e| e.into_inner());
+        let breakdown = match (phases.scanned, phases.planned) {
+            (Some((scanned, files, read)), Some(planned)) => format!(
+                "; scan {:.3} s ({read} of {files} notes read), changes and plan {:.3} s",
+                secs(started, scanned),
+                secs(scanned, planned)
+            ),
+            _ => String::new(),
+        };
         println!(
-            "stats: {:.3} s, {} requests (api {api}, s3 {s3}), {sent} bytes sent, {received} bytes received",
+            "stats: {:.3} s, {} requests (api {api}, s3 {s3}), {sent} bytes sent, {received} bytes received{breakdown}",
             started.elapsed().as_secs_f64(),
             api + s3
         );
@@ -305,7 +338,7 @@ fn watched(path: &Path) -> bool {
 
 async fn watch(args: &SyncArgs, interval: u64) -> anyhow::Result<ExitCode> {
     use notify_debouncer_mini::{new_debouncer, notify::RecursiveMode};
-    let mut syncer = open_syncer(args)?;
+    let (mut syncer, _) = open_syncer(args)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let vault = std::fs::canonicalize(&args.vault)?;
     let root = vault.clone();

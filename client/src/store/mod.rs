@@ -9,8 +9,11 @@
 //!   file still there means the note was never written; gone means it was, so the note on
 //!   disk (or its absence, if the user deleted it since) is judged against that version.
 //! - `sync_log`: what each sync did, newest last ([`log`]).
+//! - `scan_cache`: each file's metadata when its bytes were last hashed ([`scan_cache`]),
+//!   so a scan re-hashes only what changed.
 
 mod log;
+mod scan_cache;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -162,6 +165,15 @@ CREATE TABLE IF NOT EXISTS sync_log (
     action TEXT NOT NULL,
     path   TEXT,
     detail TEXT
+);
+CREATE TABLE IF NOT EXISTS scan_cache (
+    disk_path    TEXT PRIMARY KEY,
+    size         INTEGER NOT NULL,
+    mtime_ns     INTEGER NOT NULL,
+    ctime_ns     INTEGER NOT NULL,
+    file_id      INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    hashed_at_ns INTEGER NOT NULL
 );
 ";
 

@@ -1,5 +1,5 @@
-//! Gathering what a plan is made from, and nothing else: the vault on disk (scanned),
-//! `sync_state`, and the server's changes since the stored cursor (every
+//! Gathering what a plan is made from, and nothing else: the vault on disk (scanned, with
+//! the hash cache), `sync_state`, and the server's changes since the stored cursor (every
 //! page; a full listing when there is no cursor or the server no longer serves it).
 //! [`Facts::of`] hands one path's share to [`classify`](super::classify::classify).
 
@@ -9,7 +9,7 @@ use super::Syncer;
 use super::classify::{Origin, PathFacts, Remote};
 use crate::api::{BATCH, ConflictInfo, RemoteFile};
 use crate::error::{Result, SyncError};
-use crate::scan::{self, LocalFile, ScanConfig};
+use crate::scan::{self, HashCache, LocalFile, ScanConfig};
 use crate::store::{Row, Version};
 
 const STATE_PAGE: u32 = 1000;
@@ -137,8 +137,11 @@ impl Syncer {
     /// Reads the disk, `sync_state` and the server; `learnt` is heard on top of the listing.
     pub(super) async fn gather(&self, learnt: &mut Learnt) -> Result<Facts> {
         self.recover_pulls()?;
-        let local = self.scan_vault().await?;
-        self.report_progress(super::Progress::Scanned { files: local.len() });
+        let (local, read) = self.scan_vault().await?;
+        self.report_progress(super::Progress::Scanned {
+            files: local.len(),
+            read,
+        });
         let rows = self.store.rows()?;
         let listing = self.fetch_changes().await?;
         let me = self.api.device_id();
@@ -164,13 +167,20 @@ impl Syncer {
         Ok(facts)
     }
 
-    /// Scans and hashes the vault off the async threads.
-    async fn scan_vault(&self) -> Result<BTreeMap<String, LocalFile>> {
+    /// Scans the vault off the async threads, re-hashing only what the cache cannot vouch
+    /// for, and stores what it learnt in the cache. Answers the notes and how many were read.
+    async fn scan_vault(&self) -> Result<(BTreeMap<String, LocalFile>, usize)> {
+        let mut cache = HashCache::new(self.store.scan_cache()?);
         let (root, config) = (self.root.clone(), self.scan.clone());
-        let found = tokio::task::spawn_blocking(move || scan::scan(&root, &config))
-            .await
-            .map_err(|e| SyncError::Other(e.to_string()))??;
-        Ok(found.files)
+        let (found, cache) = tokio::task::spawn_blocking(move || {
+            scan::scan_with(&root, &config, &mut cache).map(|found| (found, cache))
+        })
+        .await
+        .map_err(|e| SyncError::Other(e.to_string()))??;
+        let read = cache.reads();
+        let (hashed, gone) = cache.into_changes();
+        self.store.update_scan_cache(&hashed, &gone)?;
+        Ok((found.files, read))
     }
 
     /// Reads the server's changes since the stored cursor, all pages; a cursor the server no

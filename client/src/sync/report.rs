@@ -3,10 +3,23 @@
 /// Progress of a sync, as it happens.
 #[derive(Debug, Clone)]
 pub enum Progress {
-    Scanned { files: usize },
-    Changes { remote: usize, actions: usize },
-    Uploaded { done: usize, total: usize },
-    Downloaded { done: usize, total: usize },
+    /// The vault was scanned: `files` notes, of which `read` had to be read and hashed.
+    Scanned {
+        files: usize,
+        read: usize,
+    },
+    Changes {
+        remote: usize,
+        actions: usize,
+    },
+    Uploaded {
+        done: usize,
+        total: usize,
+    },
+    Downloaded {
+        done: usize,
+        total: usize,
+    },
 }
 
 /// A file the server refused, and why.

@@ -2,6 +2,9 @@
 //! folders; hidden files and folders (`.steel/` among them, and the client's own temporary
 //! files) are never synced. Files are keyed by their path in Unicode NFC, as the server names
 //! them, so a name written in NFD on one device is the same note as its NFC form on another.
+//! A [`HashCache`] spares re-reading the notes whose metadata has not changed ([`cache`]).
+
+pub mod cache;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +14,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::disk::TEMP_MARKER;
 use crate::error::{Result, SyncError};
+
+pub use cache::{Cached, HashCache, Stat};
 
 /// The seed's vault folders.
 pub const DEFAULT_FOLDERS: [&str; 4] = ["sources", "thoughts", "questions", "syntheses"];
@@ -80,8 +85,13 @@ pub struct Scan {
     pub ignored: Vec<(PathBuf, String)>,
 }
 
-/// Scans and hashes the vault.
+/// Scans the vault and hashes every note.
 pub fn scan(root: &Path, config: &ScanConfig) -> Result<Scan> {
+    scan_with(root, config, &mut HashCache::empty())
+}
+
+/// Scans the vault, hashing only the notes `cache` cannot vouch for.
+pub fn scan_with(root: &Path, config: &ScanConfig, cache: &mut HashCache) -> Result<Scan> {
     let mut out = Scan::default();
     let tops: Vec<PathBuf> = if config.folders.is_empty() {
         vec![root.to_path_buf()]
@@ -89,12 +99,12 @@ pub fn scan(root: &Path, config: &ScanConfig) -> Result<Scan> {
         config.folders.iter().map(|f| root.join(f)).collect()
     };
     for top in tops {
-        walk(root, &top, &mut out)?;
+        walk(root, &top, cache, &mut out)?;
     }
     Ok(out)
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Scan) -> Result<()> {
+fn walk(root: &Path, dir: &Path, cache: &mut HashCache, out: &mut Scan) -> Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -118,7 +128,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Scan) -> Result<()> {
         }
         let kind = entry.file_type().map_err(SyncError::io(&path))?;
         if kind.is_dir() {
-            walk(root, &path, out)?;
+            walk(root, &path, cache, out)?;
         } else if kind.is_file() && is_note(name) {
             let Some(rel) = path
                 .strip_prefix(root)
@@ -128,16 +138,26 @@ fn walk(root: &Path, dir: &Path, out: &mut Scan) -> Result<()> {
             else {
                 continue;
             };
-            let bytes = match std::fs::read(&path) {
-                Ok(b) => b,
+            // Metadata before the bytes: a change in between shows as changed metadata next
+            // time, never as an old hash trusted for new bytes.
+            let hashed = entry
+                .metadata()
+                .map(|meta| Stat::of(&meta))
+                .and_then(|stat| {
+                    cache
+                        .hash(&rel, stat, || std::fs::read(&path))
+                        .map(|hash| (stat, hash))
+                });
+            let (stat, hash) = match hashed {
+                Ok(found) => found,
                 // Deleted while we scanned: simply not there.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(SyncError::io(&path)(e)),
             };
             let key = nfc(&rel);
             let file = LocalFile {
-                hash: hash_bytes(&bytes),
-                size: bytes.len() as u64,
+                hash,
+                size: stat.size,
                 rel,
             };
             match out.files.get(&key) {
@@ -217,5 +237,56 @@ mod tests {
         assert!(!c.includes("thoughts/.x.md"));
         assert!(!c.includes("thoughts/x.txt"));
         assert!(ScanConfig::whole_vault().includes("a/b.md"));
+    }
+
+    /// Sets a file's modification time to `when`.
+    fn set_mtime(path: &Path, when: std::time::SystemTime) {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(when).unwrap();
+    }
+
+    #[test]
+    fn a_cached_scan_reads_only_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // An hour back: old enough for the cache to vouch for the files.
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        write_atomic(root, "thoughts/a.md", b"aaa").unwrap();
+        write_atomic(root, "thoughts/b.md", b"bbb").unwrap();
+        set_mtime(&root.join("thoughts/a.md"), hour_ago);
+        set_mtime(&root.join("thoughts/b.md"), hour_ago);
+        let config = ScanConfig::default();
+        // What `scan_cache` would hold between scans.
+        let mut known = std::collections::HashMap::new();
+        let mut scan_and_keep = || {
+            let mut cache = HashCache::new(known.clone());
+            let found = scan_with(root, &config, &mut cache).unwrap();
+            let reads = cache.reads();
+            let (hashed, gone) = cache.into_changes();
+            known.extend(hashed);
+            for g in gone {
+                known.remove(&g);
+            }
+            (found, reads)
+        };
+        let (first, reads) = scan_and_keep();
+        assert_eq!(reads, 2);
+        let (second, reads) = scan_and_keep();
+        assert_eq!(reads, 0, "nothing changed");
+        assert_eq!(first.files, second.files);
+
+        // Same size, same file, the old modification time put back: the change time differs.
+        std::fs::write(root.join("thoughts/b.md"), b"BBB").unwrap();
+        set_mtime(&root.join("thoughts/b.md"), hour_ago);
+        let (third, reads) = scan_and_keep();
+        assert_eq!(reads, 1);
+        assert_eq!(third.files["thoughts/b.md"].hash, hash_bytes(b"BBB"));
+        assert_eq!(third.files["thoughts/a.md"].hash, hash_bytes(b"aaa"));
+
+        // Gone from disk, gone from the cache.
+        std::fs::remove_file(root.join("thoughts/a.md")).unwrap();
+        let (fourth, reads) = scan_and_keep();
+        assert_eq!((fourth.files.len(), reads), (1, 0));
+        assert!(!known.contains_key("thoughts/a.md"));
     }
 }
