@@ -1,7 +1,7 @@
 //! Part 2's closer look at the reference client: its no-change sync of the part's vault
-//! (10,000 notes), repeated, with the split the client reports itself (`steel-sync sync
-//! --stats`: the scan and how many notes it had to read, then the server's changes and the
-//! plan). `BENCH_CLIENT_BASELINE=<path of another steel-sync binary>` runs the same syncs
+//! (10,000 notes), repeated, with the steps the client reports itself (`steel-sync sync
+//! --stats`: when the scan was done and how many notes it had to read, and when the first
+//! plan was, the server's changes read meanwhile). `BENCH_CLIENT_BASELINE=<path of another steel-sync binary>` runs the same syncs
 //! with that binary too, interleaved on the same vault: the client before and after a
 //! change, side by side in one run.
 
@@ -68,13 +68,13 @@ impl Client {
 }
 
 /// What the client's `stats:` line says:
-/// `stats: 0.031 s, 1 requests (api 1, s3 0), 0 bytes sent, 95 bytes received; scan 0.012 s
-/// (0 of 10000 notes read), changes and plan 0.015 s` (the part after `;` is newer).
+/// `stats: 0.031 s, 1 requests (api 1, s3 0), 0 bytes sent, 95 bytes received; scanned at
+/// 0.012 s (0 of 10000 notes read), planned at 0.015 s` (the part after `;` is newer).
 struct StatsLine {
     /// Seconds.
     total: f64,
     requests: u64,
-    /// (scan seconds, notes read, notes, changes-and-plan seconds).
+    /// (scan done at, notes read, notes, plan done at), seconds from the start of the sync.
     split: Option<(f64, u64, u64, f64)>,
 }
 
@@ -88,18 +88,20 @@ impl StatsLine {
             let i = words.iter().position(|w| *w == word)?;
             words.get(i.checked_sub(1)?).copied()
         };
-        let secs_after = |word: &str| -> Option<f64> {
+        // `scanned at 0.012 s`
+        let secs_at = |word: &str| -> Option<f64> {
             let i = words.iter().position(|w| *w == word)?;
-            words.get(i + 1)?.parse().ok()
+            (*words.get(i + 1)? == "at").then_some(())?;
+            words.get(i + 2)?.parse().ok()
         };
         let total = words.get(1)?.parse().ok()?;
         let requests = number_before("requests")?.parse().ok()?;
         let split = (|| {
-            let scan = secs_after("scan")?;
+            let scan = secs_at("scanned")?;
             let i = words.iter().position(|w| *w == "of")?;
             let read = words.get(i.checked_sub(1)?)?.parse().ok()?;
             let notes = words.get(i + 1)?.parse().ok()?;
-            let plan = secs_after("plan")?;
+            let plan = secs_at("planned")?;
             Some((scan, read, notes, plan))
         })();
         Some(StatsLine {
@@ -137,7 +139,7 @@ pub fn no_change(bin: &Path, vault: &Path, runs: usize) -> anyhow::Result<(Strin
         }
     }
     let mut table = String::from(
-        "| client | wall time (process) | sync (in-process) | scan | notes read | changes and plan | requests |\n\
+        "| client | wall time (process) | sync (in-process) | scan done at | notes read | plan done at | requests |\n\
          |---|---:|---:|---:|---:|---:|---:|\n",
     );
     for c in &clients {
@@ -178,7 +180,7 @@ mod tests {
     fn reads_the_stats_line_of_new_and_old_clients() {
         let new = StatsLine::parse(
             "stats: 0.031 s, 1 requests (api 1, s3 0), 0 bytes sent, 95 bytes received; \
-             scan 0.012 s (3 of 10000 notes read), changes and plan 0.015 s",
+             scanned at 0.012 s (3 of 10000 notes read), planned at 0.015 s",
         )
         .unwrap();
         assert_eq!((new.total, new.requests), (0.031, 1));

@@ -460,9 +460,9 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
     body.push_str(&format!(
         "\n**The client's no-change sync**, repeated after the one above (its delta is now \
          empty: one `state` request), {} runs, medians: the whole `steel-sync sync` process, \
-         `sync()` as the client timed it, and the split it reports with `--stats` (the scan, \
-         with how many notes it had to read and hash; then the server's changes and the \
-         plan).\n\n{client_table}",
+         `sync()` as the client timed it, and the steps it reports with `--stats`: when the \
+         scan was done, with how many notes it had to read and hash, and when the plan was \
+         (the server's changes are read while the vault is scanned).\n\n{client_table}",
         if quick { 3 } else { 7 }
     ));
     summary.push_str(&format!(

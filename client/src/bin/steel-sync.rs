@@ -154,8 +154,9 @@ fn scan_config(args: &SyncArgs, store: &Store) -> anyhow::Result<ScanConfig> {
     })
 }
 
-/// When the first two steps of a sync ended, for `--stats`: the scan (with the notes it
-/// found and how many it had to read), and the plan (after the server's changes).
+/// When the scan ended (with the notes it found and how many it had to read) and when the
+/// first plan was made (the server's changes read and classified), for `--stats`. The scan
+/// and the server's changes are read side by side: the two overlap.
 #[derive(Debug, Default)]
 struct Phases {
     scanned: Option<(Instant, usize, usize)>,
@@ -226,13 +227,13 @@ async fn sync_once(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     if args.stats {
         let (api, s3, sent, received) = syncer.api().stats.snapshot();
         let secs = |from: Instant, to: Instant| to.duration_since(from).as_secs_f64();
-        // The first plan's phases: the scan, then the server's changes and the decisions.
+        // The first plan's steps, from the start of the sync.
         let phases = phases.lock().unwrap_or_else(|e| e.into_inner());
         let breakdown = match (phases.scanned, phases.planned) {
             (Some((scanned, files, read)), Some(planned)) => format!(
-                "; scan {:.3} s ({read} of {files} notes read), changes and plan {:.3} s",
+                "; scanned at {:.3} s ({read} of {files} notes read), planned at {:.3} s",
                 secs(started, scanned),
-                secs(scanned, planned)
+                secs(started, planned)
             ),
             _ => String::new(),
         };

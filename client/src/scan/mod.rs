@@ -62,7 +62,11 @@ pub fn is_note(name: &str) -> bool {
 }
 
 pub fn nfc(path: &str) -> String {
-    path.nfc().collect()
+    // Most names are ASCII, or already NFC: no need to rebuild them char by char.
+    match unicode_normalization::is_nfc_quick(path.chars()) {
+        unicode_normalization::IsNormalized::Yes => path.to_owned(),
+        _ => path.nfc().collect(),
+    }
 }
 
 pub fn hash_bytes(bytes: &[u8]) -> String {

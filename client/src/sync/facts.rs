@@ -136,14 +136,16 @@ struct Listing {
 impl Syncer {
     /// Reads the disk, `sync_state` and the server; `learnt` is heard on top of the listing.
     pub(super) async fn gather(&self, learnt: &mut Learnt) -> Result<Facts> {
+        // Before the scan, which clears temporary files, and before `sync_state` is read.
         self.recover_pulls()?;
-        let (local, read) = self.scan_vault().await?;
-        self.report_progress(super::Progress::Scanned {
-            files: local.len(),
-            read,
-        });
-        let rows = self.store.rows()?;
-        let listing = self.fetch_changes().await?;
+        // The three sources side by side: the scan on a blocking thread, the listing on the
+        // network, `sync_state` read meanwhile. The order they are read in does not matter:
+        // what is decided from them is checked again when carried out (local bytes re-read,
+        // base versions checked by the server).
+        let (local, listing, rows) =
+            tokio::try_join!(self.scan_vault(), self.fetch_changes(), async {
+                self.store.rows()
+            })?;
         let me = self.api.device_id();
         let mut remote = RemoteView {
             full: listing.full,
@@ -168,8 +170,8 @@ impl Syncer {
     }
 
     /// Scans the vault off the async threads, re-hashing only what the cache cannot vouch
-    /// for, and stores what it learnt in the cache. Answers the notes and how many were read.
-    async fn scan_vault(&self) -> Result<(BTreeMap<String, LocalFile>, usize)> {
+    /// for, and stores what it learnt in the cache.
+    async fn scan_vault(&self) -> Result<BTreeMap<String, LocalFile>> {
         let mut cache = HashCache::new(self.store.scan_cache()?);
         let (root, config) = (self.root.clone(), self.scan.clone());
         let (found, cache) = tokio::task::spawn_blocking(move || {
@@ -177,10 +179,13 @@ impl Syncer {
         })
         .await
         .map_err(|e| SyncError::Other(e.to_string()))??;
-        let read = cache.reads();
+        self.report_progress(super::Progress::Scanned {
+            files: found.files.len(),
+            read: cache.reads(),
+        });
         let (hashed, gone) = cache.into_changes();
         self.store.update_scan_cache(&hashed, &gone)?;
-        Ok((found.files, read))
+        Ok(found.files)
     }
 
     /// Reads the server's changes since the stored cursor, all pages; a cursor the server no
