@@ -136,6 +136,11 @@ pub(crate) fn steel_sync(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
 /// One `steel-sync sync --stats`: wall time of the whole process, requests and bytes as the
 /// client counted them.
 fn ours(bin: &Path, vault: &Path) -> anyhow::Result<Cost> {
+    ours_with_steps(bin, vault).map(|(cost, _)| cost)
+}
+
+/// [`ours`], and the steps the client reports after the `;` of its stats line, if any.
+fn ours_with_steps(bin: &Path, vault: &Path) -> anyhow::Result<(Cost, Option<String>)> {
     let started = Instant::now();
     let out = steel_sync(
         bin,
@@ -161,12 +166,15 @@ fn ours(bin: &Path, vault: &Path) -> anyhow::Result<Cost> {
         before("bytes", Some("sent")),
         before("bytes", Some("received")),
     ) {
-        (Some(requests), Some(sent), Some(received)) => Ok(Cost {
-            secs,
-            requests,
-            sent,
-            received,
-        }),
+        (Some(requests), Some(sent), Some(received)) => Ok((
+            Cost {
+                secs,
+                requests,
+                sent,
+                received,
+            },
+            line.split_once("; ").map(|(_, steps)| steps.to_owned()),
+        )),
         _ => bail!("unexpected stats line: {line}"),
     }
 }
@@ -377,11 +385,8 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
         ours(&bin, &ours_a)?,
         rclone.upload(&theirs_a)?,
     ));
-    rows.push((
-        "no-change sync",
-        ours(&bin, &ours_a)?,
-        rclone.upload(&theirs_a)?,
-    ));
+    let (no_change, first_steps) = ours_with_steps(&bin, &ours_a)?;
+    rows.push(("no-change sync", no_change, rclone.upload(&theirs_a)?));
     // The first no-change sync above reads back this device's own 10,000 new versions (its
     // cursor predates its pushes); these find an empty delta.
     let (client_table, client_summary) =
@@ -455,6 +460,13 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
             r.secs,
             r.requests,
             ratio(o.secs, r.secs)
+        ));
+    }
+    if let Some(steps) = first_steps {
+        body.push_str(&format!(
+            "\nThe first no-change sync, as the client reports it: {steps} (the delta holds \
+             this device's own new versions; the notes read are those modified within the \
+             timestamp granularity of the upload's scan).\n"
         ));
     }
     body.push_str(&format!(

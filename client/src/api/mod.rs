@@ -370,9 +370,16 @@ impl Api {
 }
 
 fn network(op: Op, e: reqwest::Error) -> SyncError {
+    // reqwest's own words ("error sending request") say little: the causes say why.
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     SyncError::Network {
         op: op.name(),
-        message: e.to_string(),
+        message,
     }
 }
 

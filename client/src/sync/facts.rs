@@ -12,7 +12,10 @@ use crate::error::{Result, SyncError};
 use crate::scan::{self, HashCache, LocalFile, ScanConfig};
 use crate::store::{Row, Version};
 
-const STATE_PAGE: u32 = 1000;
+/// Changes per `state` page: the server's most (its default is 1,000). A page of 5,000 is
+/// about 1.3 MB of JSON, far below Lambda's 6 MB; after this device pushed a whole vault, the
+/// next sync reads its own 10,000 new versions back in 2 requests instead of 10.
+const STATE_PAGE: u32 = 5000;
 
 /// Server states learnt from answers during a round (conflicts, notes deleted since the
 /// plan), heard by the next round's plan on top of the listing.
