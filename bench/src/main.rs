@@ -247,7 +247,10 @@ async fn run_parts(env: &BenchEnv, args: &Args, started: Instant) -> anyhow::Res
             .map_or("", |(_, v)| v.as_str());
         let parts = measured
             .as_ref()
-            .map(|p| format!(" (parts {p}; the others from the earlier run named in each)"))
+            .map(|p| {
+                let noun = if p.contains(',') { "parts" } else { "part" };
+                format!(" ({noun} {p}; the others from the earlier run named in each)")
+            })
             .unwrap_or_default();
         summary.push_str(&format!(
             "Last `make bench`: {when} UTC on {cpu}{parts}; details, method and the machine in \
