@@ -6,20 +6,31 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 : "${DATABASE_URL:?DATABASE_URL is not set: run through scripts/with-services.sh}"
 
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
-echo "== cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test (backend, in-process against the services)"
+# Each phase's wall time goes to .tools/phase-times (.ci/run prints them at the end).
 mkdir -p .tools
+phase_name="" phase_start=$SECONDS
+phase() {
+  if [ -n "$phase_name" ]; then
+    printf '%-44s %5d s\n' "$phase_name" $((SECONDS - phase_start)) | tee -a .tools/phase-times
+  fi
+  phase_name="$1" phase_start=$SECONDS
+  [ -z "$1" ] || echo "== $1"
+}
+
+phase "cargo fmt --check"
+cargo fmt --all -- --check
+phase "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+phase "cargo test (backend, in-process against the services)"
 cargo test --workspace --locked --exclude steel-sync 2>&1 | tee .tools/cargo-test.log
 # The rest runs against the backend as `make dev` serves it (cargo lambda watch): the
 # README's curl walk-through, then the reference client's unit, end-to-end and model tests
 # (STEEL_MODEL_SEEDS seeds of the model test; `make soak` runs many more).
-echo "== walkthrough and the sync client against make dev"
+phase "walkthrough and the sync client against make dev"
 STEEL_MODEL_SEEDS="${STEEL_MODEL_SEEDS:-60}" scripts/with-dev-stack.sh bash -c \
   'scripts/walkthrough.sh "$STEEL_API_URL" && cargo test -p steel-sync --locked' \
   2>&1 | tee -a .tools/cargo-test.log
+phase ""
 
 # One closing line for the whole suite (cargo prints one summary per test binary, the last
 # of which is often an empty doc-test run). .ci/run repeats it at the very end.
