@@ -22,7 +22,17 @@ cargo fmt --all -- --check
 phase "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 phase "cargo test (backend, in-process against the services)"
+rm -f target/tmp/fault-cells-*
 cargo test --workspace --locked --exclude steel-sync 2>&1 | tee .tools/cargo-test.log
+# The fault suite (shared/tests/api/faults) reports its cells: (request, step, fault) each.
+if compgen -G 'target/tmp/fault-cells-*' >/dev/null; then
+  cat target/tmp/fault-cells-* | tee -a .tools/cargo-test.log
+  awk '{ n += $2 } END { printf "fault suite: %d cells (request, step, fault), every one passed\n", n }' \
+    target/tmp/fault-cells-* | tee -a .tools/cargo-test.log .tools/fault-summary
+else
+  echo "fault suite: no report (target/tmp/fault-cells-*)" | tee .tools/fault-summary
+  exit 1
+fi
 # The rest runs against the backend as `make dev` serves it (cargo lambda watch): the
 # README's curl walk-through, then the reference client's unit, end-to-end and model tests
 # (STEEL_MODEL_SEEDS seeds of the model test; `make soak` runs many more).

@@ -28,6 +28,10 @@ pub struct Config {
     pub google_jwks_url: String,
     pub limits: Limits,
     pub apns: ApnsSettings,
+    /// The longest one S3 or SQS call may take, the SDK's retries included: a slow service
+    /// becomes a 503 the client retries (or, for a change notice, a logged miss) well before
+    /// the function's own timeout cuts the answer off.
+    pub aws_call_timeout: Duration,
 }
 
 /// APNs settings, used by the notifier only (see [`Config::require_apns`]).
@@ -48,6 +52,10 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
     pub statement_timeout: Duration,
+    /// How long the server lets a transaction sit idle before it aborts it and frees its
+    /// locks: longer than any function's timeout, so only a sandbox that died or froze
+    /// mid-transaction (its socket still open) ever meets it.
+    pub idle_in_transaction_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -151,6 +159,11 @@ impl Config {
                 10_000u64,
                 |n| (1..=600_000).contains(n),
             )?),
+            idle_in_transaction_timeout: Duration::from_millis(env.parse_or(
+                "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+                15_000u64,
+                |n| (100..=3_600_000).contains(n),
+            )?),
         };
         let s3 = S3Config {
             bucket: env.required("S3_BUCKET").and_then(|b| {
@@ -223,6 +236,11 @@ impl Config {
                 production_url: env.url_or("APNS_PRODUCTION_URL", DEFAULT_APNS_PRODUCTION_URL)?,
                 sandbox_url: env.url_or("APNS_SANDBOX_URL", DEFAULT_APNS_SANDBOX_URL)?,
             },
+            aws_call_timeout: Duration::from_millis(env.parse_or(
+                "AWS_CALL_TIMEOUT_MS",
+                4_000u64,
+                |n| (100..=60_000).contains(n),
+            )?),
         })
     }
 

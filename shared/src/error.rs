@@ -306,7 +306,7 @@ fn references_a_deleted_user(err: &sqlx::Error) -> bool {
 
 /// Failures a retry may not meet: the connection (lost, refused, timed out, pool
 /// exhausted), the server going away, a statement timeout, a serialization failure or
-/// deadlock. Constraint violations and bugs are not.
+/// deadlock, an idle transaction ended by the server. Constraint violations and bugs are not.
 fn is_transient(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_)
@@ -318,7 +318,9 @@ fn is_transient(err: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             code.starts_with("08") // connection exception
                 || code.starts_with("57P") // admin shutdown, crash shutdown, cannot connect now
-                || matches!(&*code, "57014" | "40001" | "40P01" | "53300")
+                // statement timeout, serialization failure, deadlock, too many connections,
+                // and a transaction the server ended for sitting idle (its work rolled back)
+                || matches!(&*code, "57014" | "40001" | "40P01" | "53300" | "25P03")
         }),
         _ => false,
     }

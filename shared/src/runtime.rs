@@ -54,12 +54,33 @@ impl AppState {
     }
 
     fn storage(&self, sdk: &aws_config::SdkConfig) -> Storage {
+        let s3_config = self.s3_config(sdk).build();
+        Storage::new(
+            aws_sdk_s3::Client::from_conf(s3_config),
+            &self.config.s3.bucket,
+        )
+    }
+
+    /// The S3 client's settings every function uses: region, addressing, and a timeout on
+    /// each whole call, retries included (see `Config::aws_call_timeout`). Tests add an
+    /// endpoint of their own.
+    pub fn s3_config(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_s3::config::Builder {
         let s3 = &self.config.s3;
-        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+        aws_sdk_s3::config::Builder::from(sdk)
             .region(aws_sdk_s3::config::Region::new(s3.region.clone()))
             .force_path_style(s3.force_path_style)
-            .build();
-        Storage::new(aws_sdk_s3::Client::from_conf(s3_config), &s3.bucket)
+            .timeout_config(self.aws_timeouts())
+    }
+
+    /// SQS's client settings: a timeout on each whole call, as for S3.
+    pub fn sqs_config(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::config::Builder {
+        aws_sdk_sqs::config::Builder::from(sdk).timeout_config(self.aws_timeouts())
+    }
+
+    fn aws_timeouts(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .operation_timeout(self.config.aws_call_timeout)
+            .build()
     }
 }
 
@@ -95,7 +116,10 @@ impl WriteState {
         let sdk = AppState::sdk().await;
         Ok(WriteState {
             storage: app.storage(&sdk),
-            changes: Queue::new(aws_sdk_sqs::Client::new(&sdk), url),
+            changes: Queue::new(
+                aws_sdk_sqs::Client::from_conf(app.sqs_config(&sdk).build()),
+                url,
+            ),
             app,
         })
     }
@@ -140,7 +164,10 @@ impl AccountState {
         let sdk = AppState::sdk().await;
         Ok(AccountState {
             storage: app.storage(&sdk),
-            purges: Queue::new(aws_sdk_sqs::Client::new(&sdk), url),
+            purges: Queue::new(
+                aws_sdk_sqs::Client::from_conf(app.sqs_config(&sdk).build()),
+                url,
+            ),
             app,
         })
     }

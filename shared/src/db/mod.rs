@@ -33,9 +33,15 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// connections suffice, and nothing connects until the first query.
 pub fn connect_lazy(config: &DatabaseConfig) -> Result<PgPool, sqlx::Error> {
     let statement_timeout = config.statement_timeout.as_millis().to_string();
+    let idle_timeout = config.idle_in_transaction_timeout.as_millis().to_string();
     let options = PgConnectOptions::from_str(&config.url)?
         .application_name("steel-notes-sync")
-        .options([("statement_timeout", statement_timeout.as_str())]);
+        .options([
+            ("statement_timeout", statement_timeout.as_str()),
+            // A sandbox killed mid-transaction leaves its socket open: without this the
+            // user's row stays locked, and every write of that user waits, until TCP gives up.
+            ("idle_in_transaction_session_timeout", idle_timeout.as_str()),
+        ]);
     Ok(PgPoolOptions::new()
         .max_connections(config.max_connections)
         .min_connections(0)
@@ -58,6 +64,7 @@ pub async fn migrate_url(url: &str) -> Result<usize, anyhow::Error> {
         max_connections: 1,
         acquire_timeout: std::time::Duration::from_secs(10),
         statement_timeout: std::time::Duration::from_secs(600),
+        idle_in_transaction_timeout: std::time::Duration::from_secs(600),
     };
     let pool = connect_lazy(&config)?;
     migrate(&pool).await?;

@@ -5,12 +5,13 @@
 //!
 //! One module per topic: `auth`, `vault`, `account`, `notifier` go through the functions'
 //! handlers; `db` tests the data layer; `events` and `openapi` check the sample events and
-//! `openapi.yaml` against the code.
+//! `openapi.yaml` against the code; `faults` breaks Postgres, S3 and SQS under every write.
 
 mod account;
 mod auth;
 mod db;
 mod events;
+mod faults;
 mod notifier;
 mod openapi;
 mod recovery;

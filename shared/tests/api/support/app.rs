@@ -28,6 +28,16 @@ use super::services;
 pub struct Builder {
     pool: PgPool,
     settings: HashMap<String, String>,
+    through: Option<Through>,
+}
+
+/// Where the functions reach Postgres, S3 and SQS when that is not where the test does:
+/// the fault suite puts its proxies there.
+pub struct Through {
+    /// The functions' pool (the test's own stays `TestApp::db`).
+    pub pool: PgPool,
+    pub s3_endpoint: String,
+    pub sqs_endpoint: String,
 }
 
 impl Builder {
@@ -38,8 +48,18 @@ impl Builder {
         self
     }
 
+    /// The functions reach the services through `through` instead of directly.
+    pub fn through(mut self, through: Through) -> Self {
+        self.through = Some(through);
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
-        let Builder { pool, settings } = self;
+        let Builder {
+            pool,
+            settings,
+            through,
+        } = self;
         let idp = Idp::start().await;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -73,13 +93,18 @@ impl Builder {
         let config = services::config(&all);
         let s3 = services::s3_client(&sdk, &config);
         let bucket = config.s3.bucket.clone();
-        let app = AppState::new(config, pool.clone());
-        let functions = States {
-            vault: VaultState::new(app.clone()).await,
-            write: WriteState::new(app.clone()).await.expect("write state"),
-            login: LoginState::new(app.clone(), policy).expect("login state"),
-            account: AccountState::new(app.clone()).await.expect("account state"),
-            app,
+        let functions = match through {
+            None => {
+                let app = AppState::new(config, pool.clone());
+                States {
+                    vault: VaultState::new(app.clone()).await,
+                    write: WriteState::new(app.clone()).await.expect("write state"),
+                    login: LoginState::new(app.clone(), policy).expect("login state"),
+                    account: AccountState::new(app.clone()).await.expect("account state"),
+                    app,
+                }
+            }
+            Some(through) => States::through(config, &sdk, through, policy, [&notices, &purges]),
         };
         TestApp {
             db: pool,
@@ -109,6 +134,49 @@ pub struct States {
     pub login: LoginState,
     /// delete-account: the bucket and the purge queue.
     pub account: AccountState,
+}
+
+impl States {
+    /// Every function's state as its cold start builds it, but reaching the services
+    /// through `through`.
+    fn through(
+        config: steel_core::Config,
+        sdk: &aws_config::SdkConfig,
+        through: Through,
+        policy: JwksPolicy,
+        [notices, purges]: [&String; 2],
+    ) -> States {
+        let app = AppState::new(config, through.pool);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            app.s3_config(sdk)
+                .endpoint_url(&through.s3_endpoint)
+                .build(),
+        );
+        let storage = Storage::new(s3, &app.config.s3.bucket);
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            app.sqs_config(sdk)
+                .endpoint_url(&through.sqs_endpoint)
+                .build(),
+        );
+        States {
+            vault: VaultState {
+                app: app.clone(),
+                storage: storage.clone(),
+            },
+            write: WriteState {
+                app: app.clone(),
+                storage: storage.clone(),
+                changes: steel_core::queue::Queue::new(sqs.clone(), notices),
+            },
+            login: LoginState::new(app.clone(), policy).expect("login state"),
+            account: AccountState {
+                app: app.clone(),
+                storage,
+                purges: steel_core::queue::Queue::new(sqs, purges),
+            },
+            app,
+        }
+    }
 }
 
 pub struct TestApp {
@@ -141,6 +209,7 @@ impl TestApp {
         Builder {
             pool,
             settings: HashMap::new(),
+            through: None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! - `openapi`: `openapi.yaml` compiled, the check every answer goes through.
 //! - `seed`: rows written straight through the data layer.
 //! - `oracle`: the tests' own reads of the database, and the invariants of committed state.
+//! - `pg_proxy`, `s3_proxy`: fault-injecting proxies in front of Postgres and S3/SQS.
 
 pub mod apns;
 pub mod app;
@@ -17,7 +18,9 @@ pub mod events;
 pub mod idp;
 pub mod openapi;
 pub mod oracle;
+pub mod pg_proxy;
 pub mod routes;
+pub mod s3_proxy;
 pub mod seed;
 pub mod services;
 
