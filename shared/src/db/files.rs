@@ -160,9 +160,10 @@ pub struct PastVersion {
     pub is_deleted: bool,
 }
 
-/// Past versions by (path, version), in one query; unknown ones are left out.
-pub async fn get_versions(
-    pool: &PgPool,
+/// Past versions by (path, version), in one query; unknown ones are left out. (`pull`
+/// reads them from the pool; a restore inside its transaction.)
+pub async fn get_versions<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     user_id: UserId,
     wanted: &[(VaultPath, i64)],
 ) -> Result<HashMap<(VaultPath, i64), PastVersion>, sqlx::Error> {
@@ -181,7 +182,7 @@ pub async fn get_versions(
     .bind(user_id)
     .bind(&paths)
     .bind(&versions)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()

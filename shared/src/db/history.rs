@@ -1,7 +1,7 @@
 //! Reading what the server kept: a note's versions, the user's deleted notes, and the
 //! versions a restore brings back. Each read is one statement, whatever the vault's size.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -158,49 +158,6 @@ pub async fn deleted_notes(
             version: r.version,
             deleted_at: r.deleted_at,
             change_seq: r.change_seq,
-        })
-        .collect())
-}
-
-/// A past version a restore would bring back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Source {
-    pub content_hash: ContentHash,
-    pub size_bytes: i64,
-    pub is_deleted: bool,
-}
-
-/// The versions `wanted` names (unknown ones left out), in one statement.
-pub async fn sources(
-    conn: &mut PgConnection,
-    user_id: UserId,
-    wanted: &[(VaultPath, i64)],
-) -> Result<HashMap<(VaultPath, i64), Source>, sqlx::Error> {
-    let paths: Vec<&str> = wanted.iter().map(|(p, _)| p.as_str()).collect();
-    let versions: Vec<i64> = wanted.iter().map(|(_, v)| *v).collect();
-    let rows: Vec<(String, i64, String, i64, bool)> = sqlx::query_as(
-        "SELECT v.path, v.version, v.content_hash, v.size_bytes, v.is_deleted
-         FROM file_versions v
-         JOIN UNNEST($2::TEXT[], $3::BIGINT[]) AS w(path, version)
-           ON v.path = w.path AND v.version = w.version
-         WHERE v.user_id = $1",
-    )
-    .bind(user_id)
-    .bind(&paths)
-    .bind(&versions)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(path, version, hash, size_bytes, is_deleted)| {
-            Some((
-                (VaultPath::parse(&path).ok()?, version),
-                Source {
-                    content_hash: ContentHash::parse(&hash).ok()?,
-                    size_bytes,
-                    is_deleted,
-                },
-            ))
         })
         .collect())
 }

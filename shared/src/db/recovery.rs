@@ -8,8 +8,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::db::files::{self, PastVersion};
 use crate::db::files::{FILE_COLUMNS, FileState, live_keys};
-use crate::db::history::{self, Source};
+use crate::db::history;
 use crate::db::writes::{Batch, Outcome, WriteError, Writes, lock_files, lock_user, outcomes};
 use crate::domain::{ContentHash, Cursor, DeviceId, UserId, VaultPath, Version};
 use crate::vault::recovery::{PastState, RewindDecision, decide_rewind};
@@ -52,7 +53,7 @@ pub async fn restore_versions(
         .iter()
         .map(|r| (r.path.clone(), r.version.get()))
         .collect();
-    let sources = history::sources(&mut tx, user_id, &wanted).await?;
+    let sources = files::get_versions(&mut *tx, user_id, &wanted).await?;
     let hashes: Vec<ContentHash> = sources.values().map(|s| s.content_hash).collect();
     let stored = history::lock_stored(&mut tx, user_id, &hashes).await?;
 
@@ -62,7 +63,7 @@ pub async fn restore_versions(
     for r in requests {
         let decision = match sources.get(&(r.path.clone(), r.version.get())) {
             None => Some(RestoreDecision::NotFound),
-            Some(Source {
+            Some(PastVersion {
                 is_deleted: true, ..
             }) => Some(RestoreDecision::IsDeletion),
             Some(s) if !stored.contains(&s.content_hash) => Some(RestoreDecision::ContentGone),
