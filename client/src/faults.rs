@@ -13,6 +13,12 @@ pub enum Op {
     Confirm,
     Pull,
     Delete,
+    /// `GET /vault/history`.
+    History,
+    /// `GET /vault/deleted`.
+    Deleted,
+    /// `POST /vault/restore`, either form.
+    Restore,
     /// PUT of bytes to a presigned S3 URL.
     Upload,
     /// GET of bytes from a presigned S3 URL.
@@ -29,6 +35,9 @@ impl Op {
             Op::Confirm => "confirm",
             Op::Pull => "pull",
             Op::Delete => "delete",
+            Op::History => "history",
+            Op::Deleted => "deleted",
+            Op::Restore => "restore",
             Op::Upload => "upload",
             Op::Download => "download",
         }

@@ -2,6 +2,7 @@
 //! and the presigned S3 transfers. Every request goes through the [`Faults`] hook and is
 //! counted in [`TransferStats`]. The request and answer bodies are in [`wire`].
 
+mod recovery;
 mod wire;
 
 use std::path::PathBuf;
@@ -304,8 +305,17 @@ impl Api {
             .await
     }
 
-    pub async fn delete(&self, files: &[DeleteEntry]) -> Result<DeleteAnswer> {
-        let body = json!({ "files": files });
+    /// `confirm_mass_delete`: the person confirmed a delete the server's guard would hold.
+    pub async fn delete(
+        &self,
+        files: &[DeleteEntry],
+        confirm_mass_delete: bool,
+    ) -> Result<DeleteAnswer> {
+        let body = if confirm_mass_delete {
+            json!({ "files": files, "confirm_mass_delete": true })
+        } else {
+            json!({ "files": files })
+        };
         self.call(Op::Delete, Method::POST, "/vault/delete", Some(&body))
             .await
     }

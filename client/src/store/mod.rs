@@ -13,6 +13,7 @@
 //!   so a scan re-hashes only what changed.
 
 mod log;
+mod recovered;
 mod scan_cache;
 
 use std::collections::HashMap;
@@ -165,6 +166,11 @@ CREATE TABLE IF NOT EXISTS sync_log (
     action TEXT NOT NULL,
     path   TEXT,
     detail TEXT
+);
+CREATE TABLE IF NOT EXISTS sync_recovered (
+    relative_path  TEXT NOT NULL,
+    server_version INTEGER NOT NULL,
+    PRIMARY KEY (relative_path, server_version)
 );
 CREATE TABLE IF NOT EXISTS scan_cache (
     disk_path    TEXT PRIMARY KEY,

@@ -4,6 +4,7 @@
 //! loss.
 
 use super::classify::{Delete, Removal};
+use super::guard::MissingNotes;
 use super::{Plan, Round, Syncer};
 use crate::api::{BATCH, DeleteEntry};
 use crate::disk;
@@ -47,8 +48,25 @@ impl Syncer {
                 base_version: d.base_version,
             })
             .collect();
-        for chunk in entries.chunks(BATCH) {
-            let answer = self.api.delete(chunk).await?;
+        let confirm = self.deletes.missing == MissingNotes::DeleteAll;
+        for (i, chunk) in entries.chunks(BATCH).enumerate() {
+            let answer = match self.api.delete(chunk, confirm).await {
+                Ok(answer) => answer,
+                // The server counts deletes across requests and devices: this one and the
+                // rest are held, the notes stay known here, and the person is asked.
+                Err(SyncError::Api {
+                    status: 409, code, ..
+                }) if code == "mass_delete_held" => {
+                    let rest = &entries[i * BATCH..];
+                    round
+                        .report
+                        .held
+                        .extend(rest.iter().map(|e| e.path.clone()));
+                    round.report.known = round.report.known.max(self.store.rows()?.len());
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
             let mut records = Vec::new();
             let mut log = Vec::new();
             for d in &answer.deleted {

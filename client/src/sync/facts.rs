@@ -154,7 +154,14 @@ impl Syncer {
             full: listing.full,
             heard: HashMap::new(),
         };
+        // A version this device made by `restore` or `rewind` comes down like another's.
+        let recovered = self.store.recovered()?;
         for f in &listing.files {
+            let me = if recovered.contains(&(f.path.clone(), f.version)) {
+                None
+            } else {
+                me
+            };
             remote.hear(f.path.clone(), Remote::listed(f, me));
         }
         for (path, r) in learnt.drain() {

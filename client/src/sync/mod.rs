@@ -22,10 +22,12 @@ mod bounded;
 pub mod classify;
 mod delete;
 mod facts;
+pub mod guard;
 mod merge;
 mod plan;
 mod pull;
 mod push;
+pub mod recovered;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +40,7 @@ use crate::store::Store;
 
 use classify::Remote;
 use facts::Learnt;
+use guard::{DeletePolicy, MissingNotes};
 pub use plan::Plan;
 pub use report::{Progress, Rejection, SyncReport};
 
@@ -52,6 +55,7 @@ pub struct Syncer {
     api: Arc<Api>,
     store: Store,
     scan: ScanConfig,
+    deletes: DeletePolicy,
     device_name: String,
     progress: Option<ProgressFn>,
 }
@@ -101,9 +105,15 @@ impl Syncer {
             store: Store::open(root)?,
             api: Arc::new(api),
             scan,
+            deletes: DeletePolicy::default(),
             device_name: device_name.to_owned(),
             progress: None,
         })
+    }
+
+    /// What this sync does with notes missing here (see [`guard`]).
+    pub fn set_missing_notes(&mut self, missing: MissingNotes) {
+        self.deletes.missing = missing;
     }
 
     pub fn on_progress(&mut self, f: impl Fn(&Progress) + Send + Sync + 'static) {
@@ -112,6 +122,11 @@ impl Syncer {
 
     pub fn api(&self) -> &Api {
         &self.api
+    }
+
+    /// The API client, shared (for calls that outlive a borrow of the syncer).
+    pub fn api_handle(&self) -> Arc<Api> {
+        self.api.clone()
     }
 
     pub fn root(&self) -> &Path {
@@ -162,6 +177,7 @@ impl Syncer {
                 && let Some(c) = &plan.next_cursor
             {
                 self.store.set_meta("cursor", c)?;
+                self.store.prune_recovered()?;
             }
             if !outcome.again || report.rounds >= MAX_ROUNDS {
                 return Ok(());
@@ -180,7 +196,7 @@ impl Syncer {
     async fn plan(&mut self, learnt: &mut Learnt) -> Result<Plan> {
         let facts = self.gather(learnt).await?;
         let listed = facts.listed;
-        let plan = Plan::new(facts, &self.scan);
+        let plan = Plan::new(facts, &self.scan, &self.deletes);
         self.report_progress(Progress::Changes {
             remote: listed,
             actions: plan.len(),
@@ -211,6 +227,9 @@ impl Syncer {
                 message: "the server refused this file; change it to try again".into(),
             });
         }
+        // The held deletes of the latest plan are the ones to report.
+        round.report.held = plan.held.iter().map(|d| d.path.clone()).collect();
+        round.report.known = plan.known;
         self.store.apply(&plan.records, &[])?;
         if !plan.pulls.is_empty() || !plan.merges.is_empty() {
             // One fetch of the current bytes for pulls and merges alike.

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::classify::{Decision, Delete, Merge, Pull, Push, Removal, Work, classify};
 use super::facts::Facts;
+use super::guard::{DeletePolicy, Verdict, judge};
 use crate::scan::{LocalFile, ScanConfig};
 use crate::store::{Row, RowChange};
 
@@ -17,6 +18,10 @@ pub struct Plan {
     pub(super) removals: Vec<Removal>,
     pub(super) pushes: Vec<Push>,
     pub(super) deletes: Vec<Delete>,
+    /// Local deletes the mass-delete guard holds back: not sent, the notes stay known.
+    pub(super) held: Vec<Delete>,
+    /// How many notes `sync_state` knew when the plan was made.
+    pub(super) known: usize,
     pub(super) still_rejected: Vec<String>,
     pub next_cursor: Option<String>,
     /// The notes on disk when the plan was made, by NFC path.
@@ -27,11 +32,23 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Classifies every path the facts name.
-    pub(super) fn new(facts: Facts, config: &ScanConfig) -> Self {
+    /// Classifies every path the facts name; then the mass-delete guard judges the local
+    /// deletes as a whole.
+    pub(super) fn new(facts: Facts, config: &ScanConfig, policy: &DeletePolicy) -> Self {
         let mut plan = Plan::default();
         for path in facts.paths(config) {
             plan.add(classify(&facts.of(path)));
+        }
+        plan.known = facts.rows.len();
+        match judge(policy, plan.deletes.len(), plan.known, facts.local.len()) {
+            Verdict::Delete => {}
+            Verdict::Hold => plan.held = std::mem::take(&mut plan.deletes),
+            // The server still has them (nobody changed them there, or the plan would
+            // have pulled): the same as a note never written here.
+            Verdict::Restore => plan.pulls.extend(plan.deletes.drain(..).map(|d| Pull {
+                path: d.path,
+                expect: None,
+            })),
         }
         plan.next_cursor = facts.next_cursor;
         plan.local = facts.local.into_iter().collect();
@@ -86,6 +103,7 @@ impl Plan {
         self.removals.retain(|r| fresh(&r.path));
         self.pushes.retain(|p| fresh(&p.path));
         self.deletes.retain(|d| fresh(&d.path));
+        self.held.retain(|d| fresh(&d.path));
         self.still_rejected.retain(|p| fresh(p));
         self.len() != before
     }

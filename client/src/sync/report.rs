@@ -56,6 +56,11 @@ pub struct SyncReport {
     pub rejected: Vec<Rejection>,
     /// Changed locally while the sync ran: left for the next sync.
     pub deferred: Vec<String>,
+    /// Notes missing here whose deletion was held back as a mass delete (by this client's
+    /// guard or the server's): still on the server and on other devices.
+    pub held: Vec<String>,
+    /// How many notes this vault had synced before (what `held` is a share of).
+    pub known: usize,
     pub rounds: u32,
 }
 
@@ -64,9 +69,24 @@ impl SyncReport {
         self.merged.len() + self.conflict_copies.len()
     }
 
+    /// What to tell the person when deletes were held back (`None`: none were).
+    pub fn held_message(&self) -> Option<String> {
+        if self.held.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "held back: {} of the {} notes synced before are missing from this folder, so \
+             nothing was deleted on the server or on your other devices.\n\
+             - to bring them back here from the server: steel-sync sync --restore-missing\n\
+             - if you meant to delete them everywhere: steel-sync sync --allow-mass-delete",
+            self.held.len(),
+            self.known.max(self.held.len()),
+        ))
+    }
+
     pub fn summary(&self) -> String {
         format!(
-            "pushed {}, pulled {}, deleted {} (here {}, on the server {}), conflicts {} (merged {}, kept both {}), rejected {}",
+            "pushed {}, pulled {}, deleted {} (here {}, on the server {}), conflicts {} (merged {}, kept both {}), rejected {}, held back {}",
             self.pushed.len(),
             self.pulled.len(),
             self.deleted_local.len() + self.deleted_remote.len(),
@@ -76,6 +96,7 @@ impl SyncReport {
             self.merged.len(),
             self.conflict_copies.len(),
             self.rejected.len(),
+            self.held.len(),
         )
     }
 }

@@ -1,13 +1,20 @@
 //! `steel-sync`: sync a folder of Markdown notes with Steel Notes Sync.
 //!
 //! ```text
-//! steel-sync login  <vault> --dev-token TOKEN   [--api URL] [--device-name NAME]
-//! steel-sync sync   <vault> [--folders a,b | --all]
-//! steel-sync status <vault>
-//! steel-sync watch  <vault> [--interval SECS]
+//! steel-sync login   <vault> --dev-token TOKEN   [--api URL] [--device-name NAME]
+//! steel-sync sync    <vault> [--folders a,b | --all] [--allow-mass-delete | --restore-missing]
+//! steel-sync status  <vault>
+//! steel-sync watch   <vault> [--interval SECS]
+//! steel-sync history <vault> <path> [--json]
+//! steel-sync deleted <vault> [--json]
+//! steel-sync restore <vault> <path> [--version N] [--json]
+//! steel-sync rewind  <vault> --to <RFC 3339> [--folder F] [--remove-newer] [--json]
 //! ```
 //! Exit status: 0 done, 1 failed (the message says why; the next sync resumes), 2 done but
-//! the server refused some files (listed).
+//! the server refused some files (listed), 3 done but a mass delete was held back (the
+//! message says how to go on).
+
+mod recovery;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -17,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use steel_sync::store::{Store, SyncStatus};
+use steel_sync::sync::guard::MissingNotes;
 use steel_sync::{Api, Progress, ScanConfig, Session, SyncReport, Syncer, scan};
 
 #[derive(Parser)]
@@ -45,6 +53,14 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         interval: u64,
     },
+    /// The versions of one note the server keeps.
+    History(recovery::HistoryArgs),
+    /// The deleted notes the server can bring back.
+    Deleted(recovery::DeletedArgs),
+    /// Bring back a version of a note (a deleted note, or an older version of a live one).
+    Restore(recovery::RestoreArgs),
+    /// Take the vault (or a folder) back to how it was at a moment; undone by another rewind.
+    Rewind(recovery::RewindArgs),
 }
 
 #[derive(Args)]
@@ -83,6 +99,12 @@ struct SyncArgs {
     /// After the sync, print the wall time, HTTP requests and bytes transferred.
     #[arg(long)]
     stats: bool,
+    /// Delete on the server the notes missing here, even when that many look like an accident.
+    #[arg(long)]
+    allow_mass_delete: bool,
+    /// Bring back from the server the notes missing here instead of deleting them there.
+    #[arg(long, conflicts_with = "allow_mass_delete")]
+    restore_missing: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -93,6 +115,10 @@ async fn main() -> ExitCode {
         Command::Sync(args) => sync_once(&args).await,
         Command::Status(args) => status(&args).await,
         Command::Watch { sync, interval } => watch(&sync, interval).await,
+        Command::History(args) => recovery::history(args).await,
+        Command::Deleted(args) => recovery::deleted(args).await,
+        Command::Restore(args) => recovery::restore(args).await,
+        Command::Rewind(args) => recovery::rewind(args).await,
     };
     match result {
         Ok(code) => code,
@@ -173,6 +199,13 @@ fn open_syncer(args: &SyncArgs) -> anyhow::Result<(Syncer, Arc<Mutex<Phases>>)> 
     let config = scan_config(args, &Store::open(vault)?)?;
     let api = Api::new(session, Some(vault.to_path_buf()));
     let mut syncer = Syncer::open(vault, api, &device_name, config)?;
+    syncer.set_missing_notes(if args.allow_mass_delete {
+        MissingNotes::DeleteAll
+    } else if args.restore_missing {
+        MissingNotes::Restore
+    } else {
+        MissingNotes::Guarded
+    });
     let phases = Arc::new(Mutex::new(Phases::default()));
     let (quiet, tty, seen) = (args.quiet, std::io::stderr().is_terminal(), phases.clone());
     syncer.on_progress(move |p| {
@@ -260,6 +293,10 @@ fn print_report(report: &SyncReport) -> ExitCode {
         println!("refused: {}: {} ({})", r.path, r.message, r.code);
     }
     println!("sync done: {}", report.summary());
+    if let Some(message) = report.held_message() {
+        println!("{message}");
+        return ExitCode::from(3);
+    }
     if report.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -1,0 +1,32 @@
+//! After `restore` or `rewind` through this device's token: the versions they made are
+//! recorded in `sync_recovered`, so the next sync takes them for what they are (another
+//! change to bring here), not for this device's own push whose answer was lost.
+
+use crate::api::Api;
+use crate::error::Result;
+use crate::store::Store;
+
+/// Records every version made with this device's token since the vault's last sync (the
+/// state listing from its stored cursor); how many. Run right after a restore or rewind.
+pub async fn remember_recovery(api: &Api, store: &Store) -> Result<usize> {
+    let Some(me) = api.device_id().map(str::to_owned) else {
+        return Ok(0);
+    };
+    let mut cursor = store.meta("cursor")?;
+    let mut made = Vec::new();
+    loop {
+        let page = api.state(cursor.as_deref(), 5000).await?;
+        made.extend(
+            page.files
+                .iter()
+                .filter(|f| f.updated_by.as_deref() == Some(me.as_str()))
+                .map(|f| (f.path.clone(), f.version)),
+        );
+        cursor = Some(page.cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    store.record_recovered(&made)?;
+    Ok(made.len())
+}
