@@ -110,3 +110,117 @@ fn a_vault_that_is_not_signed_in_fails_with_a_clear_message() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("401"), "{}", text(&o));
 }
+
+/// Writes `n` notes of distinct content under `thoughts/` of `vault`; their tree.
+fn write_notes(vault: &Path, n: usize) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::create_dir_all(vault.join("thoughts")).unwrap();
+    for i in 0..n {
+        let body = format!("# Note {i}\n\nwritten on A, line {i}\n");
+        std::fs::write(vault.join(format!("thoughts/Note {i:03}.md")), body).unwrap();
+    }
+    common::tree(vault)
+}
+
+/// Removes every note of `vault` (its `.steel` stays): a folder emptied by accident.
+fn empty_folder(vault: &Path) {
+    std::fs::remove_dir_all(vault.join("thoughts")).unwrap();
+    assert!(common::tree(vault).is_empty());
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let o = steel_sync(args);
+    assert!(o.status.success(), "steel-sync {args:?}: {}", text(&o));
+    text(&o)
+}
+
+#[test]
+fn an_emptied_folder_is_held_back_and_restored_from_the_server() {
+    let user = common::unique_user("held");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (va, vb) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
+    login(a.path(), &user, "A");
+    login(b.path(), &user, "B");
+    let before = write_notes(a.path(), 60);
+    run_ok(&["sync", va]);
+    run_ok(&["sync", vb]);
+    assert_eq!(common::tree(b.path()), before);
+
+    // A's folder is emptied; A's sync holds the deletes back and says why and what to do.
+    empty_folder(a.path());
+    let o = steel_sync(&["sync", va]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("held back: 60 of the 60 notes"), "{said}");
+    assert!(said.contains("steel-sync sync --restore-missing"), "{said}");
+    assert!(
+        said.contains("steel-sync sync --allow-mass-delete"),
+        "{said}"
+    );
+    // Nothing was deleted: the server lists no deleted note, B keeps every note.
+    let deleted: serde_json::Value =
+        serde_json::from_str(&run_ok(&["deleted", va, "--json"])).unwrap();
+    assert_eq!(deleted["files"], serde_json::json!([]));
+    run_ok(&["sync", vb]);
+    assert_eq!(common::tree(b.path()), before);
+    // Held again on the next sync, not forgotten and not taken for a remote change.
+    assert_eq!(steel_sync(&["sync", va]).status.code(), Some(3));
+
+    // The person gets the notes back from the server.
+    let said = run_ok(&["sync", va, "--restore-missing"]);
+    assert!(said.contains("pulled 60"), "{said}");
+    assert_eq!(common::tree(a.path()), before);
+    assert!(run_ok(&["sync", va]).contains(&common::quiet_summary()));
+    assert_eq!(common::tree(b.path()), before);
+}
+
+#[test]
+fn a_confirmed_mass_delete_is_undone_by_a_rewind_on_both_folders() {
+    let user = common::unique_user("rewind");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (va, vb) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
+    login(a.path(), &user, "A");
+    login(b.path(), &user, "B");
+    let before = write_notes(a.path(), 60);
+    run_ok(&["sync", va]);
+    run_ok(&["sync", vb]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let moment = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    // The person confirms: the notes go everywhere.
+    empty_folder(a.path());
+    let said = run_ok(&["sync", va, "--allow-mass-delete"]);
+    assert!(said.contains("on the server 60"), "{said}");
+    assert!(run_ok(&["sync", vb]).contains("here 60"));
+    assert!(common::tree(b.path()).is_empty());
+    let deleted: serde_json::Value =
+        serde_json::from_str(&run_ok(&["deleted", vb, "--json"])).unwrap();
+    assert_eq!(deleted["files"].as_array().unwrap().len(), 60);
+
+    // A note's history shows its two versions, newest (the delete) first.
+    let history: serde_json::Value =
+        serde_json::from_str(&run_ok(&["history", vb, "thoughts/Note 007.md", "--json"])).unwrap();
+    let versions = history["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{history}");
+    assert_eq!(versions[0]["is_deleted"], true);
+    assert!(run_ok(&["history", vb, "thoughts/Note 007.md"]).contains("2 versions"));
+
+    // Rewind to before the delete: every note back on both folders, byte for byte.
+    let rewound: serde_json::Value =
+        serde_json::from_str(&run_ok(&["rewind", vb, "--to", &moment, "--json"])).unwrap();
+    assert_eq!(rewound["restored"], 60, "{rewound}");
+    run_ok(&["sync", va]);
+    run_ok(&["sync", vb]);
+    assert_eq!(common::tree(a.path()), before);
+    assert_eq!(common::tree(b.path()), before);
+
+    // One note rolled back to an older version by `restore`, and synced everywhere.
+    std::fs::write(a.path().join("thoughts/Note 001.md"), "rewritten\n").unwrap();
+    run_ok(&["sync", va]);
+    let said = run_ok(&["restore", vb, "thoughts/Note 001.md", "--version", "1"]);
+    assert!(said.contains("with the content of v1"), "{said}");
+    run_ok(&["sync", va]);
+    run_ok(&["sync", vb]);
+    assert_eq!(common::tree(a.path()), before);
+    assert_eq!(common::tree(b.path()), before);
+}

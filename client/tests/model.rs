@@ -4,11 +4,17 @@
 //! syncs split in two with other devices acting in between, while faults are injected
 //! between client and API: a request dropped before it reaches the server, an answer lost
 //! after the server acted, a request sent twice, an upload that never happens, a crash
-//! between writing a pulled file and recording it. After a quiet round it checks:
+//! between writing a pulled file and recording it. Devices also restore a deleted note or an
+//! older version, rewind the vault to an earlier moment, and have their folder wiped by
+//! accident (the mass-delete guard must hold the deletes back, and `--restore-missing`
+//! bring the notes back). After a quiet round it checks:
 //! - all vaults are identical to each other and to the server's state;
 //! - no write is lost: every line a device wrote is in the final state (in the note, a
 //!   merge, or a conflict copy) unless a device removed it after seeing it;
-//! - no deleted note comes back unless a device edited it without having seen the delete.
+//! - no deleted note comes back unless a device edited it without having seen the delete
+//!   (or someone restored it: a restore or rewind is a deliberate change like an edit, so the
+//!   lines it takes out of the server's notes count as removed, and a note it brings back
+//!   as recreated).
 //!
 //! `STEEL_MODEL_SEEDS` (default 12) seeds run, from `STEEL_MODEL_FIRST_SEED` (default 1),
 //! `STEEL_MODEL_JOBS` at a time; `STEEL_MODEL_SEED=N` replays one. A failure names its seed.
@@ -23,7 +29,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use steel_sync::faults::{Fault, Faults, Op};
 use steel_sync::sync::Plan;
-use steel_sync::{SyncError, SyncReport};
+use steel_sync::sync::guard::MissingNotes;
+use steel_sync::{Api, SyncError, SyncReport};
 
 use common::{Device, hashes, server_files, unique_user};
 
@@ -96,6 +103,8 @@ struct Sim {
     deletes: Vec<(String, BTreeSet<String>)>,
     next_token: u64,
     log: Arc<Mutex<Vec<String>>>,
+    /// When each step began: the moments a rewind may go back to.
+    moments: Vec<chrono::DateTime<chrono::Utc>>,
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -135,6 +144,7 @@ impl Sim {
             deletes: Vec::new(),
             next_token: 0,
             log,
+            moments: Vec::new(),
         }
     }
 
@@ -170,6 +180,7 @@ impl Sim {
     }
 
     async fn step(&mut self, i: usize) {
+        self.moments.push(chrono::Utc::now());
         let d = self.rng.random_range(0..self.devices.len());
         let existing = self.existing(d);
         match self.rng.random_range(0..100) {
@@ -235,12 +246,167 @@ impl Sim {
                 let r = self.devices[d].syncer.finish(plan).await;
                 self.check_sync(d, "finish", r);
             }
+            72..=74 if self.pending[d].is_none() => self.restore(i, d).await,
+            75..=76 if self.pending[d].is_none() && !self.moments.is_empty() => {
+                self.rewind(i, d).await
+            }
+            77..=78 if self.pending[d].is_none() => self.wipe(i, d).await,
             _ => {
                 self.note(format!("{i}: D{d} syncs"));
                 let r = self.devices[d].syncer.sync().await;
                 self.check_sync(d, "sync", r);
             }
         }
+    }
+
+    /// Runs `op` on device `d` with its faults off, so that what it did on the server is
+    /// known; then takes the server's notes before and after as a deliberate change.
+    async fn deliberately<F, Fut>(&mut self, d: usize, op: F)
+    where
+        F: FnOnce(Arc<Api>) -> Fut,
+        Fut: std::future::Future<Output = String>,
+    {
+        self.nets[d].on.store(false, Ordering::Relaxed);
+        let api = self.devices[d].syncer.api_handle();
+        let before = server_lines(&api).await;
+        let said = op(api.clone()).await;
+        steel_sync::sync::recovered::remember_recovery(&api, self.devices[d].syncer.store())
+            .await
+            .expect("recording the recovery");
+        let after = server_lines(&api).await;
+        self.nets[d].on.store(true, Ordering::Relaxed);
+        self.note(format!("  {said}"));
+        for (path, old) in &before {
+            let now = after.get(path);
+            for line in old.iter().filter(|l| now.is_none_or(|n| !n.contains(*l))) {
+                self.live.remove(line);
+            }
+            if now.is_none() {
+                self.deletes.push((path.clone(), old.clone()));
+            }
+        }
+        for path in after.keys().filter(|p| !before.contains_key(*p)) {
+            // Brought back on purpose: earlier deletes of it say nothing about it now.
+            self.deletes.retain(|(p, _)| p != path);
+        }
+    }
+
+    /// A deleted note restored, or a live one rolled back to an older version.
+    async fn restore(&mut self, i: usize, d: usize) {
+        // The person looks at the server's notes first: no faults on these reads.
+        self.nets[d].on.store(false, Ordering::Relaxed);
+        self.restore_one(i, d).await;
+        self.nets[d].on.store(true, Ordering::Relaxed);
+    }
+
+    async fn restore_one(&mut self, i: usize, d: usize) {
+        let api = self.devices[d].syncer.api_handle();
+        let deleted = api.deleted().await.unwrap_or_default();
+        let restorable: Vec<String> = deleted
+            .iter()
+            .filter(|f| f["last_version"]["restorable"] == true)
+            .filter_map(|f| f["path"].as_str().map(str::to_owned))
+            .collect();
+        let path = if !restorable.is_empty() && self.rng.random_bool(0.6) {
+            restorable[self.rng.random_range(0..restorable.len())].clone()
+        } else {
+            let live: Vec<String> = server_files(&api).await.into_keys().collect();
+            if live.is_empty() {
+                return;
+            }
+            live[self.rng.random_range(0..live.len())].clone()
+        };
+        let versions = api.history(&path).await.unwrap_or_default();
+        let with_content: Vec<i64> = versions
+            .iter()
+            .skip(1)
+            .filter(|v| v["is_deleted"] == false)
+            .filter_map(|v| v["version"].as_i64())
+            .collect();
+        let (Some(head), false) = (
+            versions.first().and_then(|v| v["version"].as_i64()),
+            with_content.is_empty(),
+        ) else {
+            return;
+        };
+        let version = with_content[self.rng.random_range(0..with_content.len())];
+        self.note(format!("{i}: D{d} restores {path} v{version} over v{head}"));
+        self.deliberately(d, |api| async move {
+            match api.restore(&path, version, head).await {
+                Ok(answer) => format!("restore answered {answer}"),
+                Err(e) => format!("restore failed: {e}"),
+            }
+        })
+        .await;
+    }
+
+    /// The vault rewound to the beginning of an earlier step.
+    async fn rewind(&mut self, i: usize, d: usize) {
+        let at = self.moments[self.rng.random_range(0..self.moments.len())];
+        let as_of = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let remove_newer = self.rng.random_bool(0.5);
+        self.note(format!(
+            "{i}: D{d} rewinds the vault to {as_of} (remove newer: {remove_newer})"
+        ));
+        self.deliberately(d, |api| async move {
+            match api.rewind(&as_of, None, remove_newer).await {
+                Ok(pages) => format!("rewind answered {pages:?}"),
+                Err(e) => format!("rewind failed: {e}"),
+            }
+        })
+        .await;
+    }
+
+    /// The device's folder is emptied by accident (an unmounted drive): its next sync must
+    /// delete nothing, and `--restore-missing` must bring every note back.
+    async fn wipe(&mut self, i: usize, d: usize) {
+        self.nets[d].on.store(false, Ordering::Relaxed);
+        // What is on the disk is on the server first: the accident takes only synced notes.
+        let r = self.devices[d].syncer.sync().await;
+        self.check_sync(d, "sync before the wipe", r);
+        let before = self.devices[d].tree();
+        if before.len() < 2 {
+            // One note gone from a one-note folder is an ordinary delete, not an accident.
+            self.nets[d].on.store(true, Ordering::Relaxed);
+            return;
+        }
+        self.note(format!(
+            "{i}: D{d}'s folder is wiped ({} notes)",
+            before.len()
+        ));
+        for path in before.keys() {
+            self.devices[d].remove(path);
+        }
+        let held = self.devices[d]
+            .syncer
+            .sync()
+            .await
+            .expect("the sync after a wipe");
+        self.note(format!("  sync after the wipe: {}", held.summary()));
+        assert!(
+            held.deleted_remote.is_empty(),
+            "D{d}'s wiped folder deleted {:?} on the server",
+            held.deleted_remote
+        );
+        assert_eq!(
+            held.held.len(),
+            before.len(),
+            "D{d}: held back {:?}",
+            held.held
+        );
+        self.devices[d]
+            .syncer
+            .set_missing_notes(MissingNotes::Restore);
+        let restored = self.devices[d].syncer.sync().await;
+        self.devices[d]
+            .syncer
+            .set_missing_notes(MissingNotes::Guarded);
+        let restored = restored.expect("the sync that restores a wiped folder");
+        self.note(format!("  sync --restore-missing: {}", restored.summary()));
+        let after = self.devices[d].tree();
+        let missing: Vec<&String> = before.keys().filter(|p| !after.contains_key(*p)).collect();
+        assert!(missing.is_empty(), "D{d}: not restored {missing:?}");
+        self.nets[d].on.store(true, Ordering::Relaxed);
     }
 
     /// Faults off; pending syncs finished; everyone syncs until quiet.
@@ -308,6 +474,26 @@ impl Sim {
         }
         Ok(())
     }
+}
+
+/// The server's live notes and the lines of each.
+async fn server_lines(api: &Api) -> BTreeMap<String, BTreeSet<String>> {
+    let paths: Vec<String> = server_files(api).await.into_keys().collect();
+    let mut out = BTreeMap::new();
+    if paths.is_empty() {
+        return out;
+    }
+    let answer = api.pull_current(&paths).await.expect("pull");
+    for f in answer.files {
+        let bytes = api.download(&f.download_url).await.expect("download");
+        out.insert(
+            f.path,
+            lines(&String::from_utf8_lossy(&bytes))
+                .into_iter()
+                .collect(),
+        );
+    }
+    out
 }
 
 async fn run_seed(seed: u64) -> Result<(), String> {
