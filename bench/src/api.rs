@@ -28,6 +28,9 @@ pub enum Endpoint {
     Pull,
     Delete,
     Account,
+    History,
+    Deleted,
+    Restore,
 }
 
 impl Endpoint {
@@ -39,6 +42,9 @@ impl Endpoint {
             Endpoint::Pull => (Method::POST, "/vault/pull"),
             Endpoint::Delete => (Method::POST, "/vault/delete"),
             Endpoint::Account => (Method::GET, "/account"),
+            Endpoint::History => (Method::GET, "/vault/history"),
+            Endpoint::Deleted => (Method::GET, "/vault/deleted"),
+            Endpoint::Restore => (Method::POST, "/vault/restore"),
         }
     }
 
@@ -51,6 +57,9 @@ impl Endpoint {
             Endpoint::Pull => "pull",
             Endpoint::Delete => "delete",
             Endpoint::Account => "account",
+            Endpoint::History => "history",
+            Endpoint::Deleted => "deleted",
+            Endpoint::Restore => "restore",
         }
     }
 }
@@ -142,10 +151,12 @@ impl Sandbox {
         let app = AppState::new(config, db);
         let (vault, write) = match endpoint {
             Endpoint::Push | Endpoint::Pull => (Some(VaultState::new(app.clone()).await), None),
-            Endpoint::Confirm | Endpoint::Delete => {
+            Endpoint::Confirm | Endpoint::Delete | Endpoint::Restore => {
                 (None, Some(WriteState::new(app.clone()).await?))
             }
-            Endpoint::State | Endpoint::Account => (None, None),
+            Endpoint::State | Endpoint::Account | Endpoint::History | Endpoint::Deleted => {
+                (None, None)
+            }
         };
         Ok(Sandbox {
             endpoint,
@@ -176,6 +187,15 @@ pub async fn call(sandbox: &Sandbox, e: ApiGatewayV2httpRequest) -> Timed {
         (Endpoint::State, ..) => runtime::handle_event(app, event, handlers::state::handle).await,
         (Endpoint::Account, ..) => {
             runtime::handle_event(app, event, handlers::account::handle).await
+        }
+        (Endpoint::History, ..) => {
+            runtime::handle_event(app, event, handlers::history::handle).await
+        }
+        (Endpoint::Deleted, ..) => {
+            runtime::handle_event(app, event, handlers::deleted::handle).await
+        }
+        (Endpoint::Restore, _, Some(w)) => {
+            runtime::handle_event(w, event, handlers::restore::handle).await
         }
         (Endpoint::Push, Some(v), _) => {
             runtime::handle_event(v, event, handlers::push::handle).await
