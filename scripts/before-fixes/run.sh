@@ -14,6 +14,8 @@ ln -s "$ROOT/.tools/bin" "$DIR/.tools/bin"
 ln -s "$ROOT/.tools/venv" "$DIR/.tools/venv"
 cp "$ROOT/scripts/before-fixes/before_fixes.rs" "$DIR/shared/tests/"
 cd "$DIR"
+# A target dir of its own under ours, so a second run builds incrementally.
+export CARGO_TARGET_DIR="$ROOT/target/before-fixes"
 set +e
 scripts/with-services.sh cargo test -p steel-core --test before_fixes -- --test-threads 2 2>&1 \
   | tee "$ROOT/.tools/before-fixes.log" | grep -E '^test |^test result'
