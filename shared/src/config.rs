@@ -28,6 +28,7 @@ pub struct Config {
     pub google_jwks_url: String,
     pub limits: Limits,
     pub apns: ApnsSettings,
+    pub fcm: FcmSettings,
     /// The longest one S3 or SQS call may take, the SDK's retries included: a slow service
     /// becomes a 503 the client retries (or, for a change notice, a logged miss) well before
     /// the function's own timeout cuts the answer off.
@@ -44,6 +45,17 @@ pub struct ApnsSettings {
     pub topic: Option<String>,
     pub production_url: String,
     pub sandbox_url: String,
+}
+
+/// Firebase Cloud Messaging settings, used by the notifier only (see `notifier::fcm`).
+#[derive(Clone, Debug)]
+pub struct FcmSettings {
+    /// The service-account key, the JSON file Firebase hands out (`FCM_SERVICE_ACCOUNT`).
+    pub service_account: Option<Secret>,
+    /// The Firebase project (`FCM_PROJECT_ID`; default: the key's `project_id`).
+    pub project_id: Option<String>,
+    /// `https://fcm.googleapis.com`, or a stand-in (`FCM_URL`).
+    pub url: String,
 }
 
 #[derive(Clone)]
@@ -128,6 +140,7 @@ pub const DEFAULT_APPLE_JWKS_URL: &str = "https://appleid.apple.com/auth/keys";
 pub const DEFAULT_GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 pub const DEFAULT_APNS_PRODUCTION_URL: &str = "https://api.push.apple.com";
 pub const DEFAULT_APNS_SANDBOX_URL: &str = "https://api.sandbox.push.apple.com";
+pub const DEFAULT_FCM_URL: &str = "https://fcm.googleapis.com";
 const MIB: u64 = 1024 * 1024;
 
 impl Config {
@@ -235,6 +248,11 @@ impl Config {
                 topic: env.optional("APNS_TOPIC")?,
                 production_url: env.url_or("APNS_PRODUCTION_URL", DEFAULT_APNS_PRODUCTION_URL)?,
                 sandbox_url: env.url_or("APNS_SANDBOX_URL", DEFAULT_APNS_SANDBOX_URL)?,
+            },
+            fcm: FcmSettings {
+                service_account: env.optional("FCM_SERVICE_ACCOUNT")?.map(Secret),
+                project_id: env.optional("FCM_PROJECT_ID")?,
+                url: env.url_or("FCM_URL", DEFAULT_FCM_URL)?,
             },
             aws_call_timeout: Duration::from_millis(env.parse_or(
                 "AWS_CALL_TIMEOUT_MS",

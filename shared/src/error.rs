@@ -49,6 +49,7 @@ error_codes! {
     ProviderNotEnabled = "provider_not_enabled",
     InvalidDeviceName = "invalid_device_name",
     InvalidPushToken = "invalid_push_token",
+    PushTokenWrongPlatform = "push_token_wrong_platform",
     InvalidNonce = "invalid_nonce",
     InvalidIdentityToken = "invalid_identity_token",
     MissingToken = "missing_token",

@@ -10,7 +10,11 @@ use crate::error::{ApiError, ErrorCode};
 use crate::runtime::AppState;
 
 pub const MAX_DEVICE_NAME_CHARS: usize = 200;
+/// An APNs device token is 64 hex digits today; 512 leaves Apple room to grow.
 pub const MAX_PUSH_TOKEN_BYTES: usize = 512;
+/// FCM documents no maximum; today's registration tokens are about 160 characters. 1,024
+/// leaves room and keeps the (user, token) index entry far under B-tree's limit.
+pub const MAX_FCM_TOKEN_BYTES: usize = 1024;
 
 /// A device as a client describes it (login's `device`, the register body).
 #[derive(Debug, Deserialize)]
@@ -39,17 +43,7 @@ impl DeviceInput {
         let name = raw.trim();
         let push_token = match self.push_token.as_deref() {
             None | Some("") => None,
-            Some(t)
-                if t.len() <= MAX_PUSH_TOKEN_BYTES && t.bytes().all(|b| b.is_ascii_graphic()) =>
-            {
-                Some(t.to_owned())
-            }
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    ErrorCode::InvalidPushToken,
-                    "push_token must be at most 512 printable ASCII characters without spaces",
-                ));
-            }
+            Some(t) => Some(check_push_token(self.platform, t)?.to_owned()),
         };
         Ok(DeviceUpdate {
             device_name: name.to_owned(),
@@ -57,6 +51,55 @@ impl DeviceInput {
             push_token,
             push_environment: self.push_environment.unwrap_or(PushEnvironment::Production),
         })
+    }
+}
+
+/// An FCM registration token's alphabet (base64url and the colon after the instance id).
+fn fcm_alphabet(t: &str) -> bool {
+    t.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'))
+}
+
+/// What an APNs device token looks like: an even number of hex digits, 64 to 200.
+fn looks_apns(t: &str) -> bool {
+    (64..=200).contains(&t.len())
+        && t.len().is_multiple_of(2)
+        && t.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// What an FCM registration token looks like: long, FCM's alphabet, an instance id and a colon.
+fn looks_fcm(t: &str) -> bool {
+    t.len() >= 100 && fcm_alphabet(t) && t.contains(':')
+}
+
+/// A push token for `platform`: APNs for Apple devices, FCM for Android, and never the
+/// other's (a token sent to the wrong service only ever fails).
+fn check_push_token(platform: Platform, t: &str) -> Result<&str, ApiError> {
+    let wrong = |service: &str| {
+        ApiError::bad_request(
+            ErrorCode::PushTokenWrongPlatform,
+            format!("push_token looks like {service} token, not one for platform {platform}"),
+        )
+    };
+    match platform {
+        Platform::Android if looks_apns(t) => Err(wrong("an APNs")),
+        Platform::Android if (20..=MAX_FCM_TOKEN_BYTES).contains(&t.len()) && fcm_alphabet(t) => {
+            Ok(t)
+        }
+        Platform::Android => Err(ApiError::bad_request(
+            ErrorCode::InvalidPushToken,
+            "an Android push_token is an FCM registration token: 20 to 1024 characters of A-Z, a-z, 0-9, '_', '-' and ':'",
+        )),
+        Platform::Ios | Platform::Macos if looks_fcm(t) => Err(wrong("an FCM")),
+        Platform::Ios | Platform::Macos
+            if t.len() <= MAX_PUSH_TOKEN_BYTES && t.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(t)
+        }
+        Platform::Ios | Platform::Macos => Err(ApiError::bad_request(
+            ErrorCode::InvalidPushToken,
+            "push_token must be at most 512 printable ASCII characters without spaces",
+        )),
     }
 }
 

@@ -1,5 +1,6 @@
-//! The notifier: change notices from SQS in, silent pushes to the user's other Apple devices
-//! out, so they sync without waiting for the next launch.
+//! The notifier: change notices from SQS in, silent pushes to the user's other devices out
+//! (APNs for iPhones and Macs, FCM for Android), so they sync without waiting for the next
+//! launch.
 //!
 //! Notices of one user in one batch are coalesced into one push per device carrying the
 //! highest cursor. A notice whose pushes were all delivered (or failed for good) is done; a
@@ -7,6 +8,8 @@
 //! A malformed notice is logged and dropped: retrying it would never help.
 
 pub mod apns;
+pub mod fcm;
+pub mod google_auth;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -19,6 +22,46 @@ use crate::db::{Device, devices, users};
 use crate::domain::{Cursor, DeviceId, Platform, UserId, VaultPath};
 use crate::messages::ChangeNotice;
 use apns::{ApnsClient, PushResult};
+use fcm::FcmClient;
+
+/// Pushes in flight at once for one batch (APNs and FCM together).
+const MAX_SENDS: usize = 32;
+
+/// The push services this notifier has keys for: at least one.
+#[derive(Clone, Default)]
+pub struct Pushers {
+    pub apns: Option<Arc<ApnsClient>>,
+    pub fcm: Option<Arc<FcmClient>>,
+}
+
+impl Pushers {
+    pub fn apns(client: Arc<ApnsClient>) -> Self {
+        Pushers {
+            apns: Some(client),
+            fcm: None,
+        }
+    }
+
+    /// The services `config` has keys for; an error if it has none, or a key is unusable.
+    pub fn from_config(config: &crate::Config) -> Result<Self, anyhow::Error> {
+        let apns = match config.apns.key {
+            Some(_) => Some(Arc::new(ApnsClient::new(
+                config.require_apns()?,
+                Default::default(),
+            )?)),
+            None => None,
+        };
+        let fcm = match config.fcm.service_account {
+            Some(_) => Some(Arc::new(FcmClient::new(&config.fcm)?)),
+            None => None,
+        };
+        anyhow::ensure!(
+            apns.is_some() || fcm.is_some(),
+            "neither APNS_KEY nor FCM_SERVICE_ACCOUNT is set: the notifier has nothing to push with"
+        );
+        Ok(Pushers { apns, fcm })
+    }
+}
 
 /// APNs refuses payloads over 4 KB.
 pub const MAX_PAYLOAD_BYTES: usize = 4096;
@@ -50,7 +93,7 @@ pub fn payload(cursor: Cursor, paths: Option<&[VaultPath]>) -> String {
 /// Handles one SQS batch and answers which messages SQS should retry.
 pub async fn handle_batch(
     db: &sqlx::PgPool,
-    apns: &Arc<ApnsClient>,
+    pushers: &Pushers,
     event: SqsEvent,
 ) -> SqsBatchResponse {
     let mut batches: BTreeMap<UserId, UserBatch> = BTreeMap::new();
@@ -89,7 +132,7 @@ pub async fn handle_batch(
 
     let mut failures = Vec::new();
     for (user_id, batch) in batches {
-        match notify_user(db, apns, user_id, &batch).await {
+        match notify_user(db, pushers, user_id, &batch).await {
             Ok(true) => {}
             Ok(false) => failures.extend(batch.message_ids),
             Err(err) => {
@@ -110,10 +153,12 @@ pub async fn handle_batch(
     response
 }
 
-/// Pushes to the user's devices; `Ok(false)` when some push should be retried.
+/// Pushes to the user's devices; `Ok(false)` when some push should be retried. APNs and FCM
+/// sends run side by side (at most [`MAX_SENDS`] at once): one service failing holds back
+/// none of the other's devices.
 async fn notify_user(
     db: &sqlx::PgPool,
-    apns: &Arc<ApnsClient>,
+    pushers: &Pushers,
     user_id: UserId,
     batch: &UserBatch,
 ) -> Result<bool, sqlx::Error> {
@@ -127,23 +172,40 @@ async fn notify_user(
         .into_iter()
         .filter(|d| d.push_token.is_some() && !origins.contains(&Some(d.id)))
         .collect();
-    let body = payload(batch.cursor, (!batch.full_sync).then_some(&batch.paths[..]));
-    // One collapse id per user: a newer notice replaces an undelivered older one.
-    let collapse_id = format!("vault-{user_id}");
+    let paths = (!batch.full_sync).then_some(&batch.paths[..]);
+    let apns_body = payload(batch.cursor, paths);
+    let fcm_data = Arc::new(fcm::data(batch.cursor, paths));
+    // One collapse id (APNs) / key (FCM) per user: a newer notice replaces an undelivered one.
+    let collapse = format!("vault-{user_id}");
+    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_SENDS));
     let mut sends = tokio::task::JoinSet::new();
     for device in targets {
-        if !matches!(device.platform, Platform::Ios | Platform::Macos) {
-            tracing::info!(device_id = %device.id, platform = %device.platform, "no push service for this platform yet: skipped");
-            continue;
+        let token = device.push_token.clone().unwrap_or_default();
+        let collapse = collapse.clone();
+        let limit = limit.clone();
+        match (device.platform, &pushers.apns, &pushers.fcm) {
+            (Platform::Ios | Platform::Macos, Some(apns), _) => {
+                let (apns, body) = (apns.clone(), apns_body.clone());
+                sends.spawn(async move {
+                    let _slot = limit.acquire_owned().await;
+                    let result = apns
+                        .send(device.push_environment, &token, &body, &collapse)
+                        .await;
+                    (device, token, result)
+                });
+            }
+            (Platform::Android, _, Some(fcm)) => {
+                let (fcm, data) = (fcm.clone(), fcm_data.clone());
+                sends.spawn(async move {
+                    let _slot = limit.acquire_owned().await;
+                    let result = fcm.send(&token, &data, &collapse).await;
+                    (device, token, result)
+                });
+            }
+            _ => {
+                tracing::info!(device_id = %device.id, platform = %device.platform, "no push service configured for this platform: skipped");
+            }
         }
-        let (apns, body, collapse_id) = (apns.clone(), body.clone(), collapse_id.clone());
-        sends.spawn(async move {
-            let token = device.push_token.clone().unwrap_or_default();
-            let result = apns
-                .send(device.push_environment, &token, &body, &collapse_id)
-                .await;
-            (device, token, result)
-        });
     }
     let mut all_done = true;
     while let Some(joined) = sends.join_next().await {
@@ -151,25 +213,29 @@ async fn notify_user(
             all_done = false;
             continue;
         };
+        let service = match device.platform {
+            Platform::Android => "FCM",
+            _ => "APNs",
+        };
         match result {
             PushResult::Delivered => {
-                tracing::info!(device_id = %device.id, cursor = %batch.cursor, "push delivered")
+                tracing::info!(device_id = %device.id, cursor = %batch.cursor, service, "push delivered")
             }
             PushResult::Unregistered { timestamp_ms } => {
                 let since = timestamp_ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single());
                 let cleared = devices::clear_push_token(db, device.id, &token, since).await?;
-                tracing::info!(device_id = %device.id, cleared, "APNs: token unregistered");
+                tracing::info!(device_id = %device.id, cleared, service, "token unregistered");
             }
             PushResult::BadToken => {
                 let cleared = devices::clear_push_token(db, device.id, &token, None).await?;
-                tracing::info!(device_id = %device.id, cleared, "APNs: bad device token");
+                tracing::info!(device_id = %device.id, cleared, service, "token refused for good");
             }
             PushResult::Retryable(why) => {
-                tracing::warn!(device_id = %device.id, why, "push failed; will retry");
+                tracing::warn!(device_id = %device.id, why, service, "push failed; will retry");
                 all_done = false;
             }
             PushResult::Failed(why) => {
-                tracing::error!(device_id = %device.id, why, "push failed for good")
+                tracing::error!(device_id = %device.id, why, service, "push failed for good")
             }
         }
     }

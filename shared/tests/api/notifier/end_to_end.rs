@@ -26,7 +26,7 @@ async fn a_confirm_reaches_the_other_device(pool: PgPool) {
 
     let records = app.notice_records().await;
     assert_eq!(records.len(), 1);
-    let response = notifier::handle_batch(&pool, &apns.client, sqs_event(records)).await;
+    let response = notifier::handle_batch(&pool, &apns.pushers(), sqs_event(records)).await;
     assert!(response.batch_item_failures.is_empty());
     let pushes = apns.pushes().await;
     assert_eq!(

@@ -57,7 +57,7 @@ async fn fan_out(pool: &PgPool, apns: &Apns) -> (UserId, Vec<Push>) {
 
     let response = notifier::handle_batch(
         pool,
-        &apns.client,
+        &apns.pushers(),
         sqs_event(vec![notice("m1", u, Some(origin), 7, &["a.md"])]),
     )
     .await;
@@ -146,7 +146,7 @@ async fn notices_of_one_user_are_coalesced(pool: PgPool) {
         notice("m2", u, Some(a), 9, &["two.md", "one.md"]),
         notice("m3", u, Some(b), 7, &["three.md"]),
     ]);
-    let response = notifier::handle_batch(&pool, &apns.client, event).await;
+    let response = notifier::handle_batch(&pool, &apns.pushers(), event).await;
     assert!(response.batch_item_failures.is_empty());
     let pushes = apns.pushes().await;
     // A and B each caused some of the notices, so both hear about the others'.

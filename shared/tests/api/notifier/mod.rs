@@ -1,6 +1,8 @@
-//! The notifier against a local HTTP/2 APNs stand-in that records every request, a real
-//! Postgres, and (for the end-to-end case) the moto SQS queue `confirm` writes to.
+//! The notifier against a local HTTP/2 APNs stand-in and an FCM stand-in (OAuth and send)
+//! that record every request, a real Postgres, and (for the end-to-end cases) the moto SQS
+//! queue `confirm` writes to.
 
+mod android;
 mod end_to_end;
 mod fanout;
 mod payload;

@@ -44,7 +44,7 @@ async fn oversized_path_lists_still_push_the_cursor(pool: PgPool) {
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     notifier::handle_batch(
         &pool,
-        &apns.client,
+        &apns.pushers(),
         sqs_event(vec![notice("m1", u, None, 42, &refs)]),
     )
     .await;

@@ -27,7 +27,7 @@ async fn throttled_or_failing_apns_hands_the_notice_back(pool: PgPool) {
         sqs_message("junk", "{not json"),
         notice("ghost", UserId::new_random(), None, 1, &["a.md"]),
     ]);
-    let response = notifier::handle_batch(&pool, &apns.client, event).await;
+    let response = notifier::handle_batch(&pool, &apns.pushers(), event).await;
     // Only the notices with a retryable failure come back; junk and unknown users are dropped.
     assert_eq!(failures(&response), vec!["busy-1", "down-1", "down-2"]);
 }

@@ -22,7 +22,7 @@ fn sample() -> SqsEvent {
 async fn the_notifier_sample_of_an_unknown_user_is_dropped(pool: PgPool) {
     let apns = Apns::start().await;
 
-    let response = notifier::handle_batch(&pool, &apns.client, sample()).await;
+    let response = notifier::handle_batch(&pool, &apns.pushers(), sample()).await;
     assert!(response.batch_item_failures.is_empty());
     assert!(apns.pushes().await.is_empty());
 }
@@ -41,7 +41,7 @@ async fn the_notifier_sample_coalesces_into_one_push(pool: PgPool) {
         .expect("user");
     iphone(&pool, user_id, "iPhone", "sample-token").await;
 
-    let response = notifier::handle_batch(&pool, &apns.client, sample()).await;
+    let response = notifier::handle_batch(&pool, &apns.pushers(), sample()).await;
     assert!(response.batch_item_failures.is_empty());
     let pushes = apns.pushes().await;
     assert_eq!(pushes.len(), 1);

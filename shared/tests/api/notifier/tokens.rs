@@ -18,7 +18,7 @@ async fn dead_tokens_are_cleared(pool: PgPool) {
     let fine = iphone(&pool, u, "fine", "fine-1").await;
     let response = notifier::handle_batch(
         &pool,
-        &apns.client,
+        &apns.pushers(),
         sqs_event(vec![notice("m1", u, None, 3, &["x.md"])]),
     )
     .await;
@@ -54,7 +54,7 @@ async fn an_expired_provider_token_is_renewed_and_retried_once(pool: PgPool) {
     iphone(&pool, u, "A", "renew-1").await;
     let response = notifier::handle_batch(
         &pool,
-        &apns.client,
+        &apns.pushers(),
         sqs_event(vec![notice("m1", u, None, 3, &[])]),
     )
     .await;

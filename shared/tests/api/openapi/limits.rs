@@ -111,3 +111,51 @@ async fn nonces_are_refused_by_the_schema_exactly_when_by_the_handler(pool: PgPo
         assert_eq!(conforms("/auth/login", &body), !refused, "{nonce:?}");
     }
 }
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn push_tokens_of_each_platform_are_refused_by_the_schema_exactly_when_by_the_handler(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool).await;
+    let dev = app.new_user_device("platforms").await;
+    let apns = "a1b2".repeat(16);
+    let fcm = format!("dGhpcy1pcy1hbi1pbnN0YW5jZQ:APA91b{}", "Xy_-z9".repeat(25));
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("ios", apns.clone(), ""),
+        ("macos", apns.clone(), ""),
+        ("android", fcm.clone(), ""),
+        ("android", "APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx".into(), ""),
+        // Each service's token for the other's devices.
+        ("android", apns.clone(), "push_token_wrong_platform"),
+        ("android", "AB".repeat(100), "push_token_wrong_platform"),
+        ("ios", fcm.clone(), "push_token_wrong_platform"),
+        ("macos", fcm.clone(), "push_token_wrong_platform"),
+        // Not an FCM token at all.
+        ("android", "short:token".into(), "invalid_push_token"),
+        (
+            "android",
+            "has.dots.and/slashes-0123456789".into(),
+            "invalid_push_token",
+        ),
+        ("android", "x".repeat(1025), "invalid_push_token"),
+        ("android", "x".repeat(1024), ""),
+        // Short tokens with a colon are not FCM's: an Apple device may have them.
+        ("ios", "~!{}:".into(), ""),
+        ("ios", "x".repeat(513), "invalid_push_token"),
+    ];
+    for (platform, token, want) in cases {
+        let body = json!({"device_name": "Phone", "platform": platform, "push_token": token});
+        let answer = app.register(&dev, body.clone()).await;
+        let got = if answer.status == 200 {
+            ""
+        } else {
+            answer.code()
+        };
+        assert_eq!(got, want, "{platform} {token:?}: {:?}", answer.body);
+        assert_eq!(
+            conforms("/devices/register", &body),
+            want.is_empty(),
+            "the schema on {platform} {token:?}"
+        );
+    }
+}

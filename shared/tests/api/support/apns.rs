@@ -100,6 +100,11 @@ impl Apns {
         Apns { server, client }
     }
 
+    /// The notifier's push services: this stand-in's APNs alone.
+    pub fn pushers(&self) -> steel_core::notifier::Pushers {
+        steel_core::notifier::Pushers::apns(self.client.clone())
+    }
+
     /// Every push received, in arrival order.
     pub async fn pushes(&self) -> Vec<Push> {
         self.server

@@ -5,7 +5,7 @@
 //! - `events`: API Gateway and SQS events as AWS hands them to the functions.
 //! - `routes`: the route table (route → function → handler), the only place they are paired.
 //! - `services`: settings and clients of the local services (Postgres, s3s-fs, moto).
-//! - `idp`, `apns`: the identity providers' and APNs' stand-ins.
+//! - `idp`, `apns`, `fcm`: the identity providers', APNs' and FCM's stand-ins.
 //! - `openapi`: `openapi.yaml` compiled, the check every answer goes through.
 //! - `seed`: rows written straight through the data layer.
 //! - `oracle`: the tests' own reads of the database, and the invariants of committed state.
@@ -15,6 +15,7 @@ pub mod apns;
 pub mod app;
 pub mod client;
 pub mod events;
+pub mod fcm;
 pub mod idp;
 pub mod openapi;
 pub mod oracle;
