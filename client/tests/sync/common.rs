@@ -2,8 +2,6 @@
 //! starts `cargo lambda watch` and sets `STEEL_API_URL`), signed-in devices on their own
 //! temporary vault folders, and views of vaults and of the server's state to compare.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

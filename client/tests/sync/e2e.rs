@@ -2,7 +2,7 @@
 //! moto): two vault folders of one user converge, edits and deletes flow both ways, and
 //! concurrent edits lose nothing.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

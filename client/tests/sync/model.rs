@@ -19,7 +19,7 @@
 //! `STEEL_MODEL_SEEDS` (default 12) seeds run, from `STEEL_MODEL_FIRST_SEED` (default 1),
 //! `STEEL_MODEL_JOBS` at a time; `STEEL_MODEL_SEED=N` replays one. A failure names its seed.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,7 +1,7 @@
 //! The `steel-sync` command as a user runs it, against the local stack: login, sync, status,
 //! the summary line and the exit status.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

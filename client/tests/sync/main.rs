@@ -1,0 +1,14 @@
+//! The reference client's integration tests, in one test binary (each binary links the whole
+//! client, steel-core's test helpers and their dependencies once): all of them run against
+//! the backend as `make dev` serves it (`scripts/with-dev-stack.sh` sets `STEEL_API_URL`).
+//!
+//! - `cli`: the `steel-sync` command as a user runs it: login, sync, status, exit statuses,
+//!   the mass-delete hold, history, deleted, restore and rewind.
+//! - `e2e`: two vault folders of one user through the library: notes, edits, deletes,
+//!   renames, merges, conflicts, notices, faults.
+//! - `model`: the seeded model test under injected faults.
+
+mod cli;
+mod common;
+mod e2e;
+mod model;
