@@ -39,7 +39,14 @@ fi
 # Part 2 syncs through the whole backend as `make dev` serves it (the functions in the
 # bench-fast profile, on the shared services, started before the private SQS below), against
 # rclone on the same S3.
-if [ -z "${STEEL_API_URL:-}" ]; then
+# Only a run with part 2 needs it.
+wants_part2=1
+prev=""
+for arg in "$@"; do
+  if [ "$prev" = "--parts" ] && [[ ",$arg," != *",2,"* ]]; then wants_part2=0; fi
+  prev="$arg"
+done
+if [ -z "${STEEL_API_URL:-}" ] && [ "$wants_part2" -eq 1 ]; then
   if ! command -v rclone >/dev/null 2>&1; then
     log "installing rclone (Debian package)"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
