@@ -159,6 +159,11 @@ impl BenchEnv {
     /// SendMessage costs time in proportion to the messages waiting, tens of ms with a few
     /// thousand), which real SQS does not; and nothing consumes the notices here. So a
     /// request that queues a notice gets an empty queue of its own.
+    /// The SQS client of the run (the bench's own moto).
+    pub fn sqs_client(&self) -> aws_sdk_sqs::Client {
+        self.sqs.clone()
+    }
+
     pub async fn new_queue(&self) -> anyhow::Result<String> {
         let url = self
             .sqs

@@ -10,6 +10,7 @@
 //! 3. [`cold_start`]: binary sizes and process start → first handled request.
 //! 4. [`concurrency`]: 50 devices of one user and 50 users syncing at once.
 //! 5. [`recovery`]: history, deleted, restore and a rewind on a vault of 10,000 notes.
+//! 6. [`notifier`]: a batch fanning out to 100 devices, and device-to-device propagation.
 //!
 //! Adding a part: a module with `pub async fn run(env: &BenchEnv, plan) -> Result<Section>`,
 //! a number in [`PARTS`] and an arm in [`run_part`].
@@ -21,6 +22,7 @@ mod concurrency;
 mod e2e_rclone;
 mod env;
 mod lambda_api;
+mod notifier;
 mod recovery;
 mod report;
 mod seed;
@@ -44,9 +46,11 @@ const PARTS: &[(u8, &str)] = &[
     (3, "Cold start and size"),
     (4, "Concurrency"),
     (5, "Getting notes back"),
+    (6, "Notifier"),
 ];
 
-const USAGE: &str = "usage: steel-bench [--parts 1,2,3,4,5] [--quick] [--out FILE] [--readme FILE]
+const USAGE: &str =
+    "usage: steel-bench [--parts 1,2,3,4,5,6] [--quick] [--out FILE] [--readme FILE]
                    [--bin-dir DIR] [--lambda-dir DIR] [--functions-dir DIR]
                    [--profile NAME] [--arm64-note TEXT]
 Runs the benchmarks against the services in the environment (scripts/with-services.sh) and
@@ -176,6 +180,7 @@ async fn run_part(env: &BenchEnv, args: &Args, part: u8) -> anyhow::Result<(Sect
             concurrency::run(env, &plan).await
         }
         5 => Ok((recovery::run(env, args.quick).await?, true)),
+        6 => Ok((notifier::run(env, args.quick).await?, true)),
         other => bail!("no part {other}"),
     }
 }
