@@ -25,6 +25,8 @@ pub struct DeletePolicy {
     pub min_files: usize,
     /// ...and more than this share of the notes last synced, make a mass delete.
     pub fraction: f64,
+    /// An earlier sync held deletes back and the person has not chosen yet.
+    pub held_before: bool,
 }
 
 impl Default for DeletePolicy {
@@ -33,6 +35,7 @@ impl Default for DeletePolicy {
             missing: MissingNotes::Guarded,
             min_files: 50,
             fraction: 0.25,
+            held_before: false,
         }
     }
 }
@@ -63,7 +66,7 @@ pub fn judge(policy: &DeletePolicy, deletes: usize, known: usize, on_disk: usize
             // An empty folder that knew notes: the drive or the path is gone, not the
             // notes. (One note deleted from a one-note vault is just that.)
             let emptied = on_disk == 0 && known > 0 && deletes > 1;
-            if emptied || (deletes > policy.min_files && share) {
+            if emptied || (deletes > policy.min_files && share) || policy.held_before {
                 Verdict::Hold
             } else {
                 Verdict::Delete
@@ -80,6 +83,26 @@ mod tests {
         DeletePolicy {
             missing,
             ..DeletePolicy::default()
+        }
+    }
+
+    #[test]
+    fn a_hold_lasts_until_the_person_chooses() {
+        let held = DeletePolicy {
+            held_before: true,
+            ..DeletePolicy::default()
+        };
+        // The emptied folder got a pulled note meanwhile: still held, however few.
+        assert_eq!(judge(&held, 10, 10, 1), Verdict::Hold);
+        assert_eq!(judge(&held, 1, 10, 9), Verdict::Hold);
+        // Nothing left to delete: the hold is over.
+        assert_eq!(judge(&held, 0, 10, 10), Verdict::Delete);
+        // The person chose.
+        for (missing, want) in [
+            (MissingNotes::DeleteAll, Verdict::Delete),
+            (MissingNotes::Restore, Verdict::Restore),
+        ] {
+            assert_eq!(judge(&DeletePolicy { missing, ..held }, 10, 10, 1), want);
         }
     }
 

@@ -44,6 +44,10 @@ use guard::{DeletePolicy, MissingNotes};
 pub use plan::Plan;
 pub use report::{Progress, Rejection, SyncReport};
 
+/// `sync_meta` key: set while a mass delete is held back, so it stays held until the person
+/// chooses (`--allow-mass-delete` or `--restore-missing`).
+const HELD: &str = "mass_delete_held";
+
 /// Rounds in one sync: the first does the work; later ones settle conflicts found on the way.
 const MAX_ROUNDS: u32 = 6;
 
@@ -196,7 +200,18 @@ impl Syncer {
     async fn plan(&mut self, learnt: &mut Learnt) -> Result<Plan> {
         let facts = self.gather(learnt).await?;
         let listed = facts.listed;
-        let plan = Plan::new(facts, &self.scan, &self.deletes);
+        // A hold lasts until the person decides: a later sync that finds the folder no
+        // longer empty (a note pulled into it meanwhile) must not take that for consent.
+        let policy = DeletePolicy {
+            held_before: self.store.meta(HELD)?.is_some(),
+            ..self.deletes
+        };
+        let plan = Plan::new(facts, &self.scan, &policy);
+        if plan.held.is_empty() {
+            self.store.clear_meta(HELD)?;
+        } else {
+            self.store.set_meta(HELD, &plan.held.len().to_string())?;
+        }
         self.report_progress(Progress::Changes {
             remote: listed,
             actions: plan.len(),

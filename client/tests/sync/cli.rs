@@ -224,3 +224,32 @@ fn a_confirmed_mass_delete_is_undone_by_a_rewind_on_both_folders() {
     assert_eq!(common::tree(a.path()), before);
     assert_eq!(common::tree(b.path()), before);
 }
+
+#[test]
+fn a_small_emptied_folder_stays_held_after_a_note_is_pulled_into_it() {
+    let user = common::unique_user("small-held");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (va, vb) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
+    login(a.path(), &user, "A");
+    login(b.path(), &user, "B");
+    let before = write_notes(a.path(), 5);
+    run_ok(&["sync", va]);
+    run_ok(&["sync", vb]);
+    empty_folder(a.path());
+    assert_eq!(steel_sync(&["sync", va]).status.code(), Some(3));
+    // Another device adds a note: A's next sync pulls it into the emptied folder, which is
+    // then no longer empty, and five missing notes are few. Still held: nobody chose.
+    std::fs::write(b.path().join("thoughts/New.md"), "new\n").unwrap();
+    run_ok(&["sync", vb]);
+    let o = steel_sync(&["sync", va]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("held back: 5 of"), "{}", text(&o));
+    run_ok(&["sync", vb]);
+    assert_eq!(
+        common::tree(b.path()).len(),
+        before.len() + 1,
+        "B lost notes"
+    );
+    run_ok(&["sync", va, "--restore-missing"]);
+    assert_eq!(common::tree(a.path()), common::tree(b.path()));
+}

@@ -244,6 +244,7 @@ impl Sim {
                 let plan = self.pending[d].take().unwrap();
                 self.note(format!("{i}: D{d} finishes its sync"));
                 let r = self.devices[d].syncer.finish(plan).await;
+                self.confirm_hold(d, &r).await;
                 self.check_sync(d, "finish", r);
             }
             72..=74 if self.pending[d].is_none() => self.restore(i, d).await,
@@ -254,6 +255,7 @@ impl Sim {
             _ => {
                 self.note(format!("{i}: D{d} syncs"));
                 let r = self.devices[d].syncer.sync().await;
+                self.confirm_hold(d, &r).await;
                 self.check_sync(d, "sync", r);
             }
         }
@@ -409,6 +411,24 @@ impl Sim {
         self.nets[d].on.store(true, Ordering::Relaxed);
     }
 
+    /// The notes held back were deleted on purpose here (a wipe is restored where it
+    /// happens): the person confirms, as the message asks.
+    async fn confirm_hold(&mut self, d: usize, r: &Result<SyncReport, SyncError>) {
+        let Ok(report) = r else { return };
+        if report.held.is_empty() {
+            return;
+        }
+        self.note(format!(
+            "  D{d} confirms the held deletes: {:?}",
+            report.held
+        ));
+        let syncer = &mut self.devices[d].syncer;
+        syncer.set_missing_notes(MissingNotes::DeleteAll);
+        let confirmed = syncer.sync().await;
+        syncer.set_missing_notes(MissingNotes::Guarded);
+        self.check_sync(d, "sync --allow-mass-delete", confirmed);
+    }
+
     /// Faults off; pending syncs finished; everyone syncs until quiet.
     async fn settle(&mut self) {
         for net in &self.nets {
@@ -417,12 +437,14 @@ impl Sim {
         for d in 0..self.devices.len() {
             if let Some(plan) = self.pending[d].take() {
                 let r = self.devices[d].syncer.finish(plan).await;
+                self.confirm_hold(d, &r).await;
                 self.check_sync(d, "final finish", r);
             }
         }
         for round in 0..3 {
             for d in 0..self.devices.len() {
                 let r = self.devices[d].syncer.sync().await;
+                self.confirm_hold(d, &r).await;
                 match r {
                     Ok(r) => self.note(format!("  quiet round {round} D{d}: {}", r.summary())),
                     Err(e) => panic!("quiet sync on D{d} failed: {e}"),
