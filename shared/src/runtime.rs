@@ -146,6 +146,23 @@ impl AccountState {
     }
 }
 
+/// `janitor`: the database and the bucket.
+#[derive(Clone)]
+pub struct JanitorState {
+    pub app: AppState,
+    pub storage: Storage,
+}
+
+impl JanitorState {
+    pub async fn new(app: AppState) -> Self {
+        let sdk = AppState::sdk().await;
+        JanitorState {
+            storage: app.storage(&sdk),
+            app,
+        }
+    }
+}
+
 impl AsRef<AppState> for AppState {
     fn as_ref(&self) -> &AppState {
         self
@@ -161,7 +178,7 @@ macro_rules! app_state_of {
         }
     )+};
 }
-app_state_of!(VaultState, WriteState, LoginState, AccountState);
+app_state_of!(VaultState, WriteState, LoginState, AccountState, JanitorState);
 
 /// Turns one API Gateway event into a response through `handler`.
 pub async fn handle_event<'a, S, F, Fut>(
