@@ -215,11 +215,9 @@ impl Config {
             },
         };
         let lifecycle = Lifecycle {
-            blob_grace: chrono::TimeDelta::hours(env.parse_or(
-                "BLOB_GRACE_HOURS",
-                24i64,
-                |n| (1..=720).contains(n),
-            )?),
+            blob_grace: chrono::TimeDelta::hours(
+                env.parse_or("BLOB_GRACE_HOURS", 24i64, |n| (1..=720).contains(n))?,
+            ),
             orphan_age: chrono::TimeDelta::hours(env.parse_or(
                 "ORPHAN_UPLOAD_HOURS",
                 24i64,

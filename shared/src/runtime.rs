@@ -151,6 +151,9 @@ impl AccountState {
 pub struct JanitorState {
     pub app: AppState,
     pub storage: Storage,
+    /// The part of the bucket the sweep lists: all of it (`None`) in production; one
+    /// user's prefix in tests that share a bucket.
+    pub sweep_prefix: Option<String>,
 }
 
 impl JanitorState {
@@ -159,6 +162,7 @@ impl JanitorState {
         JanitorState {
             storage: app.storage(&sdk),
             app,
+            sweep_prefix: None,
         }
     }
 }
@@ -178,7 +182,13 @@ macro_rules! app_state_of {
         }
     )+};
 }
-app_state_of!(VaultState, WriteState, LoginState, AccountState, JanitorState);
+app_state_of!(
+    VaultState,
+    WriteState,
+    LoginState,
+    AccountState,
+    JanitorState
+);
 
 /// Turns one API Gateway event into a response through `handler`.
 pub async fn handle_event<'a, S, F, Fut>(

@@ -187,10 +187,11 @@ impl Storage {
         })
     }
 
-    /// One page of the whole bucket in key order after `start_after`: each key with its
-    /// last-modified time, and whether more follow.
+    /// One page of the bucket (or of the keys under `prefix`) in key order after
+    /// `start_after`: each key with its last-modified time, and whether more follow.
     pub async fn list_page(
         &self,
+        prefix: Option<&str>,
         start_after: Option<&str>,
         page_size: i32,
     ) -> Result<(Vec<(String, DateTime<Utc>)>, bool), anyhow::Error> {
@@ -198,6 +199,7 @@ impl Storage {
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
+            .set_prefix(prefix.map(str::to_owned))
             .set_start_after(start_after.map(str::to_owned))
             .max_keys(page_size)
             .send()

@@ -50,11 +50,35 @@ mod tests {
         let blob = crate::storage::blob_key(user, &hash);
         let cases: &[(&str, &str, TimeDelta, bool, bool)] = &[
             // (what, key, age of the object, candidate, stray)
-            ("a fresh upload stays", &blob, TimeDelta::hours(1), false, false),
+            (
+                "a fresh upload stays",
+                &blob,
+                TimeDelta::hours(1),
+                false,
+                false,
+            ),
             ("exactly at the age stays", &blob, age, false, false),
-            ("a second older goes", &blob, age + TimeDelta::seconds(1), true, false),
-            ("an old stray key goes", "junk/key", TimeDelta::hours(30), false, true),
-            ("a young stray key stays", "junk/key", TimeDelta::hours(2), false, false),
+            (
+                "a second older goes",
+                &blob,
+                age + TimeDelta::seconds(1),
+                true,
+                false,
+            ),
+            (
+                "an old stray key goes",
+                "junk/key",
+                TimeDelta::hours(30),
+                false,
+                true,
+            ),
+            (
+                "a young stray key stays",
+                "junk/key",
+                TimeDelta::hours(2),
+                false,
+                false,
+            ),
         ];
         for (what, key, old, candidate, stray) in cases {
             let sweep = sweep_page(&[(key.to_string(), now - *old)], now, age);

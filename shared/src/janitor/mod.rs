@@ -18,12 +18,12 @@ mod decide;
 
 pub use decide::{Sweep, sweep_page};
 
+/// How long one scheduled run works (its Lambda timeout is 300 s).
+pub const RUN_BUDGET: Duration = Duration::from_secs(240);
 /// Blobs collected per transaction (and per DeleteObjects call).
 pub const COLLECT_BATCH: i64 = 500;
 /// Keys per bucket listing page.
 pub const SWEEP_PAGE: i32 = 1000;
-/// The bucket sweep's entry in `janitor_progress`.
-const SWEEP_TASK: &str = "bucket_sweep";
 
 /// What one run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -53,6 +53,10 @@ pub async fn run(
     }
     let result = run_locked(state, now, started, budget).await;
     db::unlock_run(&mut lock).await?;
+    match &result {
+        Ok(report) => tracing::info!(?report, "janitor run"),
+        Err(err) => tracing::error!(error = %err, "janitor run failed"),
+    }
     result
 }
 
@@ -123,8 +127,14 @@ pub async fn sweep_bucket_page(
     now: DateTime<Utc>,
     lifecycle: &Lifecycle,
 ) -> Result<(u64, u64, bool), anyhow::Error> {
-    let from = db::position(&state.app.db, SWEEP_TASK).await?;
-    let (objects, more) = state.storage.list_page(from.as_deref(), SWEEP_PAGE).await?;
+    // The sweep's entry in `janitor_progress`, one per swept prefix.
+    let prefix = state.sweep_prefix.as_deref();
+    let task = format!("bucket_sweep:{}", prefix.unwrap_or(""));
+    let from = db::position(&state.app.db, &task).await?;
+    let (objects, more) = state
+        .storage
+        .list_page(prefix, from.as_deref(), SWEEP_PAGE)
+        .await?;
     let Sweep {
         candidates,
         strays,
@@ -142,6 +152,6 @@ pub async fn sweep_bucket_page(
     state.storage.delete_keys(&keys).await?;
     tx.commit().await?;
     let next = if more { last_key.as_deref() } else { None };
-    db::set_position(&state.app.db, SWEEP_TASK, next).await?;
+    db::set_position(&state.app.db, &task, next).await?;
     Ok((objects.len() as u64, keys.len() as u64, more))
 }

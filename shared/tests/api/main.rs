@@ -11,6 +11,7 @@ mod account;
 mod auth;
 mod db;
 mod events;
+mod janitor;
 mod notifier;
 mod openapi;
 mod recovery;
