@@ -154,6 +154,8 @@ pub struct JanitorState {
     /// The part of the bucket the sweep lists: all of it (`None`) in production; one
     /// user's prefix in tests that share a bucket.
     pub sweep_prefix: Option<String>,
+    /// Keys per bucket listing page ([`crate::janitor::SWEEP_PAGE`]; smaller in tests).
+    pub sweep_page: i32,
 }
 
 impl JanitorState {
@@ -163,6 +165,7 @@ impl JanitorState {
             storage: app.storage(&sdk),
             app,
             sweep_prefix: None,
+            sweep_page: crate::janitor::SWEEP_PAGE,
         }
     }
 }

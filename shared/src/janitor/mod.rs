@@ -133,7 +133,7 @@ pub async fn sweep_bucket_page(
     let from = db::position(&state.app.db, &task).await?;
     let (objects, more) = state
         .storage
-        .list_page(prefix, from.as_deref(), SWEEP_PAGE)
+        .list_page(prefix, from.as_deref(), state.sweep_page)
         .await?;
     let Sweep {
         candidates,
