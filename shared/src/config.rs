@@ -27,6 +27,7 @@ pub struct Config {
     pub apple_jwks_url: String,
     pub google_jwks_url: String,
     pub limits: Limits,
+    pub lifecycle: Lifecycle,
     pub apns: ApnsSettings,
     pub fcm: FcmSettings,
     /// The longest one S3 or SQS call may take, the SDK's retries included: a slow service
@@ -96,6 +97,18 @@ pub struct Limits {
     /// When deletes are held as a likely accident (`MASS_DELETE_MIN_FILES`,
     /// `MASS_DELETE_FRACTION`).
     pub mass_delete: MassDeletePolicy,
+}
+
+/// What the janitor keeps, and for how long.
+#[derive(Clone, Debug)]
+pub struct Lifecycle {
+    /// A verified blob that nothing uses is collected once it is older than this
+    /// (`BLOB_GRACE_HOURS`, default 24, 1..=720): far longer than an upload URL's life plus
+    /// the time between a push and its confirm.
+    pub blob_grace: chrono::TimeDelta,
+    /// An object in the bucket that no confirm recorded is deleted once it is older than
+    /// this (`ORPHAN_UPLOAD_HOURS`, default 24, 1..=48).
+    pub orphan_age: chrono::TimeDelta,
 }
 
 /// A secret value that never shows up in `Debug` output or logs.
@@ -227,6 +240,16 @@ impl Config {
                     .round() as u32,
             },
         };
+        let lifecycle = Lifecycle {
+            blob_grace: chrono::TimeDelta::hours(
+                env.parse_or("BLOB_GRACE_HOURS", 24i64, |n| (1..=720).contains(n))?,
+            ),
+            orphan_age: chrono::TimeDelta::hours(env.parse_or(
+                "ORPHAN_UPLOAD_HOURS",
+                24i64,
+                |n| (1..=48).contains(n),
+            )?),
+        };
         Ok(Config {
             database,
             s3,
@@ -239,6 +262,7 @@ impl Config {
             apple_jwks_url: env.url_or("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)?,
             google_jwks_url: env.url_or("GOOGLE_JWKS_URL", DEFAULT_GOOGLE_JWKS_URL)?,
             limits,
+            lifecycle,
             apns: ApnsSettings {
                 // Secrets and environment variables often carry the PEM with literal "\n".
                 key: env

@@ -11,6 +11,7 @@
 //! - [`storage`]: the vault bucket: content-addressed blobs, presigned URLs, verification.
 //! - [`queue`], [`messages`]: sending to our SQS queues, and the messages on them.
 //! - [`notifier`]: SQS change notices to APNs silent pushes.
+//! - [`janitor`]: the scheduled run that collects unused blobs and abandoned uploads.
 //! - [`purge`]: deleting a deleted account's objects, resumably.
 //! - [`runtime`]: cold-start wiring shared by every function's `main`.
 
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod janitor;
 pub mod messages;
 pub mod notifier;
 pub mod purge;

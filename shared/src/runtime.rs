@@ -173,6 +173,30 @@ impl AccountState {
     }
 }
 
+/// `janitor`: the database and the bucket.
+#[derive(Clone)]
+pub struct JanitorState {
+    pub app: AppState,
+    pub storage: Storage,
+    /// The part of the bucket the sweep lists: all of it (`None`) in production; one
+    /// user's prefix in tests that share a bucket.
+    pub sweep_prefix: Option<String>,
+    /// Keys per bucket listing page ([`crate::janitor::SWEEP_PAGE`]; smaller in tests).
+    pub sweep_page: i32,
+}
+
+impl JanitorState {
+    pub async fn new(app: AppState) -> Self {
+        let sdk = AppState::sdk().await;
+        JanitorState {
+            storage: app.storage(&sdk),
+            app,
+            sweep_prefix: None,
+            sweep_page: crate::janitor::SWEEP_PAGE,
+        }
+    }
+}
+
 impl AsRef<AppState> for AppState {
     fn as_ref(&self) -> &AppState {
         self
@@ -188,7 +212,13 @@ macro_rules! app_state_of {
         }
     )+};
 }
-app_state_of!(VaultState, WriteState, LoginState, AccountState);
+app_state_of!(
+    VaultState,
+    WriteState,
+    LoginState,
+    AccountState,
+    JanitorState
+);
 
 /// Turns one API Gateway event into a response through `handler`.
 pub async fn handle_event<'a, S, F, Fut>(

@@ -49,6 +49,13 @@ pub fn blob_key(user_id: UserId, hash: &ContentHash) -> String {
     format!("{user_id}/blobs/{}", hash.to_hex())
 }
 
+/// The user and hash a blob key names; `None` for any other key.
+pub fn parse_blob_key(key: &str) -> Option<(UserId, ContentHash)> {
+    let (user, hash) = key.split_once("/blobs/")?;
+    let user = uuid::Uuid::parse_str(user).ok()?;
+    Some((UserId(user), ContentHash::parse(hash).ok()?))
+}
+
 impl Storage {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         Storage {
@@ -178,6 +185,65 @@ impl Storage {
         } else {
             BlobCheck::Mismatch
         })
+    }
+
+    /// One page of the bucket (or of the keys under `prefix`) in key order after
+    /// `start_after`: each key with its last-modified time, and whether more follow.
+    pub async fn list_page(
+        &self,
+        prefix: Option<&str>,
+        start_after: Option<&str>,
+        page_size: i32,
+    ) -> Result<(Vec<(String, DateTime<Utc>)>, bool), anyhow::Error> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .set_prefix(prefix.map(str::to_owned))
+            .set_start_after(start_after.map(str::to_owned))
+            .max_keys(page_size)
+            .send()
+            .await
+            .map_err(|e| sdk_failure(e, "ListObjectsV2".into()))?;
+        let objects = page
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                let modified = o.last_modified()?;
+                let at = DateTime::from_timestamp(modified.secs(), modified.subsec_nanos())?;
+                Some((o.key()?.to_owned(), at))
+            })
+            .collect();
+        Ok((objects, page.is_truncated().unwrap_or(false)))
+    }
+
+    /// Deletes these keys (at most 1,000, S3's maximum per request).
+    pub async fn delete_keys(&self, keys: &[String]) -> Result<(), anyhow::Error> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let objects: Vec<ObjectIdentifier> = keys
+            .iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build())
+            .collect::<Result<_, _>>()?;
+        let out = self
+            .client
+            .delete_objects()
+            .bucket(&self.bucket)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_failure(e, "DeleteObjects".into()))?;
+        if let Some(err) = out.errors().first() {
+            anyhow::bail!("DeleteObjects: {:?} {:?}", err.key(), err.message());
+        }
+        Ok(())
     }
 
     /// Deletes the objects under the user's prefix, `page_size` keys per request, for at most

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::domain::{ContentHash, UserId};
 
@@ -27,9 +27,47 @@ pub async fn verified(
         .collect())
 }
 
-/// Records blobs as verified (idempotent).
+/// A check of objects in the bucket under way: holds each hash's advisory lock shared, so the
+/// janitor cannot delete an object between its check and its row (it takes the lock
+/// exclusively, see [`crate::db::janitor::lock_unrecorded`]). Ends with [`Verifying::record`].
+pub struct Verifying {
+    tx: Transaction<'static, Postgres>,
+    user_id: UserId,
+}
+
+impl Verifying {
+    /// Takes the locks of `hashes` (in a fixed order, so two confirms cannot deadlock).
+    pub async fn begin(
+        pool: &PgPool,
+        user_id: UserId,
+        hashes: &[ContentHash],
+    ) -> Result<Self, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        let mut hex: Vec<String> = hashes.iter().map(ContentHash::to_hex).collect();
+        hex.sort();
+        sqlx::query(&format!(
+            "SELECT pg_advisory_xact_lock_shared({})
+             FROM UNNEST($2::TEXT[]) WITH ORDINALITY AS t(h, i) ORDER BY i",
+            crate::db::janitor::BLOB_LOCK_KEY.replace("$2", "t.h")
+        ))
+        .bind(user_id)
+        .bind(&hex)
+        .execute(&mut *tx)
+        .await?;
+        Ok(Verifying { tx, user_id })
+    }
+
+    /// Records the blobs found good and lets the locks go.
+    pub async fn record(mut self, blobs: &[(ContentHash, i64)]) -> Result<(), sqlx::Error> {
+        mark_verified(&mut *self.tx, self.user_id, blobs).await?;
+        self.tx.commit().await
+    }
+}
+
+/// Records blobs as verified (idempotent). Outside [`Verifying`] only for bytes known to be
+/// in the bucket (tests, restores of recorded blobs).
 pub async fn mark_verified(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     user_id: UserId,
     blobs: &[(ContentHash, i64)],
 ) -> Result<(), sqlx::Error> {
@@ -46,7 +84,7 @@ pub async fn mark_verified(
     .bind(user_id)
     .bind(&hashes)
     .bind(&sizes)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod blobs;
 pub mod devices;
 pub mod files;
 pub mod history;
+pub mod janitor;
 pub mod recovery;
 pub mod tokens;
 pub mod users;

@@ -25,6 +25,10 @@ pub enum WriteError {
     /// The delete looks like an accident (see [`MassDelete::is_held`]); nothing was written.
     #[error("mass delete held: {0:?}")]
     MassDeleteHeld(MassDelete),
+    /// These blobs were collected by the janitor after confirm read them as verified;
+    /// nothing was written (confirm answers them `not_uploaded` and commits the rest).
+    #[error("blobs collected meanwhile: {0:?}")]
+    BlobsGone(Vec<ContentHash>),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -44,6 +48,9 @@ impl From<WriteError> for ApiError {
                 ),
                 serde_json::to_value(numbers).unwrap_or_default(),
             ),
+            WriteError::BlobsGone(_) => {
+                ApiError::internal(anyhow::anyhow!("blobs collected during confirm"))
+            }
             WriteError::Database(e) => e.into(),
         }
     }
@@ -74,6 +81,32 @@ pub(crate) async fn lock_user(
         .fetch_optional(conn)
         .await?
         .ok_or(WriteError::UserGone)
+}
+
+/// Locks the `blobs` rows of the proposals' hashes (shared, until commit: the janitor's
+/// collection locks them exclusively) and answers the hashes whose row is gone.
+async fn lock_blobs(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    proposals: &[Proposal],
+) -> Result<Vec<ContentHash>, sqlx::Error> {
+    let mut wanted: Vec<String> = proposals.iter().map(|p| p.content.hash.to_hex()).collect();
+    wanted.sort();
+    wanted.dedup();
+    let present: Vec<String> = sqlx::query_scalar(
+        "SELECT content_hash FROM blobs
+         WHERE user_id = $1 AND content_hash = ANY($2::TEXT[])
+         ORDER BY content_hash FOR SHARE",
+    )
+    .bind(user_id)
+    .bind(&wanted)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(wanted
+        .into_iter()
+        .filter(|h| !present.contains(h))
+        .filter_map(|h| ContentHash::parse(&h).ok())
+        .collect())
 }
 
 pub(crate) async fn lock_files(
@@ -236,6 +269,10 @@ pub async fn commit_versions(
 ) -> Result<Batch<Decision>, WriteError> {
     let mut tx = pool.begin().await?;
     let (seq, vault_size) = lock_user(&mut tx, user_id).await?;
+    let gone = lock_blobs(&mut tx, user_id, proposals).await?;
+    if !gone.is_empty() {
+        return Err(WriteError::BlobsGone(gone));
+    }
     let paths: Vec<&VaultPath> = proposals.iter().map(|p| &p.path).collect();
     let current = lock_files(&mut tx, user_id, &paths).await?;
     let live = live_keys(&mut tx, user_id, &paths).await?;

@@ -63,9 +63,16 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
         .into_iter()
         .collect();
     let known = blobs::verified(&app.db, user_id, &hashes).await?;
+    let unknown: Vec<ContentHash> = hashes
+        .into_iter()
+        .filter(|h| !known.contains_key(h))
+        .collect();
+    // Checked and recorded under the blobs' shared locks: the janitor's sweep of
+    // unrecorded objects cannot delete one in between.
+    let verifying = blobs::Verifying::begin(&app.db, user_id, &unknown).await?;
     let limiter = Arc::new(tokio::sync::Semaphore::new(CHECK_CONCURRENCY));
     let mut checks = tokio::task::JoinSet::new();
-    for hash in hashes.into_iter().filter(|h| !known.contains_key(h)) {
+    for hash in unknown {
         let (storage, limiter) = (state.storage.clone(), limiter.clone());
         checks.spawn(async move {
             let _permit = limiter.acquire_owned().await;
@@ -83,7 +90,7 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
             }
         }
     }
-    blobs::mark_verified(&app.db, user_id, &newly_verified).await?;
+    verifying.record(&newly_verified).await?;
     let mut verified_sizes = known;
     verified_sizes.extend(newly_verified);
 
@@ -110,14 +117,33 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
         });
     }
 
-    let batch = writes::commit_versions(
-        &app.db,
-        user_id,
-        caller.device_id,
-        &ready,
-        limits.vault_quota_bytes,
-    )
-    .await?;
+    // A blob read as verified above may have been collected since (commit re-reads it under
+    // lock): its files are `not_uploaded` (a new push hands out an upload URL), the rest
+    // commit. Each round removes at least one hash, so this ends.
+    let batch = loop {
+        match writes::commit_versions(
+            &app.db,
+            user_id,
+            caller.device_id,
+            &ready,
+            limits.vault_quota_bytes,
+        )
+        .await
+        {
+            Err(writes::WriteError::BlobsGone(gone)) => {
+                let (lost, kept) = ready
+                    .into_iter()
+                    .partition::<Vec<_>, _>(|p| gone.contains(&p.content.hash));
+                ready = kept;
+                missing.extend(lost.into_iter().map(|p| Missing {
+                    path: p.path,
+                    content_hash: p.content.hash,
+                    code: ErrorCode::NotUploaded,
+                }));
+            }
+            other => break other?,
+        }
+    };
     let mut response = ConfirmResponse {
         confirmed: Vec::new(),
         conflicts: Vec::new(),

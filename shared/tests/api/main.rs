@@ -12,6 +12,7 @@ mod auth;
 mod db;
 mod events;
 mod faults;
+mod janitor;
 mod notifier;
 mod openapi;
 mod recovery;

@@ -105,6 +105,14 @@ pub async fn commit_versions(
         })
         .collect();
     let quota = quota.map_or(u64::MAX, |q| u64::try_from(q).expect("quota"));
+    // The blobs, recorded as confirm records them once the bytes are checked (the commit
+    // re-reads their rows). For a user that does not exist the insert fails on its foreign
+    // key, and the commit answers `UserGone` as it should.
+    let blobs: Vec<(ContentHash, i64)> = files
+        .iter()
+        .map(|f| (f.content_hash, f.size_bytes))
+        .collect();
+    let _ = steel_core::db::blobs::mark_verified(pool, user_id, &blobs).await;
     let batch = writes::commit_versions(pool, user_id, device_id, &proposals, quota).await?;
     Ok((
         batch

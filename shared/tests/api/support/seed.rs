@@ -60,6 +60,11 @@ pub async fn commit_one(
             size: size_bytes,
         },
     };
+    // The blob, recorded as confirm records it once the bytes are checked (the commit
+    // re-reads its row).
+    steel_core::db::blobs::mark_verified(pool, user_id, &[(*content_hash, size_bytes)])
+        .await
+        .expect("blob");
     let batch = writes::commit_versions(pool, user_id, device_id, &[proposal], u64::MAX)
         .await
         .expect("commit");
