@@ -127,6 +127,26 @@ fn empty_folder(vault: &Path) {
     assert!(common::tree(vault).is_empty());
 }
 
+/// Two folders A and B of a new user, signed in, with `n` notes written on A and synced to
+/// both; the folders and their notes.
+fn two_synced_folders(
+    label: &str,
+    n: usize,
+) -> (
+    tempfile::TempDir,
+    tempfile::TempDir,
+    std::collections::BTreeMap<String, Vec<u8>>,
+) {
+    let user = common::unique_user(label);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    login(a.path(), &user, "A");
+    login(b.path(), &user, "B");
+    let before = write_notes(a.path(), n);
+    run_ok(&["sync", a.path().to_str().unwrap()]);
+    run_ok(&["sync", b.path().to_str().unwrap()]);
+    (a, b, before)
+}
+
 fn run_ok(args: &[&str]) -> String {
     let o = steel_sync(args);
     assert!(o.status.success(), "steel-sync {args:?}: {}", text(&o));
@@ -135,14 +155,8 @@ fn run_ok(args: &[&str]) -> String {
 
 #[test]
 fn an_emptied_folder_is_held_back_and_restored_from_the_server() {
-    let user = common::unique_user("held");
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, before) = two_synced_folders("held", 60);
     let (va, vb) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
-    login(a.path(), &user, "A");
-    login(b.path(), &user, "B");
-    let before = write_notes(a.path(), 60);
-    run_ok(&["sync", va]);
-    run_ok(&["sync", vb]);
     assert_eq!(common::tree(b.path()), before);
 
     // A's folder is emptied; A's sync holds the deletes back and says why and what to do.
@@ -175,14 +189,8 @@ fn an_emptied_folder_is_held_back_and_restored_from_the_server() {
 
 #[test]
 fn a_confirmed_mass_delete_is_undone_by_a_rewind_on_both_folders() {
-    let user = common::unique_user("rewind");
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, before) = two_synced_folders("rewind", 60);
     let (va, vb) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
-    login(a.path(), &user, "A");
-    login(b.path(), &user, "B");
-    let before = write_notes(a.path(), 60);
-    run_ok(&["sync", va]);
-    run_ok(&["sync", vb]);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let moment = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -227,14 +235,8 @@ fn a_confirmed_mass_delete_is_undone_by_a_rewind_on_both_folders() {
 
 #[test]
 fn a_small_emptied_folder_stays_held_after_a_note_is_pulled_into_it() {
-    let user = common::unique_user("small-held");
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, before) = two_synced_folders("small-held", 5);
     let (va, vb) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
-    login(a.path(), &user, "A");
-    login(b.path(), &user, "B");
-    let before = write_notes(a.path(), 5);
-    run_ok(&["sync", va]);
-    run_ok(&["sync", vb]);
     empty_folder(a.path());
     assert_eq!(steel_sync(&["sync", va]).status.code(), Some(3));
     // Another device adds a note: A's next sync pulls it into the emptied folder, which is
