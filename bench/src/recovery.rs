@@ -1,5 +1,5 @@
 //! Part 5: getting notes back on a vault of 10,000 notes, through the real handlers as in
-//! part 1: a note's history (51 versions), the first page of deleted notes (1,000 deleted),
+//! part 1: a note's history (103 versions), the first page of deleted notes (1,000 deleted),
 //! a one-file restore, and a rewind of the whole vault after every note was deleted; median,
 //! p99 and the SQL statements of each request (the rewind's per page of 1,000 notes).
 
@@ -126,25 +126,31 @@ pub async fn run(env: &BenchEnv, quick: bool) -> anyhow::Result<Section> {
     let mut rewind_page = Row::default();
     let mut rewind_total = Series::default();
 
-    // A one-file restore, `rounds` times on one note (version 1 over the newest): the
-    // note's history grows to rounds + 1 versions, which `history` then reads.
+    // A one-file restore, `rounds` times on one note: deleted (untimed), then version 1
+    // brought back (timed), so each restore writes a version; the note's history grows to
+    // 2 × rounds + 3 versions, which `history` then reads a page of.
     let target = files[0].path.clone();
     let mut head = files[0].version;
     for round in 0..=rounds {
+        bench.delete_all(env, &mut files[..1]).await?;
+        head += 1;
         let body = json!({"files": [{"path": target, "version": 1, "base_version": head}]});
         let t = bench.call(env, Endpoint::Restore, &[], Some(&body)).await?;
         let done = t.reply.list("restored");
         anyhow::ensure!(done.len() == 1, "restore: {}", t.reply.describe());
         head = done[0]["version"].as_i64().unwrap_or(head + 1);
+        files[0].version = head;
         if round > 0 {
             restore.add(&t);
         }
     }
-    files[0].version = head;
     for round in 0..=rounds {
         let q = [("path", target.clone()), ("limit", "100".to_owned())];
         let t = bench.call(env, Endpoint::History, &q, None).await?;
-        anyhow::ensure!(t.reply.list("versions").len() as i64 == head, "history");
+        anyhow::ensure!(
+            t.reply.list("versions").len() as i64 == head.min(100),
+            "history page"
+        );
         if round > 0 {
             history.add(&t);
         }
@@ -200,7 +206,7 @@ pub async fn run(env: &BenchEnv, quick: bool) -> anyhow::Result<Section> {
         "history of one note ({head} versions, a page of 100)"
     ));
     body += &deleted.line("deleted, first page (100 of 1,000 deleted notes)");
-    body += &restore.line("restore 1 file");
+    body += &restore.line("restore 1 file (a deleted note brought back)");
     body += &rewind_page.line("rewind, one page of 1,000 notes");
     let whole = ms(rewind_total.median_ms());
     body += &format!(

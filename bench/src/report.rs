@@ -169,6 +169,9 @@ pub fn update_readme(path: &Path, summary: &str) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// The mark of a README summary kept from an earlier run.
+const EARLIER_SUMMARY: &str = "*(earlier run)*";
+
 /// Marks the body of a section kept from an earlier run.
 const EARLIER: &str = "*Kept from the run of ";
 
@@ -224,7 +227,14 @@ pub fn earlier_sections(doc: &str, readme: Option<&str>) -> Vec<Section> {
                 .filter(|&other| other > at)
                 .min()
                 .unwrap_or(block.len());
-            sections[i].summary = format!("*(earlier run)* {}", block[from..to].trim());
+            // Marked once, however many partial runs keep it; a summary that opens with a
+            // table gets the mark on a line of its own, so the table stays a table.
+            let kept = block[from..to].trim();
+            sections[i].summary = match kept.strip_prefix(EARLIER_SUMMARY) {
+                Some(_) => kept.to_owned(),
+                None if kept.starts_with('|') => format!("{EARLIER_SUMMARY}\n\n{kept}"),
+                None => format!("{EARLIER_SUMMARY} {kept}"),
+            };
         }
     }
     sections
