@@ -1,0 +1,100 @@
+//! `Config::from_lookup`: defaults, limits and refusals of every setting.
+
+use super::*;
+use std::collections::HashMap;
+
+fn base() -> HashMap<&'static str, &'static str> {
+    HashMap::from([
+        ("DATABASE_URL", "postgres://u@127.0.0.1:5432/db"),
+        ("S3_BUCKET", "steel-vault"),
+        ("S3_REGION", "eu-west-1"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+    ])
+}
+
+fn load(vars: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
+    Config::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
+}
+
+#[test]
+fn minimal_environment_gets_defaults() {
+    let config = load(&base()).expect("valid config");
+    assert_eq!(config.database.max_connections, 2);
+    assert_eq!(config.tokens.access_ttl, Duration::from_secs(3600));
+    assert_eq!(config.tokens.refresh_ttl, Duration::from_secs(30 * 86_400));
+    assert_eq!(config.limits.max_file_bytes, 50 * MIB);
+    assert!(!config.s3.force_path_style);
+    assert!(config.apple_client_ids.is_empty());
+    assert_eq!(config.apple_jwks_url, DEFAULT_APPLE_JWKS_URL);
+    assert_eq!(
+        config.require_sqs_queue_url(),
+        Err(ConfigError::Missing("SQS_QUEUE_URL"))
+    );
+    assert_eq!(
+        config.require_apns().err(),
+        Some(ConfigError::Missing("APNS_KEY"))
+    );
+    assert_eq!(config.apns.production_url, DEFAULT_APNS_PRODUCTION_URL);
+}
+
+#[test]
+fn each_required_variable_is_named_when_missing() {
+    for name in ["DATABASE_URL", "S3_BUCKET", "S3_REGION", "JWT_SECRET"] {
+        let mut vars = base();
+        vars.remove(name);
+        let err = load(&vars).err().expect("must fail");
+        assert_eq!(err, ConfigError::Missing(name));
+        assert!(err.to_string().contains(name));
+        // Blank is the same as missing.
+        vars.insert(name, "  ");
+        assert_eq!(load(&vars).err(), Some(ConfigError::Missing(name)));
+    }
+}
+
+#[test]
+fn malformed_values_are_named() {
+    let cases = [
+        ("JWT_SECRET", "too-short"),
+        ("DATABASE_URL", "mysql://x"),
+        ("S3_BUCKET", "Not_A_Bucket"),
+        ("DATABASE_MAX_CONNECTIONS", "0"),
+        ("DATABASE_MAX_CONNECTIONS", "two"),
+        ("S3_FORCE_PATH_STYLE", "yes please"),
+        ("MAX_FILE_BYTES", "-1"),
+        ("APPLE_JWKS_URL", "ftp://keys"),
+        ("REFRESH_TOKEN_TTL_DAYS", "1000"),
+    ];
+    for (name, value) in cases {
+        let mut vars = base();
+        vars.insert(name, value);
+        match load(&vars) {
+            Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name, "{value}"),
+            other => panic!("{name}={value}: expected Invalid, got {:?}", other.err()),
+        }
+    }
+}
+
+#[test]
+fn client_id_lists_are_split_and_trimmed() {
+    let mut vars = base();
+    vars.insert("APPLE_CLIENT_ID", "com.steel.notes, com.steel.notes.web ,");
+    vars.insert("GOOGLE_CLIENT_IDS", "abc.apps.googleusercontent.com");
+    vars.insert("S3_FORCE_PATH_STYLE", "true");
+    vars.insert("SQS_QUEUE_URL", "http://127.0.0.1:1/q");
+    let config = load(&vars).expect("valid");
+    assert_eq!(
+        config.apple_client_ids,
+        vec!["com.steel.notes", "com.steel.notes.web"]
+    );
+    assert_eq!(config.google_client_ids.len(), 1);
+    assert!(config.s3.force_path_style);
+    assert_eq!(config.require_sqs_queue_url(), Ok("http://127.0.0.1:1/q"));
+}
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let config = load(&base()).expect("valid");
+    let shown = format!("{:?} {:?}", config.tokens.jwt_secret, config.database);
+    assert!(!shown.contains("0123456789abcdef"));
+    assert!(!shown.contains("postgres://"));
+}
