@@ -255,7 +255,6 @@ impl Storage {
         page_size: i32,
         max_pages: usize,
     ) -> Result<(u64, bool), anyhow::Error> {
-        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
         let mut deleted = 0u64;
         for _ in 0..max_pages {
             let page = self
@@ -267,33 +266,16 @@ impl Storage {
                 .send()
                 .await
                 .map_err(|e| sdk_failure(e, "ListObjectsV2".into()))?;
-            let keys: Vec<ObjectIdentifier> = page
+            let keys: Vec<String> = page
                 .contents()
                 .iter()
-                .filter_map(|o| o.key())
-                .map(|k| ObjectIdentifier::builder().key(k).build())
-                .collect::<Result<_, _>>()?;
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect();
             if keys.is_empty() {
                 return Ok((deleted, true));
             }
-            let n = keys.len() as u64;
-            let out = self
-                .client
-                .delete_objects()
-                .bucket(&self.bucket)
-                .delete(
-                    Delete::builder()
-                        .set_objects(Some(keys))
-                        .quiet(true)
-                        .build()?,
-                )
-                .send()
-                .await
-                .map_err(|e| sdk_failure(e, "DeleteObjects".into()))?;
-            if let Some(err) = out.errors().first() {
-                anyhow::bail!("DeleteObjects: {:?} {:?}", err.key(), err.message());
-            }
-            deleted += n;
+            self.delete_keys(&keys).await?;
+            deleted += keys.len() as u64;
         }
         let left = self
             .client
