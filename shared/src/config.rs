@@ -69,6 +69,11 @@ pub struct DatabaseConfig {
     /// locks: longer than any function's timeout, so only a sandbox that died or froze
     /// mid-transaction (its socket still open) ever meets it.
     pub idle_in_transaction_timeout: Duration,
+    /// `DATABASE_PREPARED_STATEMENTS` (default true): named, cached server-side statements
+    /// and the timeouts above as startup options. False through a transaction-pooling proxy
+    /// (RDS Proxy, PgBouncer `pool_mode = transaction`): unnamed statements, every statement
+    /// in a transaction, no startup options (the role's defaults apply); see `db::persistent`.
+    pub prepared_statements: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -109,6 +114,13 @@ pub struct Lifecycle {
     /// An object in the bucket that no confirm recorded is deleted once it is older than
     /// this (`ORPHAN_UPLOAD_HOURS`, default 24, 1..=48).
     pub orphan_age: chrono::TimeDelta,
+    /// A version older than this leaves the history (`HISTORY_RETENTION_DAYS`, default 365,
+    /// 1..=36500), except a note's current version and a kept tombstone's last content.
+    pub history_retention: chrono::TimeDelta,
+    /// A tombstone older than this is compacted away with its history
+    /// (`TOMBSTONE_RETENTION_DAYS`, default 90, 1..=36500): the deleted note can no longer be
+    /// restored, and a device whose cursor predates it gets 410 `resync_required`.
+    pub tombstone_retention: chrono::TimeDelta,
 }
 
 /// A secret value that never shows up in `Debug` output or logs.
@@ -137,6 +149,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("statement_timeout", &self.statement_timeout)
+            .field("prepared_statements", &self.prepared_statements)
             .finish_non_exhaustive()
     }
 }
@@ -190,6 +203,7 @@ impl Config {
                 15_000u64,
                 |n| (100..=3_600_000).contains(n),
             )?),
+            prepared_statements: env.parse_or("DATABASE_PREPARED_STATEMENTS", true, |_| true)?,
         };
         let s3 = S3Config {
             bucket: env.required("S3_BUCKET").and_then(|b| {
@@ -248,6 +262,16 @@ impl Config {
                 "ORPHAN_UPLOAD_HOURS",
                 24i64,
                 |n| (1..=48).contains(n),
+            )?),
+            history_retention: chrono::TimeDelta::days(env.parse_or(
+                "HISTORY_RETENTION_DAYS",
+                365i64,
+                |n| (1..=36500).contains(n),
+            )?),
+            tombstone_retention: chrono::TimeDelta::days(env.parse_or(
+                "TOMBSTONE_RETENTION_DAYS",
+                90i64,
+                |n| (1..=36500).contains(n),
             )?),
         };
         Ok(Config {

@@ -75,6 +75,31 @@ fn malformed_values_are_named() {
 }
 
 #[test]
+fn prepared_statements_default_on_and_parse_strictly() {
+    assert!(load(&base()).expect("valid").database.prepared_statements);
+    for (value, expected) in [("false", false), (" true ", true), ("", true)] {
+        let mut vars = base();
+        vars.insert("DATABASE_PREPARED_STATEMENTS", value);
+        let config = load(&vars).expect("valid");
+        assert_eq!(config.database.prepared_statements, expected, "{value:?}");
+    }
+    for value in ["no", "0", "False", "off"] {
+        let mut vars = base();
+        vars.insert("DATABASE_PREPARED_STATEMENTS", value);
+        assert!(
+            matches!(
+                load(&vars),
+                Err(ConfigError::Invalid {
+                    name: "DATABASE_PREPARED_STATEMENTS",
+                    ..
+                })
+            ),
+            "{value:?} must be refused"
+        );
+    }
+}
+
+#[test]
 fn client_id_lists_are_split_and_trimmed() {
     let mut vars = base();
     vars.insert("APPLE_CLIENT_ID", "com.steel.notes, com.steel.notes.web ,");

@@ -183,6 +183,8 @@ pub struct JanitorState {
     pub sweep_prefix: Option<String>,
     /// Keys per bucket listing page ([`crate::janitor::SWEEP_PAGE`]; smaller in tests).
     pub sweep_page: i32,
+    /// Versions per history batch ([`crate::janitor::HISTORY_BATCH`]; smaller in tests).
+    pub history_batch: i64,
 }
 
 impl JanitorState {
@@ -193,6 +195,7 @@ impl JanitorState {
             app,
             sweep_prefix: None,
             sweep_page: crate::janitor::SWEEP_PAGE,
+            history_batch: crate::janitor::HISTORY_BATCH,
         }
     }
 }

@@ -5,25 +5,38 @@ use sqlx::PgPool;
 
 use crate::domain::{DeviceId, UserId};
 
-/// Files and bytes of a vault.
+/// Files and bytes of a vault, from counters the writes keep: O(1) whatever its size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VaultStats {
+    /// Live notes.
     pub file_count: i64,
+    /// Bytes of the live notes (what the quota counts).
     pub vault_size: i64,
+    /// Bytes of every retained blob, older versions and deleted notes included.
+    pub stored_bytes: i64,
 }
 
-pub async fn vault_stats(pool: &PgPool, user_id: UserId) -> Result<VaultStats, sqlx::Error> {
-    let (file_count, vault_size): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM file_state WHERE user_id = $1 AND NOT is_deleted),
-                (SELECT vault_size FROM users WHERE id = $1)",
+pub async fn vault_stats(
+    pool: &PgPool,
+    user_id: UserId,
+) -> Result<Option<VaultStats>, sqlx::Error> {
+    let mut one = super::single(pool).await?;
+    let row: Option<(i64, i64, i64)> = super::query_as(
+        "SELECT u.file_count, u.vault_size, COALESCE(b.stored_bytes, 0)
+         FROM users u LEFT JOIN blob_usage b ON b.user_id = u.id
+         WHERE u.id = $1",
     )
     .bind(user_id)
-    .fetch_one(pool)
+    .fetch_optional(&mut *one)
     .await?;
-    Ok(VaultStats {
-        file_count,
-        vault_size,
-    })
+    one.done().await?;
+    Ok(
+        row.map(|(file_count, vault_size, stored_bytes)| VaultStats {
+            file_count,
+            vault_size,
+            stored_bytes,
+        }),
+    )
 }
 
 /// Revokes the live refresh tokens of `user_id` that match: those bound to `device_id`
@@ -33,15 +46,18 @@ pub async fn revoke_tokens(
     user_id: UserId,
     device_id: Option<DeviceId>,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    let mut one = super::single(pool).await?;
+    let revoked = super::query(
         "UPDATE refresh_tokens SET revoked_at = now()
          WHERE user_id = $1 AND revoked_at IS NULL AND ($2::UUID IS NULL OR device_id = $2)",
     )
     .bind(user_id)
     .bind(device_id)
-    .execute(pool)
+    .execute(&mut *one)
     .await?
-    .rows_affected())
+    .rows_affected();
+    one.done().await?;
+    Ok(revoked)
 }
 
 /// Revokes the family of the refresh token hashed `hash`, if it is one of `user_id`'s.
@@ -51,7 +67,8 @@ pub async fn revoke_family_of(
     user_id: UserId,
     hash: &[u8; 32],
 ) -> Result<bool, sqlx::Error> {
-    let found: Option<uuid::Uuid> = sqlx::query_scalar(
+    let mut one = super::single(pool).await?;
+    let found: Option<uuid::Uuid> = super::query_scalar(
         "WITH family AS (
              SELECT family_id FROM refresh_tokens WHERE token_hash = $2 AND user_id = $1)
          UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, now())
@@ -60,8 +77,9 @@ pub async fn revoke_family_of(
     )
     .bind(user_id)
     .bind(&hash[..])
-    .fetch_optional(pool)
+    .fetch_optional(&mut *one)
     .await?;
+    one.done().await?;
     Ok(found.is_some())
 }
 
@@ -74,7 +92,7 @@ pub async fn remove_device(
     device_id: DeviceId,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let removed = sqlx::query(
+    let removed = super::query(
         "UPDATE devices SET removed_at = now(), push_token = NULL, push_token_updated_at = NULL
          WHERE id = $1 AND user_id = $2 AND removed_at IS NULL",
     )
@@ -85,7 +103,7 @@ pub async fn remove_device(
     .rows_affected()
         == 1;
     if removed {
-        sqlx::query(
+        super::query(
             "UPDATE refresh_tokens SET revoked_at = now()
              WHERE device_id = $1 AND revoked_at IS NULL",
         )
@@ -101,15 +119,15 @@ pub async fn remove_device(
 /// transaction and records the pending purge of their S3 objects. `false` if no such user.
 pub async fn delete_account(pool: &PgPool, user_id: UserId) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    super::query(
         "INSERT INTO account_purges (user_id) VALUES ($1)
-         ON CONFLICT (user_id) DO UPDATE SET purged_at = NULL",
+         ON CONFLICT (user_id) DO UPDATE SET purged_at = NULL, reswept_at = NULL",
     )
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
     // file_versions references file_state; both go with the user through ON DELETE CASCADE.
-    let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+    let deleted = super::query("DELETE FROM users WHERE id = $1")
         .bind(user_id)
         .execute(&mut *tx)
         .await?
@@ -128,7 +146,8 @@ pub async fn record_purge(
     objects_deleted: u64,
     done: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let mut one = super::single(pool).await?;
+    super::query(
         "UPDATE account_purges
          SET objects_deleted = objects_deleted + $2,
              purged_at = CASE WHEN $3 THEN now() ELSE purged_at END
@@ -137,7 +156,8 @@ pub async fn record_purge(
     .bind(user_id)
     .bind(objects_deleted as i64)
     .bind(done)
-    .execute(pool)
+    .execute(&mut *one)
     .await?;
+    one.done().await?;
     Ok(())
 }

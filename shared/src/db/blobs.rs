@@ -13,14 +13,16 @@ pub async fn verified(
     hashes: &[ContentHash],
 ) -> Result<HashMap<ContentHash, i64>, sqlx::Error> {
     let hex: Vec<String> = hashes.iter().map(ContentHash::to_hex).collect();
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+    let mut one = super::single(pool).await?;
+    let rows: Vec<(String, i64)> = super::query_as(
         "SELECT content_hash, size_bytes FROM blobs
          WHERE user_id = $1 AND content_hash = ANY($2::TEXT[])",
     )
     .bind(user_id)
     .bind(&hex)
-    .fetch_all(pool)
+    .fetch_all(&mut *one)
     .await?;
+    one.done().await?;
     Ok(rows
         .into_iter()
         .filter_map(|(h, size)| Some((ContentHash::parse(&h).ok()?, size)))
@@ -45,7 +47,7 @@ impl Verifying {
         let mut tx = pool.begin().await?;
         let mut hex: Vec<String> = hashes.iter().map(ContentHash::to_hex).collect();
         hex.sort();
-        sqlx::query(&format!(
+        super::query(&format!(
             "SELECT pg_advisory_xact_lock_shared({})
              FROM UNNEST($2::TEXT[]) WITH ORDINALITY AS t(h, i) ORDER BY i",
             crate::db::janitor::BLOB_LOCK_KEY.replace("$2", "t.h")
@@ -76,10 +78,18 @@ pub async fn mark_verified(
     }
     let hashes: Vec<String> = blobs.iter().map(|(h, _)| h.to_hex()).collect();
     let sizes: Vec<i64> = blobs.iter().map(|(_, s)| *s).collect();
-    sqlx::query(
-        "INSERT INTO blobs (user_id, content_hash, size_bytes)
-         SELECT $1, h, s FROM UNNEST($2::TEXT[], $3::BIGINT[]) AS t(h, s)
-         ON CONFLICT (user_id, content_hash) DO NOTHING",
+    // The new rows' bytes go to the user's stored-bytes counter in the same statement.
+    super::query(
+        "WITH added AS (
+             INSERT INTO blobs (user_id, content_hash, size_bytes)
+             SELECT $1, h, s FROM UNNEST($2::TEXT[], $3::BIGINT[]) AS t(h, s)
+             ON CONFLICT (user_id, content_hash) DO NOTHING
+             RETURNING size_bytes)
+         INSERT INTO blob_usage AS u (user_id, stored_bytes, blob_count)
+         SELECT $1, sum(size_bytes), count(*) FROM added HAVING count(*) > 0
+         ON CONFLICT (user_id) DO UPDATE SET
+             stored_bytes = u.stored_bytes + EXCLUDED.stored_bytes,
+             blob_count = u.blob_count + EXCLUDED.blob_count",
     )
     .bind(user_id)
     .bind(&hashes)

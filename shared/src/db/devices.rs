@@ -53,7 +53,7 @@ pub async fn register_device_in(
     device: &DeviceUpdate,
 ) -> Result<Device, sqlx::Error> {
     release_push_token(conn, user_id, None, device.push_token.as_deref()).await?;
-    sqlx::query_as(&format!(
+    super::query_as(&format!(
         "INSERT INTO devices (user_id, device_name, platform, push_token, push_environment,
                               push_token_updated_at)
          VALUES ($1, $2, $3, $4, $5, CASE WHEN $4::TEXT IS NULL THEN NULL ELSE now() END)
@@ -84,7 +84,7 @@ pub async fn update_device(
         device.push_token.as_deref(),
     )
     .await?;
-    let updated = sqlx::query_as(&format!(
+    let updated = super::query_as(&format!(
         "UPDATE devices SET
              device_name = $3,
              platform = $4,
@@ -119,7 +119,7 @@ async fn release_push_token(
     let Some(token) = push_token else {
         return Ok(());
     };
-    sqlx::query(
+    super::query(
         "UPDATE devices SET push_token = NULL, push_token_updated_at = NULL
          WHERE user_id = $1 AND push_token = $2 AND id IS DISTINCT FROM $3",
     )
@@ -133,13 +133,16 @@ async fn release_push_token(
 
 /// The user's active (not removed) devices, oldest first.
 pub async fn get_user_devices(pool: &PgPool, user_id: UserId) -> Result<Vec<Device>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let mut one = super::single(pool).await?;
+    let found = super::query_as(&format!(
         "SELECT {DEVICE_COLUMNS} FROM devices
          WHERE user_id = $1 AND removed_at IS NULL ORDER BY created_at, id"
     ))
     .bind(user_id)
-    .fetch_all(pool)
-    .await
+    .fetch_all(&mut *one)
+    .await?;
+    one.done().await?;
+    Ok(found)
 }
 
 /// Clears a device's push token after the push service refused it, unless the token changed
@@ -151,7 +154,8 @@ pub async fn clear_push_token(
     token: &str,
     invalid_since: Option<DateTime<Utc>>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let mut one = super::single(db).await?;
+    let done = super::query(
         "UPDATE devices SET push_token = NULL, push_token_updated_at = NULL
          WHERE id = $1 AND push_token = $2
            AND ($3::TIMESTAMPTZ IS NULL OR push_token_updated_at IS NULL OR push_token_updated_at < $3)",
@@ -159,7 +163,8 @@ pub async fn clear_push_token(
     .bind(device_id)
     .bind(token)
     .bind(invalid_since)
-    .execute(db)
+    .execute(&mut *one)
     .await?;
+    one.done().await?;
     Ok(done.rows_affected() == 1)
 }

@@ -48,11 +48,36 @@ pub(crate) const FILE_COLUMNS: &str = "path, version, content_hash, size_bytes, 
 
 /// The newest cursor of the user: every committed change is at or below it.
 pub async fn current_cursor(pool: &PgPool, user_id: UserId) -> Result<Option<Cursor>, sqlx::Error> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT change_seq FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(seq.map(Cursor::from_seq))
+    Ok(vault_head(pool, user_id).await?.map(|h| h.cursor))
+}
+
+/// The user's cursor and how far tombstones were compacted (see [`VaultHead`]).
+pub async fn vault_head(pool: &PgPool, user_id: UserId) -> Result<Option<VaultHead>, sqlx::Error> {
+    let mut one = super::single(pool).await?;
+    let row: Option<(i64, i64, Option<DateTime<Utc>>)> = super::query_as(
+        "SELECT change_seq, compacted_seq, compacted_until FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *one)
+    .await?;
+    one.done().await?;
+    Ok(row.map(|(seq, compacted, until)| VaultHead {
+        cursor: Cursor::from_seq(seq),
+        compacted: Cursor::from_seq(compacted),
+        compacted_until: until,
+    }))
+}
+
+/// Where a user's change feed stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VaultHead {
+    /// The latest change.
+    pub cursor: Cursor,
+    /// The latest change whose tombstone was compacted away: a cursor below it may have
+    /// missed a delete that no longer shows.
+    pub compacted: Cursor,
+    /// The newest deletion time among the compacted tombstones: the same for `since`.
+    pub compacted_until: Option<DateTime<Utc>>,
 }
 
 /// The current rows of `paths` (absent paths are left out), in one query.
@@ -62,13 +87,15 @@ pub async fn get_files(
     paths: &[&VaultPath],
 ) -> Result<HashMap<VaultPath, FileState>, sqlx::Error> {
     let names: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
-    let rows: Vec<FileState> = sqlx::query_as(&format!(
+    let mut one = super::single(pool).await?;
+    let rows: Vec<FileState> = super::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM file_state WHERE user_id = $1 AND path = ANY($2::TEXT[])"
     ))
     .bind(user_id)
     .bind(&names)
-    .fetch_all(pool)
+    .fetch_all(&mut *one)
     .await?;
+    one.done().await?;
     Ok(rows.into_iter().map(|r| (r.path.clone(), r)).collect())
 }
 
@@ -80,7 +107,7 @@ pub async fn live_keys(
     paths: &[&VaultPath],
 ) -> Result<HashMap<String, VaultPath>, sqlx::Error> {
     let keys: Vec<String> = paths.iter().map(|p| p.case_key()).collect();
-    let rows: Vec<(String, String)> = sqlx::query_as(
+    let rows: Vec<(String, String)> = super::query_as(
         "SELECT path_key, path FROM file_state
          WHERE user_id = $1 AND NOT is_deleted AND path_key = ANY($2::TEXT[])",
     )
@@ -104,7 +131,8 @@ pub async fn get_vault_state(
     cursor: Cursor,
     limit: u32,
 ) -> Result<ChangePage, sqlx::Error> {
-    let files: Vec<FileState> = sqlx::query_as(&format!(
+    let mut one = super::single(pool).await?;
+    let files: Vec<FileState> = super::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM file_state
          WHERE user_id = $1 AND change_seq > $2
          ORDER BY change_seq
@@ -113,8 +141,9 @@ pub async fn get_vault_state(
     .bind(user_id)
     .bind(cursor.seq())
     .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
+    .fetch_all(&mut *one)
     .await?;
+    one.done().await?;
     Ok(page(files, cursor, limit))
 }
 
@@ -127,7 +156,8 @@ pub async fn get_changed_since_time(
     since: DateTime<Utc>,
     limit: u32,
 ) -> Result<ChangePage, sqlx::Error> {
-    let files: Vec<FileState> = sqlx::query_as(&format!(
+    let mut one = super::single(pool).await?;
+    let files: Vec<FileState> = super::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM file_state
          WHERE user_id = $1 AND updated_at > $2
          ORDER BY change_seq
@@ -136,8 +166,9 @@ pub async fn get_changed_since_time(
     .bind(user_id)
     .bind(since)
     .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
+    .fetch_all(&mut *one)
     .await?;
+    one.done().await?;
     Ok(page(files, Cursor::START, limit))
 }
 
@@ -172,7 +203,7 @@ pub async fn get_versions<'e>(
     }
     let paths: Vec<&str> = wanted.iter().map(|(p, _)| p.as_str()).collect();
     let versions: Vec<i64> = wanted.iter().map(|(_, v)| *v).collect();
-    let rows: Vec<(String, i64, String, i64, bool)> = sqlx::query_as(
+    let rows: Vec<(String, i64, String, i64, bool)> = super::query_as(
         "SELECT v.path, v.version, v.content_hash, v.size_bytes, v.is_deleted
          FROM file_versions v
          JOIN UNNEST($2::TEXT[], $3::BIGINT[]) AS w(path, version)

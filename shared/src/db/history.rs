@@ -55,7 +55,8 @@ pub async fn versions(
     below: Option<i64>,
     limit: u32,
 ) -> Result<Vec<VersionEntry>, sqlx::Error> {
-    let rows: Vec<VersionRow> = sqlx::query_as(
+    let mut one = super::single(pool).await?;
+    let rows: Vec<VersionRow> = super::query_as(
         "SELECT v.version, v.content_hash, v.size_bytes, v.is_deleted, v.created_at,
                 v.device_id, d.device_name, (d.removed_at IS NOT NULL) AS device_removed
          FROM file_versions v LEFT JOIN devices d ON d.id = v.device_id
@@ -67,8 +68,9 @@ pub async fn versions(
     .bind(path.as_str())
     .bind(below)
     .bind(i64::from(limit))
-    .fetch_all(pool)
+    .fetch_all(&mut *one)
     .await?;
+    one.done().await?;
     Ok(rows
         .into_iter()
         .map(|r| VersionEntry {
@@ -120,7 +122,8 @@ pub async fn deleted_notes(
     below: Option<i64>,
     limit: u32,
 ) -> Result<Vec<DeletedNote>, sqlx::Error> {
-    let rows: Vec<DeletedRow> = sqlx::query_as(
+    let mut one = super::single(pool).await?;
+    let rows: Vec<DeletedRow> = super::query_as(
         "SELECT f.path, f.version, f.deleted_at, f.updated_by, d.device_name,
                 (d.removed_at IS NOT NULL) AS device_removed, f.change_seq,
                 l.version AS live_version, l.content_hash AS live_hash,
@@ -142,8 +145,9 @@ pub async fn deleted_notes(
     .bind(user_id)
     .bind(below)
     .bind(i64::from(limit))
-    .fetch_all(pool)
+    .fetch_all(&mut *one)
     .await?;
+    one.done().await?;
     Ok(rows
         .into_iter()
         .map(|r| DeletedNote {
@@ -170,7 +174,7 @@ pub async fn lock_stored(
     hashes: &[ContentHash],
 ) -> Result<HashSet<ContentHash>, sqlx::Error> {
     let hex: Vec<String> = hashes.iter().map(ContentHash::to_hex).collect();
-    let rows: Vec<String> = sqlx::query_scalar(
+    let rows: Vec<String> = super::query_scalar(
         "SELECT content_hash FROM blobs
          WHERE user_id = $1 AND content_hash = ANY($2::TEXT[])
          ORDER BY content_hash
@@ -192,10 +196,10 @@ pub async fn deletion_counts(
     user_id: UserId,
     since: DateTime<Utc>,
 ) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as(
+    super::query_as(
         "SELECT (SELECT count(*) FROM file_versions
                  WHERE user_id = $1 AND created_at > $2 AND is_deleted),
-                (SELECT count(*) FROM file_state WHERE user_id = $1 AND NOT is_deleted)",
+                (SELECT file_count FROM users WHERE id = $1)",
     )
     .bind(user_id)
     .bind(since)

@@ -48,7 +48,7 @@ pub async fn restore_versions(
     quota: u64,
 ) -> Result<Batch<RestoreDecision>, WriteError> {
     let mut tx = pool.begin().await?;
-    let (seq, vault_size) = lock_user(&mut tx, user_id).await?;
+    let (seq, vault_size, _) = lock_user(&mut tx, user_id).await?;
     let wanted: Vec<(VaultPath, i64)> = requests
         .iter()
         .map(|r| (r.path.clone(), r.version.get()))
@@ -165,13 +165,13 @@ pub async fn rewind_page(
     quota: u64,
 ) -> Result<RewoundPage, WriteError> {
     let mut tx = pool.begin().await?;
-    let (seq, vault_size) = lock_user(&mut tx, user_id).await?;
+    let (seq, vault_size, _) = lock_user(&mut tx, user_id).await?;
     let position = match page.resume {
         Some(p) => p,
         None => {
             // The last change at or before the moment (versions are stamped in commit
             // order, see `Writes::commit`).
-            let target: Option<i64> = sqlx::query_scalar(
+            let target: Option<i64> = super::query_scalar(
                 "SELECT change_seq FROM file_versions
                  WHERE user_id = $1 AND created_at <= $2
                  ORDER BY created_at DESC, change_seq DESC LIMIT 1",
@@ -187,7 +187,7 @@ pub async fn rewind_page(
             }
         }
     };
-    let rows: Vec<FileState> = sqlx::query_as(&format!(
+    let rows: Vec<FileState> = super::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM file_state
          WHERE user_id = $1 AND change_seq > $2 AND change_seq <= $3
            AND ($4::TEXT IS NULL OR starts_with(path, $4))
@@ -207,7 +207,7 @@ pub async fn rewind_page(
     let names: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
 
     // Each note's newest version at the target.
-    let then: Vec<(String, String, i64, bool)> = sqlx::query_as(
+    let then: Vec<(String, String, i64, bool)> = super::query_as(
         "SELECT DISTINCT ON (path) path, content_hash, size_bytes, is_deleted
          FROM file_versions
          WHERE user_id = $1 AND path = ANY($2::TEXT[]) AND change_seq <= $3

@@ -41,7 +41,7 @@ pub async fn insert_new_family(
     hash: &[u8; 32],
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    super::query(
         "INSERT INTO refresh_tokens (user_id, device_id, family_id, token_hash, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
@@ -73,7 +73,7 @@ pub async fn rotate(
         revoked_at: Option<DateTime<Utc>>,
     }
     let mut tx = pool.begin().await?;
-    let row: Option<Row> = sqlx::query_as(
+    let row: Option<Row> = super::query_as(
         "SELECT user_id, device_id, family_id, expires_at, used_at, revoked_at
          FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
     )
@@ -87,7 +87,7 @@ pub async fn rotate(
         return Ok(Rotation::Revoked);
     }
     if let Some(used_at) = row.used_at {
-        let successor_unused: Option<bool> = sqlx::query_scalar(
+        let successor_unused: Option<bool> = super::query_scalar(
             "SELECT used_at IS NULL AND revoked_at IS NULL FROM refresh_tokens
              WHERE token_hash = $1 AND family_id = $2",
         )
@@ -109,11 +109,11 @@ pub async fn rotate(
     if row.expires_at <= Utc::now() {
         return Ok(Rotation::Expired);
     }
-    sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1")
+    super::query("UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1")
         .bind(&old_hash[..])
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
+    super::query(
         "INSERT INTO refresh_tokens (user_id, device_id, family_id, token_hash, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
@@ -132,7 +132,7 @@ pub async fn rotate(
 }
 
 async fn revoke_family_in(conn: &mut PgConnection, family_id: Uuid) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(super::query(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
     )
     .bind(family_id)

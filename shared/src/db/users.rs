@@ -15,10 +15,13 @@ pub struct User {
     pub email: Option<String>,
     pub vault_size: i64,
     pub change_seq: i64,
+    /// The highest version of a compacted tombstone: new notes start above it.
+    pub compacted_version: i64,
     pub created_at: DateTime<Utc>,
 }
 
-const USER_COLUMNS: &str = "id, provider, provider_sub, email, vault_size, change_seq, created_at";
+const USER_COLUMNS: &str =
+    "id, provider, provider_sub, email, vault_size, change_seq, compacted_version, created_at";
 
 /// The user for this provider identity, created on first sight.
 ///
@@ -31,7 +34,8 @@ pub async fn find_or_create_user(
     provider_sub: &str,
     email: Option<&str>,
 ) -> Result<User, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let mut one = super::single(pool).await?;
+    let found = super::query_as(&format!(
         "INSERT INTO users (provider, provider_sub, email) VALUES ($1, $2, $3)
          ON CONFLICT (provider, provider_sub) DO UPDATE
             SET email = COALESCE(EXCLUDED.email, users.email), updated_at = now()
@@ -40,15 +44,20 @@ pub async fn find_or_create_user(
     .bind(provider.as_str())
     .bind(provider_sub)
     .bind(email.filter(|e| !e.is_empty()))
-    .fetch_one(pool)
-    .await
+    .fetch_one(&mut *one)
+    .await?;
+    one.done().await?;
+    Ok(found)
 }
 
 pub async fn get_user(pool: &PgPool, user_id: UserId) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+    let mut one = super::single(pool).await?;
+    let found = super::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
         .bind(user_id)
-        .fetch_optional(pool)
-        .await
+        .fetch_optional(&mut *one)
+        .await?;
+    one.done().await?;
+    Ok(found)
 }
 
 /// Whether the user still exists and, for a token bound to a device, that device is still
@@ -58,7 +67,8 @@ pub async fn is_active(
     user_id: UserId,
     device_id: Option<DeviceId>,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
+    let mut one = super::single(pool).await?;
+    let found = super::query_scalar(
         "SELECT EXISTS (
              SELECT 1 FROM users u
              WHERE u.id = $1
@@ -68,6 +78,8 @@ pub async fn is_active(
     )
     .bind(user_id)
     .bind(device_id)
-    .fetch_one(pool)
-    .await
+    .fetch_one(&mut *one)
+    .await?;
+    one.done().await?;
+    Ok(found)
 }

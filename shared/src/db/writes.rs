@@ -71,16 +71,19 @@ pub struct Batch<D> {
     pub cursor: Cursor,
 }
 
-/// Locks the user's row for the rest of the transaction; returns (change_seq, vault_size).
+/// Locks the user's row for the rest of the transaction; returns (change_seq, vault_size,
+/// compacted_version).
 pub(crate) async fn lock_user(
     conn: &mut PgConnection,
     user_id: UserId,
-) -> Result<(i64, i64), WriteError> {
-    sqlx::query_as("SELECT change_seq, vault_size FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or(WriteError::UserGone)
+) -> Result<(i64, i64, i64), WriteError> {
+    super::query_as(
+        "SELECT change_seq, vault_size, compacted_version FROM users WHERE id = $1 FOR UPDATE",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(WriteError::UserGone)
 }
 
 /// Locks the `blobs` rows of the proposals' hashes (shared, until commit: the janitor's
@@ -93,7 +96,7 @@ async fn lock_blobs(
     let mut wanted: Vec<String> = proposals.iter().map(|p| p.content.hash.to_hex()).collect();
     wanted.sort();
     wanted.dedup();
-    let present: Vec<String> = sqlx::query_scalar(
+    let present: Vec<String> = super::query_scalar(
         "SELECT content_hash FROM blobs
          WHERE user_id = $1 AND content_hash = ANY($2::TEXT[])
          ORDER BY content_hash FOR SHARE",
@@ -115,7 +118,7 @@ pub(crate) async fn lock_files(
     paths: &[&VaultPath],
 ) -> Result<HashMap<VaultPath, FileState>, sqlx::Error> {
     let names: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
-    let rows: Vec<FileState> = sqlx::query_as(&format!(
+    let rows: Vec<FileState> = super::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM file_state
          WHERE user_id = $1 AND path = ANY($2::TEXT[]) FOR UPDATE"
     ))
@@ -169,8 +172,8 @@ impl Writes {
         self.seqs.push(self.seq);
     }
 
-    /// Upserts every row, appends each to the history, advances the user's cursor and vault
-    /// size, and commits: three statements, whatever the number of rows. Rows are stamped
+    /// Upserts every row, appends each to the history, advances the user's cursor, vault
+    /// size and live-note count, and commits: two statements, whatever the number of rows. Rows are stamped
     /// with the time of the write statement, which runs after the user's row lock: a user's
     /// versions are stamped in the order they commit, so "the state at a moment" (rewind)
     /// is a cut through the change sequence.
@@ -184,7 +187,7 @@ impl Writes {
             tx.commit().await?;
             return Ok(HashMap::new());
         }
-        let rows: Vec<FileState> = sqlx::query_as(&format!(
+        let rows: Vec<FileState> = super::query_as(&format!(
             "WITH input AS (
                  SELECT * FROM UNNEST($3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TEXT[],
                                       $7::BIGINT[], $8::BOOLEAN[], $9::BIGINT[])
@@ -213,6 +216,17 @@ impl Writes {
                  SELECT $1, path, version, content_hash, size_bytes, is_deleted, updated_by,
                         change_seq, updated_at
                  FROM written
+             ),
+             -- Every CTE reads the rows as they were before this statement: the live notes
+             -- among the paths before, against the live ones written.
+             counts AS (
+                 UPDATE users SET change_seq = $10,
+                     vault_size = GREATEST(vault_size + $11, 0),
+                     file_count = GREATEST(file_count
+                         + (SELECT count(*) FROM input WHERE NOT is_deleted)
+                         - (SELECT count(*) FROM file_state
+                            WHERE user_id = $1 AND path = ANY($3::TEXT[]) AND NOT is_deleted), 0)
+                 WHERE id = $1
              )
              SELECT {FILE_COLUMNS} FROM written"
         ))
@@ -225,16 +239,9 @@ impl Writes {
         .bind(&self.sizes)
         .bind(&self.deleted)
         .bind(&self.seqs)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE users SET change_seq = $2, vault_size = GREATEST(vault_size + $3, 0)
-             WHERE id = $1",
-        )
-        .bind(user_id)
         .bind(self.seq)
         .bind(self.size_delta)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(rows.into_iter().map(|r| (r.path.clone(), r)).collect())
@@ -268,7 +275,7 @@ pub async fn commit_versions(
     quota: u64,
 ) -> Result<Batch<Decision>, WriteError> {
     let mut tx = pool.begin().await?;
-    let (seq, vault_size) = lock_user(&mut tx, user_id).await?;
+    let (seq, vault_size, compacted_version) = lock_user(&mut tx, user_id).await?;
     let gone = lock_blobs(&mut tx, user_id, proposals).await?;
     if !gone.is_empty() {
         return Err(WriteError::BlobsGone(gone));
@@ -281,7 +288,7 @@ pub async fn commit_versions(
         &current,
         &live,
         device_id,
-        Room::new(vault_size, quota),
+        Room::new(vault_size, quota).above_compacted(compacted_version),
     );
     let mut writes = Writes::starting_at(seq);
     for (p, decision) in proposals.iter().zip(&decisions) {
@@ -318,7 +325,7 @@ pub async fn delete_files(
     guard: Option<MassDeletePolicy>,
 ) -> Result<Batch<DeleteDecision>, WriteError> {
     let mut tx = pool.begin().await?;
-    let (seq, _) = lock_user(&mut tx, user_id).await?;
+    let (seq, _, _) = lock_user(&mut tx, user_id).await?;
     let paths: Vec<&VaultPath> = deletes.iter().map(|(p, _)| p).collect();
     let current = lock_files(&mut tx, user_id, &paths).await?;
     let decisions = rules::decide_deletes(deletes, &current);

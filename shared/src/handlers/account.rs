@@ -1,4 +1,5 @@
-//! `GET /account`: who the caller is, how much the vault holds, and the devices signed in.
+//! `GET /account`: who the caller is, how much the vault holds (from counters: O(1) in its
+//! size), how long deleted notes and old versions are kept, and the devices signed in.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -27,7 +28,16 @@ struct AccountResponse {
     vault_size: i64,
     quota_bytes: u64,
     file_count: i64,
+    stored_bytes: i64,
+    retention: Retention,
     devices: Vec<AccountDevice>,
+}
+
+/// How long the server keeps what a user can get back (see the janitor).
+#[derive(Debug, Serialize)]
+struct Retention {
+    history_days: i64,
+    deleted_days: i64,
 }
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -35,7 +45,10 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     let user = users::get_user(&state.db, caller.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidToken))?;
-    let stats = account::vault_stats(&state.db, caller.user_id).await?;
+    let stats = account::vault_stats(&state.db, caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidToken))?;
+    let lifecycle = &state.config.lifecycle;
     let devices = devices::get_user_devices(&state.db, caller.user_id).await?;
     ApiResponse::ok(&AccountResponse {
         user_id: user.id,
@@ -45,6 +58,11 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
         vault_size: stats.vault_size,
         quota_bytes: state.config.limits.vault_quota_bytes,
         file_count: stats.file_count,
+        stored_bytes: stats.stored_bytes,
+        retention: Retention {
+            history_days: lifecycle.history_retention.num_days(),
+            deleted_days: lifecycle.tombstone_retention.num_days(),
+        },
         devices: devices
             .iter()
             .map(|d| AccountDevice {

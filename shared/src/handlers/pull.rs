@@ -118,7 +118,9 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         .filter_map(|(p, v)| v.map(|v| (p.clone(), v)))
         .collect();
     let rows = files::get_files(&app.db, user_id, &current).await?;
-    let history = files::get_versions(&app.db, user_id, &past).await?;
+    let mut conn = crate::db::single(&app.db).await?;
+    let history = files::get_versions(&mut *conn, user_id, &past).await?;
+    conn.done().await?;
     for (path, version) in wanted {
         let found = match version {
             None => rows.get(&path).map(|r| {

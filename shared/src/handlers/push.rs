@@ -61,8 +61,10 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
     let paths: Vec<&VaultPath> = proposals.iter().map(|p| &p.path).collect();
     let current = files::get_files(&app.db, user_id, &paths).await?;
     let live = {
-        let mut conn = app.db.acquire().await?;
-        files::live_keys(&mut conn, user_id, &paths).await?
+        let mut conn = crate::db::single(&app.db).await?;
+        let live = files::live_keys(&mut conn, user_id, &paths).await?;
+        conn.done().await?;
+        live
     };
     let hashes: Vec<ContentHash> = proposals
         .iter()
@@ -71,11 +73,11 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         .into_iter()
         .collect();
     let verified = blobs::verified(&app.db, user_id, &hashes).await?;
-    let vault_size = users::get_user(&app.db, user_id)
+    let user = users::get_user(&app.db, user_id)
         .await?
-        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidToken))?
-        .vault_size;
-    let room = Room::new(vault_size, limits.vault_quota_bytes);
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidToken))?;
+    let room = Room::new(user.vault_size, limits.vault_quota_bytes)
+        .above_compacted(user.compacted_version);
     let decisions = rules::decide_writes(&proposals, &current, &live, caller.device_id, room);
 
     let mut response = PushResponse {

@@ -58,6 +58,7 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
         (None, Some(as_of)) => {
             let page = rewind_request(
                 &as_of,
+                state.app.config.lifecycle.history_retention,
                 body.prefix,
                 body.remove_newer,
                 body.resume,
@@ -183,6 +184,7 @@ async fn restore_files(
 /// Parses the rewind form.
 fn rewind_request(
     as_of: &str,
+    retention: chrono::TimeDelta,
     prefix: Option<String>,
     remove_newer: bool,
     resume: Option<String>,
@@ -197,6 +199,18 @@ fn rewind_request(
         return Err(ApiError::bad_request(
             ErrorCode::InvalidAsOf,
             "as_of is in the future",
+        ));
+    }
+    // Before the history's horizon the versions between then and now may be pruned: the
+    // vault as it was then is no longer known, and a rewind would take a pruned note for one
+    // that did not exist.
+    if as_of < Utc::now() - retention {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidAsOf,
+            format!(
+                "as_of is older than the history kept ({} days)",
+                retention.num_days()
+            ),
         ));
     }
     // A folder: "thoughts" and "thoughts/" both mean the notes under thoughts/.

@@ -1,5 +1,7 @@
 //! `GET /vault/state?cursor=<opaque>&limit=<n>`: the files changed after the caller's
-//! cursor, tombstones included, in cursor order, paged.
+//! cursor, tombstones included, in cursor order, paged. A cursor (or `since`) from before
+//! the newest compacted tombstone answers 410 `resync_required`: a delete it would have to
+//! report is no longer there, so the device must compare a full listing instead.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -44,9 +46,21 @@ impl From<FileState> for StateFile {
 #[derive(Debug, Serialize)]
 struct StateResponse {
     files: Vec<StateFile>,
-    cursor: Cursor,
+    /// `c<seq>`: a position in the change feed, to store; `l<seq>` (only with `has_more`):
+    /// the next page of a full listing, not to be stored.
+    cursor: String,
     has_more: bool,
     server_time: DateTime<Utc>,
+}
+
+/// A feed cursor (`c<seq>`) or a full listing's page cursor (`l<seq>`, true).
+fn parse_cursor(raw: &str) -> Result<(Cursor, bool), ApiError> {
+    let (raw, listing) = match raw.strip_prefix('l') {
+        Some(rest) => (format!("c{rest}"), true),
+        None => (raw.to_owned(), false),
+    };
+    let cursor = Cursor::parse(&raw).map_err(|_| resync("unknown cursor"))?;
+    Ok((cursor, listing))
 }
 
 fn resync(why: &str) -> ApiError {
@@ -73,10 +87,14 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     };
     let server_time = Utc::now();
     // Read before the page: anything committed later has a higher sequence value.
-    let head = files::current_cursor(&state.db, caller.user_id)
+    let vault = files::vault_head(&state.db, caller.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidToken))?;
-    let page = match (request.query_param("cursor"), request.query_param("since")) {
+    let head = vault.cursor;
+    // A full listing's own pages are exempt from the compaction check: it names every note
+    // the server still has, so a delete it cannot show is no loss (the device compares sets).
+    let mut listing = false;
+    let mut page = match (request.query_param("cursor"), request.query_param("since")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidRequest,
@@ -84,10 +102,16 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
             ));
         }
         (Some(raw), None) => {
-            let cursor = Cursor::parse(raw).map_err(|_| resync("unknown cursor"))?;
+            let (cursor, continues_listing) = parse_cursor(raw)?;
             if cursor > head {
                 return Err(resync("cursor is ahead of the server"));
             }
+            if cursor < vault.compacted && !continues_listing {
+                return Err(resync(
+                    "deleted notes older than this cursor were forgotten (tombstone retention)",
+                ));
+            }
+            listing = continues_listing;
             files::get_vault_state(&state.db, caller.user_id, cursor, limit).await?
         }
         (None, Some(raw)) => {
@@ -99,20 +123,32 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
                     )
                 })?
                 .with_timezone(&Utc);
-            let mut page =
-                files::get_changed_since_time(&state.db, caller.user_id, since, limit).await?;
-            if !page.has_more {
-                page.cursor = page.cursor.max(head);
+            if vault.compacted_until.is_some_and(|until| since < until) {
+                return Err(resync(
+                    "deleted notes since then were forgotten (tombstone retention)",
+                ));
             }
-            page
+            files::get_changed_since_time(&state.db, caller.user_id, since, limit).await?
         }
         (None, None) => {
+            listing = true;
             files::get_vault_state(&state.db, caller.user_id, Cursor::START, limit).await?
         }
     };
+    // The last page hands out the head read before it (everything up to it was committed
+    // then, so the page saw it): a stored cursor is then never below a compacted tombstone
+    // the device could not see, e.g. when the vault's latest change was a compacted delete.
+    if !page.has_more {
+        page.cursor = page.cursor.max(head);
+    }
+    let cursor = if listing && page.has_more {
+        format!("l{}", page.cursor.seq())
+    } else {
+        page.cursor.to_string()
+    };
     ApiResponse::ok(&StateResponse {
         files: page.files.into_iter().map(StateFile::from).collect(),
-        cursor: page.cursor,
+        cursor,
         has_more: page.has_more,
         server_time,
     })

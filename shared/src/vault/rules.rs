@@ -86,6 +86,8 @@ pub struct Room {
     used: i64,
     /// `None`: a quota beyond what a vault can ever reach.
     quota: Option<i64>,
+    /// The version a note that has no row starts at (see [`Room::above_compacted`]).
+    first: Version,
 }
 
 impl Room {
@@ -93,6 +95,26 @@ impl Room {
         Room {
             used,
             quota: i64::try_from(quota).ok(),
+            first: Version::NONE.next(),
+        }
+    }
+
+    /// New notes start above `compacted_version`, the highest version of any tombstone the
+    /// janitor compacted away (`users.compacted_version`): a device that slept may still
+    /// know such a path at such a version, so a number must never name two contents of one
+    /// path. Without compactions new notes start at 1.
+    pub fn above_compacted(mut self, compacted_version: i64) -> Self {
+        self.first = Version::stored(compacted_version).next();
+        self
+    }
+
+    /// The version a write on top of `base` gets: the next one, or for a new note (base 0)
+    /// the first free one.
+    fn next_after(&self, base: Version) -> Version {
+        if base == Version::NONE {
+            self.first
+        } else {
+            base.next()
         }
     }
 
@@ -135,7 +157,7 @@ pub fn decide(
     });
     if let Some(row) = same_content {
         let known = row.version == proposal.base.get();
-        let retry = row.version == proposal.base.next().get() && row.updated_by == device;
+        let retry = row.version == room.next_after(proposal.base).get() && row.updated_by == device;
         return if known || retry {
             Decision::Unchanged
         } else {
@@ -157,7 +179,7 @@ pub fn decide(
         return Decision::QuotaExceeded;
     }
     Decision::Write {
-        version: proposal.base.next(),
+        version: room.next_after(proposal.base),
         size_delta,
     }
 }

@@ -363,3 +363,70 @@ fn a_live_path_keeps_its_name_when_a_twin_before_it_in_the_request_is_refused() 
     );
     assert!(matches!(decisions[1], Decision::Write { .. }));
 }
+
+#[test]
+fn a_note_created_after_a_compaction_starts_above_every_compacted_version() {
+    let live = HashMap::new();
+    let new = Proposal {
+        path: path("note.md"),
+        base: Version::NONE,
+        content: content("again", 5),
+    };
+    let cases: &[(&str, Option<FileState>, i64, Decision)] = &[
+        (
+            "no compaction: version 1",
+            None,
+            0,
+            Decision::Write {
+                version: Version::new(1).expect("v"),
+                size_delta: 5,
+            },
+        ),
+        (
+            "a tombstone at 7 was compacted: 8, never a number a device may know",
+            None,
+            7,
+            Decision::Write {
+                version: Version::new(8).expect("v"),
+                size_delta: 5,
+            },
+        ),
+        (
+            "the retry of that create, its answer lost: unchanged",
+            Some(FileState {
+                version: 8,
+                content_hash: ContentHash::of(b"again"),
+                size_bytes: 5,
+                ..row(false)
+            }),
+            7,
+            Decision::Unchanged,
+        ),
+        (
+            "another device's create of the same bytes: the server is ahead",
+            Some(FileState {
+                version: 8,
+                content_hash: ContentHash::of(b"again"),
+                size_bytes: 5,
+                updated_by: Some(B),
+                ..row(false)
+            }),
+            7,
+            Decision::SameContentNewer,
+        ),
+    ];
+    for (what, current, compacted, want) in cases {
+        let rows: HashMap<VaultPath, FileState> = current
+            .iter()
+            .map(|r| (r.path.clone(), r.clone()))
+            .collect();
+        let got = decide_writes(
+            std::slice::from_ref(&new),
+            &rows,
+            &live,
+            Some(A),
+            Room::new(0, 100).above_compacted(*compacted),
+        );
+        assert_eq!(&got[0], want, "{what}");
+    }
+}

@@ -35,7 +35,7 @@ async fn after(pool: &PgPool, corruption: &str) -> Vec<String> {
 #[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
 async fn the_oracle_sees_a_change_seq_without_a_change(pool: PgPool) {
     let found = after(&pool, "UPDATE users SET change_seq = change_seq + 1").await;
-    assert_eq!(found, vec!["change_seq 5 but newest change 4"]);
+    assert_eq!(found, vec!["change_seq 5 but newest change 4, compacted 0"]);
 }
 
 #[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
@@ -57,5 +57,42 @@ async fn the_oracle_sees_a_row_that_is_not_its_newest_version(pool: PgPool) {
 #[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
 async fn the_oracle_sees_a_version_without_a_blob(pool: PgPool) {
     let found = after(&pool, "DELETE FROM blobs WHERE size_bytes = 2").await;
-    assert_eq!(found, vec!["a.md v1 has no verified blob"]);
+    assert_eq!(
+        found,
+        vec![
+            "stored_bytes 10 but blobs hold 8",
+            "a.md v1 has no verified blob"
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn the_oracle_sees_a_file_count_that_is_not_the_live_files(pool: PgPool) {
+    let found = after(&pool, "UPDATE users SET file_count = 2").await;
+    assert_eq!(found, vec!["file_count 2 but live files 1"]);
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn the_oracle_accepts_a_change_seq_that_names_a_compacted_tombstone(pool: PgPool) {
+    let u = consistent(&pool).await;
+    // What the janitor does to b.md's tombstone (change 4) after its retention.
+    sqlx::query("DELETE FROM file_state WHERE user_id = $1 AND path = 'b.md'")
+        .bind(u)
+        .execute(&pool)
+        .await
+        .expect("compact");
+    let found = oracle::inconsistencies(&pool, true).await;
+    assert_eq!(
+        found,
+        vec![(
+            u,
+            "change_seq 4 but newest change 2, compacted 0".to_owned()
+        )]
+    );
+    sqlx::query("UPDATE users SET compacted_seq = 4 WHERE id = $1")
+        .bind(u)
+        .execute(&pool)
+        .await
+        .expect("mark");
+    assert_eq!(oracle::inconsistencies(&pool, true).await, vec![]);
 }

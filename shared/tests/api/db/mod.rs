@@ -6,6 +6,7 @@ mod cursor;
 mod devices;
 mod invariants;
 mod paging;
+mod pooler;
 mod schema;
 mod users;
 mod versions;

@@ -36,8 +36,16 @@ async fn migrations_build_the_expected_columns(pool: PgPool) {
             "vault_size",
             "change_seq",
             "created_at",
-            "updated_at"
+            "updated_at",
+            "file_count",
+            "compacted_seq",
+            "compacted_until",
+            "compacted_version",
         ])
+    );
+    assert_eq!(
+        columns(&pool, "blob_usage").await,
+        set(&["user_id", "stored_bytes", "blob_count"])
     );
     assert_eq!(
         columns(&pool, "devices").await,
@@ -124,6 +132,9 @@ async fn migrations_build_the_expected_indexes(pool: PgPool) {
         "file_versions_pkey",
         "refresh_tokens_token_hash_key",
         "refresh_tokens_family_idx",
+        "file_state_deleted_at_idx",
+        "file_versions_created_idx",
+        "blobs_verified_idx",
     ] {
         assert!(
             indexes.contains(expected),

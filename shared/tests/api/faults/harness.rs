@@ -66,8 +66,9 @@ impl Bench {
         }
     }
 
-    /// A new app (a cold start: a new pool) whose functions go through the proxies.
-    pub async fn app(&self) -> TestApp {
+    /// A new pool (a cold start) of at most `max_connections` that reaches Postgres through
+    /// the fault proxy.
+    pub fn proxied_pool(&self, max_connections: u32) -> PgPool {
         let test_db = self.db.connect_options();
         let url = format!(
             "postgres://{}@127.0.0.1:{}/{}?sslmode=disable",
@@ -75,16 +76,22 @@ impl Bench {
             self.pg.port,
             test_db.get_database().expect("test database name"),
         );
-        let pool = steel_core::db::connect_lazy(&DatabaseConfig {
+        steel_core::db::connect_lazy(&DatabaseConfig {
             url,
-            // One connection: its statement cache, and so the statements each request sends,
-            // are the same in the dry run and in every cell.
-            max_connections: 1,
+            max_connections,
             acquire_timeout: Duration::from_secs(1),
             statement_timeout: Duration::from_secs(3),
             idle_in_transaction_timeout: IDLE_IN_TRANSACTION,
+            prepared_statements: true,
         })
-        .expect("pool");
+        .expect("pool")
+    }
+
+    /// A new app (a cold start: a new pool) whose functions go through the proxies.
+    pub async fn app(&self) -> TestApp {
+        // One connection: its statement cache, and so the statements each request sends,
+        // are the same in the dry run and in every cell.
+        let pool = self.proxied_pool(1);
         TestApp::builder(self.db.clone())
             .setting("AWS_CALL_TIMEOUT_MS", AWS_CALL_TIMEOUT)
             .through(Through {

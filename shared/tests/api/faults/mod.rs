@@ -11,6 +11,7 @@
 
 mod cases;
 mod harness;
+mod janitor;
 
 use std::collections::BTreeMap;
 

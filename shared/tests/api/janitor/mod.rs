@@ -15,15 +15,18 @@ use steel_core::runtime::JanitorState;
 
 use crate::support::{TestApp, TestDevice};
 
-const BUDGET: Duration = Duration::from_secs(30);
+mod retention;
+
+pub(crate) const BUDGET: Duration = Duration::from_secs(30);
 
 /// The janitor, sweeping only `user`'s part of the bucket (tests share one bucket).
-fn janitor_for(app: &TestApp, user: UserId) -> JanitorState {
+pub(crate) fn janitor_for(app: &TestApp, user: UserId) -> JanitorState {
     JanitorState {
         app: app.state.clone(),
         storage: app.storage().clone(),
         sweep_prefix: Some(format!("{user}/")),
         sweep_page: janitor::SWEEP_PAGE,
+        history_batch: janitor::HISTORY_BATCH,
     }
 }
 
@@ -33,12 +36,12 @@ async fn run(state: &JanitorState, hours_later: i64) -> Report {
         .expect("janitor run")
 }
 
-fn files(path: &str, bytes: &[u8]) -> Value {
+pub(crate) fn files(path: &str, bytes: &[u8]) -> Value {
     json!({"files": [{"path": path, "base_version": 0,
         "content_hash": ContentHash::of(bytes).to_hex(), "size_bytes": bytes.len()}]})
 }
 
-fn key(user: UserId, bytes: &[u8]) -> String {
+pub(crate) fn key(user: UserId, bytes: &[u8]) -> String {
     steel_core::storage::blob_key(user, &ContentHash::of(bytes))
 }
 
@@ -151,9 +154,10 @@ async fn a_confirm_during_the_collection_waits_and_commits_nothing(pool: PgPool)
 
     let mut tx = pool.begin().await.expect("tx");
     let later = Utc::now() + TimeDelta::hours(25);
-    let locked = steel_core::db::janitor::lock_collectable(&mut tx, later, 10)
+    let locked = steel_core::db::janitor::lock_collectable(&mut tx, later, None, 10)
         .await
-        .expect("lock");
+        .expect("lock")
+        .locked;
     assert_eq!(locked.len(), 1);
     let confirm = {
         let app = &app;
@@ -218,7 +222,10 @@ async fn an_upload_through_a_url_issued_before_the_account_was_deleted_is_swept(
     let put = app.upload(&pushed.body["uploads"][0], b"late bytes").await;
     assert!(put.status().is_success());
     assert_eq!(app.user_keys(dev.user_id).await.len(), 1);
-    assert_eq!(run(&janitor, 25).await.orphans_deleted, 1);
+    // The purge's second sweep takes it (see retention.rs for its timing); were it to fail,
+    // the orphan sweep would, as for any unconfirmed object.
+    let report = run(&janitor, 25).await;
+    assert_eq!(report.purges_reswept, 1, "{report:?}");
     assert!(app.user_keys(dev.user_id).await.is_empty());
 }
 

@@ -22,7 +22,8 @@ fn account_answer(devices: Vec<Value>) -> Value {
     json!({
         "user_id": UUID, "email": null, "provider": "google",
         "created_at": "2026-11-24T20:00:00Z", "vault_size": 12, "quota_bytes": 1_000_000,
-        "file_count": 1, "devices": devices
+        "file_count": 1, "stored_bytes": 40,
+        "retention": {"history_days": 365, "deleted_days": 90}, "devices": devices
     })
 }
 
@@ -107,7 +108,19 @@ fn account_answers_that_do_not_conform_are_refused() {
     no_email.as_object_mut().expect("object").remove("email");
     let mut negative = account_answer(vec![]);
     negative["vault_size"] = json!(-1);
+    let mut no_retention = account_answer(vec![]);
+    no_retention
+        .as_object_mut()
+        .expect("object")
+        .remove("retention");
+    let mut zero_days = account_answer(vec![]);
+    zero_days["retention"]["deleted_days"] = json!(0);
+    let mut negative_stored = account_answer(vec![]);
+    negative_stored["stored_bytes"] = json!(-5);
     for (method, path, status, body) in [
+        ("GET", "/account", 200, no_retention),
+        ("GET", "/account", 200, zero_days),
+        ("GET", "/account", 200, negative_stored),
         ("GET", "/account", 200, account_answer(vec![device(None)])),
         ("GET", "/account", 200, account_answer(vec![extra])),
         ("GET", "/account", 200, account_answer(vec![bad_platform])),

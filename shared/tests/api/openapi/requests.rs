@@ -81,10 +81,16 @@ fn query_strings_that_do_not_conform_are_refused() {
         )
         .is_ok()
     );
+    // A full listing's next page.
+    assert!(
+        spec.check_query("GET", "/vault/state", &q(&[("cursor", "l1000")]))
+            .is_ok()
+    );
     for bad in [
         [("limit", "0")],
         [("limit", "x")],
         [("cursor", "42")],
+        [("cursor", "x42")],
         [("since", "yesterday")],
         [("page", "2")],
     ] {

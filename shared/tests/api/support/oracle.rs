@@ -134,15 +134,30 @@ pub async fn count(pool: &PgPool, table: &str) -> i64 {
 
 /// What is inconsistent in every user's committed state, one line per problem: where
 /// `users.change_seq` is not the newest `file_state.change_seq` (every sequence value names
-/// a written row), the stored vault size is not the sum of the live sizes, a current row is
+/// a written row, or a tombstone the janitor compacted), the stored vault size is not the
+/// sum of the live sizes, the live-note count or the stored bytes are not what they count, a current row is
 /// not the newest version of its history, or (with `blobs`) a version in the history has no
 /// verified blob.
 pub async fn inconsistencies(pool: &PgPool, blobs: bool) -> Vec<(UserId, String)> {
     sqlx::query_as(
         "SELECT u.id, 'change_seq ' || u.change_seq || ' but newest change '
-                      || COALESCE(MAX(f.change_seq), 0)
+                      || COALESCE(MAX(f.change_seq), 0) || ', compacted ' || u.compacted_seq
          FROM users u LEFT JOIN file_state f ON f.user_id = u.id
-         GROUP BY u.id HAVING u.change_seq <> COALESCE(MAX(f.change_seq), 0)
+         GROUP BY u.id
+         HAVING u.change_seq <> GREATEST(COALESCE(MAX(f.change_seq), 0), u.compacted_seq)
+         UNION ALL
+         SELECT u.id, 'file_count ' || u.file_count || ' but live files '
+                      || count(f.path) FILTER (WHERE NOT f.is_deleted)
+         FROM users u LEFT JOIN file_state f ON f.user_id = u.id
+         GROUP BY u.id
+         HAVING u.file_count <> count(f.path) FILTER (WHERE NOT f.is_deleted)
+         UNION ALL
+         SELECT u.id, 'stored_bytes ' || COALESCE(MAX(c.stored_bytes), 0) || ' but blobs hold '
+                      || COALESCE(SUM(b.size_bytes), 0)
+         FROM users u LEFT JOIN blobs b ON b.user_id = u.id
+         LEFT JOIN blob_usage c ON c.user_id = u.id
+         GROUP BY u.id
+         HAVING COALESCE(MAX(c.stored_bytes), 0) <> COALESCE(SUM(b.size_bytes), 0)
          UNION ALL
          SELECT u.id, 'vault_size ' || u.vault_size || ' but live files hold '
                       || COALESCE(SUM(f.size_bytes) FILTER (WHERE NOT f.is_deleted), 0)
