@@ -69,6 +69,10 @@ pub struct Api {
     pub stats: Arc<TransferStats>,
 }
 
+/// The longest the client waits for an API answer: a little over API Gateway's 30 s limit
+/// on any request. (Presigned S3 transfers of up to 50 MiB get the client's 120 s.)
+const API_TIMEOUT: Duration = Duration::from_secs(35);
+
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
@@ -231,9 +235,18 @@ impl Api {
                 self.stats
                     .bytes_sent
                     .fetch_add(sent_bytes, Ordering::Relaxed);
-                match build().send().await {
+                // An API answer comes within API Gateway's 30 s or never: one that did not is
+                // asked for again (a request lost on the way, or in a stuck function).
+                let request = if s3 {
+                    build()
+                } else {
+                    build().timeout(API_TIMEOUT)
+                };
+                match request.send().await {
                     Err(e)
-                        if attempt < 2 && !e.is_timeout() && (e.is_connect() || e.is_request()) =>
+                        if attempt < 2
+                            && ((!s3 && e.is_timeout())
+                                || (!e.is_timeout() && (e.is_connect() || e.is_request()))) =>
                     {
                         attempt += 1;
                         tokio::time::sleep(Duration::from_millis(150 * attempt)).await;

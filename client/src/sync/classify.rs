@@ -7,7 +7,9 @@
 //! - Only one side changed: carry the change to the other (push, delete there, pull,
 //!   delete here).
 //! - Both changed: the same bytes on both sides are simply agreed; two edits are merged (or
-//!   kept both); an edit wins over a delete on either side.
+//!   kept both); an edit wins over a delete on either side, unless the other side's "edit"
+//!   holds exactly the bytes the delete saw (a restore of them): nothing unseen is lost, so
+//!   the delete goes on top.
 //! - A version this device made whose answer it never saw (a lost response) is what the
 //!   local file grew from: it becomes the base, and local changes since go on top of it.
 //! - The server no longer has a note this device knows (a full listing after `410
@@ -285,6 +287,14 @@ fn remote_side_only(f: &PathFacts<'_>, remote: Moved<'_>) -> Decision {
 fn both_sides(f: &PathFacts<'_>, remote: Moved<'_>) -> Decision {
     match (remote, f.local) {
         (Moved::Live(v) | Moved::Own(v), Some(h)) if h == v.hash => agreed(f, v),
+        // Deleted here, changed there back to the very bytes this device deleted (a
+        // restore of them, say): nothing it has not seen would be lost, so the delete goes
+        // on top of the server's version.
+        (Moved::Live(v) | Moved::Own(v), None)
+            if f.base.as_ref().is_some_and(|b| b.hash == v.hash) =>
+        {
+            Decision::work(delete(f, v.number))
+        }
         // Deleted here, edited there: the edit wins.
         (Moved::Live(_) | Moved::Own(_), None) => Decision::work(pull(f)),
         (Moved::Live(_) | Moved::Own(_), Some(h)) => Decision::work(Work::Merge(Merge {

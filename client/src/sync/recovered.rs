@@ -3,7 +3,7 @@
 //! change to bring here), not for this device's own push whose answer was lost.
 
 use crate::api::Api;
-use crate::error::Result;
+use crate::error::{Result, SyncError};
 use crate::store::Store;
 
 /// Records every version made with this device's token since the vault's last sync (the
@@ -15,7 +15,16 @@ pub async fn remember_recovery(api: &Api, store: &Store) -> Result<usize> {
     let mut cursor = store.meta("cursor")?;
     let mut made = Vec::new();
     loop {
-        let page = api.state(cursor.as_deref(), 5000).await?;
+        let page = match api.state(cursor.as_deref(), 5000).await {
+            Ok(page) => page,
+            // The stored cursor predates a forgotten tombstone: list everything instead.
+            Err(SyncError::Api { status: 410, .. }) if cursor.is_some() => {
+                cursor = None;
+                made.clear();
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         made.extend(
             page.files
                 .iter()

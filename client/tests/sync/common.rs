@@ -194,3 +194,37 @@ pub async fn notices_for(user_id: &str, wait: std::time::Duration) -> Vec<serde_
     }
     found
 }
+
+/// One janitor run against the local stack's database and bucket, `days_later` days ahead;
+/// `retention_days` replaces both retentions (history and tombstones) when given. It acts on
+/// every user of the stack: the retention tests expect what it does to other users' vaults
+/// to be harmless (it only forgets what a retention allows).
+pub async fn run_janitor(
+    retention_days: Option<i64>,
+    days_later: i64,
+) -> steel_core::janitor::Report {
+    use steel_core::runtime::{AppState, JanitorState};
+    // The stack's own settings (services.env); the janitor signs no token.
+    let mut config = steel_core::config::Config::from_lookup(|name| match name {
+        "JWT_SECRET" => Some("janitor-test-secret-not-used-0123456789".into()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("the local stack's settings (DATABASE_URL, S3_*)");
+    if let Some(days) = retention_days {
+        config.lifecycle.history_retention = chrono::TimeDelta::days(days);
+        config.lifecycle.tombstone_retention = chrono::TimeDelta::days(days);
+    }
+    let db = steel_core::db::connect_lazy(&config.database).expect("pool");
+    let mut janitor = JanitorState::new(AppState::new(config, db)).await;
+    // The bucket sweep is not under test here: it lists one empty prefix.
+    janitor.sweep_prefix = Some("janitor-test-none/".into());
+    let report = steel_core::janitor::run(
+        &janitor,
+        chrono::Utc::now() + chrono::TimeDelta::days(days_later),
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .expect("janitor run");
+    janitor.app.db.close().await;
+    report
+}

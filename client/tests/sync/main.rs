@@ -7,8 +7,11 @@
 //! - `e2e`: two vault folders of one user through the library: notes, edits, deletes,
 //!   renames, merges, conflicts, notices, faults.
 //! - `model`: the seeded model test under injected faults.
+//! - `retention`: a device that slept past the tombstone retention resyncs from a full
+//!   listing (runs the janitor in time travel).
 
 mod cli;
 mod common;
 mod e2e;
 mod model;
+mod retention;

@@ -7,7 +7,8 @@
 //! between writing a pulled file and recording it. Devices also restore a deleted note or an
 //! older version, rewind the vault to an earlier moment, and have their folder wiped by
 //! accident (the mass-delete guard must hold the deletes back, and `--restore-missing`
-//! bring the notes back). After a quiet round it checks:
+//! bring the notes back); the janitor runs with one-day retentions two days ahead, so
+//! deletes are forgotten and devices resync from full listings. After a quiet round it checks:
 //! - all vaults are identical to each other and to the server's state;
 //! - no write is lost: every line a device wrote is in the final state (in the note, a
 //!   merge, or a conflict copy) unless a device removed it after seeing it;
@@ -252,6 +253,9 @@ impl Sim {
                 self.rewind(i, d).await
             }
             77..=78 if self.pending[d].is_none() => self.wipe(i, d).await,
+            79..=80 if std::env::var_os("STEEL_MODEL_NO_JANITOR").is_none() => {
+                self.janitor(i).await
+            }
             _ => {
                 self.note(format!("{i}: D{d} syncs"));
                 let r = self.devices[d].syncer.sync().await;
@@ -287,9 +291,13 @@ impl Sim {
                 self.deletes.push((path.clone(), old.clone()));
             }
         }
-        for path in after.keys().filter(|p| !before.contains_key(*p)) {
-            // Brought back on purpose: earlier deletes of it say nothing about it now.
-            self.deletes.retain(|(p, _)| p != path);
+        for (path, now) in &after {
+            // Brought back or set on purpose: a change on the server, which wins over a
+            // device's pending delete of it (an edit wins over a delete), so earlier deletes
+            // of it say nothing about it now.
+            if before.get(path) != Some(now) {
+                self.deletes.retain(|(p, _)| p != path);
+            }
         }
     }
 
@@ -333,6 +341,7 @@ impl Sim {
         };
         let version = with_content[self.rng.random_range(0..with_content.len())];
         self.note(format!("{i}: D{d} restores {path} v{version} over v{head}"));
+        let named = path.clone();
         self.deliberately(d, |api| async move {
             match api.restore(&path, version, head).await {
                 Ok(answer) => format!("restore answered {answer}"),
@@ -340,6 +349,9 @@ impl Sim {
             }
         })
         .await;
+        // The person asked for this note back: even when the server already had those bytes
+        // (a restore answered again), a delete of it this device has not synced yet loses.
+        self.deletes.retain(|(p, _)| p != &named);
     }
 
     /// The vault rewound to the beginning of an earlier step.
@@ -357,6 +369,19 @@ impl Sim {
             }
         })
         .await;
+    }
+
+    /// The janitor, two days ahead with retentions of one day: it forgets every tombstone
+    /// and prunes every version but the current ones (of every user of the stack; another
+    /// seed's run may hold its lock, and then this one does nothing). A device whose cursor
+    /// predates a forgotten delete gets 410 and resyncs from a full listing; the invariants
+    /// are the same.
+    async fn janitor(&mut self, i: usize) {
+        let report = common::run_janitor(Some(1), 2).await;
+        self.note(format!(
+            "{i}: the janitor runs two days ahead, one-day retentions: {} tombstones, {} versions, {} blobs",
+            report.tombstones_compacted, report.versions_pruned, report.blobs_collected
+        ));
     }
 
     /// The device's folder is emptied by accident (an unmounted drive): its next sync must

@@ -31,17 +31,20 @@ enum R {
     /// The base version, listed again.
     Same,
     Newer,
+    /// A newer version holding the base's bytes (a restore of them, say).
+    Restored,
     Tombstone,
     ThisDevice,
 }
 
 const LOCALS: [L; 3] = [L::Absent, L::Same, L::Edited];
 const BASES: [B; 2] = [B::None, B::Known];
-const REMOTES: [R; 6] = [
+const REMOTES: [R; 7] = [
     R::Absent,
     R::NotInDelta,
     R::Same,
     R::Newer,
+    R::Restored,
     R::Tombstone,
     R::ThisDevice,
 ];
@@ -64,6 +67,7 @@ fn remote(r: R) -> Remote {
         R::NotInDelta => Remote::NotInDelta,
         R::Same => live(2, "base", Origin::Elsewhere),
         R::Newer => live(3, "theirs", Origin::Elsewhere),
+        R::Restored => live(3, "base", Origin::Elsewhere),
         R::Tombstone => Remote::Tombstone {
             version: 3,
             origin: Origin::Elsewhere,
@@ -183,6 +187,7 @@ fn table() -> Vec<(L, B, R, Decision, &'static str)> {
         (l::Absent, b::Known, r::NotInDelta, delete(2), "a local delete goes up"),
         (l::Absent, b::Known, r::Same, delete(2), "a local delete goes up"),
         (l::Absent, b::Known, r::Newer, pull(None), "an edit wins over a delete"),
+        (l::Absent, b::Known, r::Restored, delete(3), "changed there to the very bytes deleted here: nothing unseen is lost, the delete goes on top"),
         (l::Absent, b::Known, r::Tombstone, forget(), "deleted on both sides"),
         (l::Absent, b::Known, r::ThisDevice, agreed(3, "made").then(delete(3)), "own version adopted, then deleted"),
         // The synced bytes.
@@ -190,6 +195,7 @@ fn table() -> Vec<(L, B, R, Decision, &'static str)> {
         (l::Same, b::Known, r::NotInDelta, nothing(), "nothing changed"),
         (l::Same, b::Known, r::Same, nothing(), "nothing changed"),
         (l::Same, b::Known, r::Newer, pull(Some("base")), "a remote edit comes down"),
+        (l::Same, b::Known, r::Restored, agreed(3, "base"), "the same bytes at a newer version: agreed"),
         (l::Same, b::Known, r::Tombstone, remove("base"), "a remote delete is applied here"),
         (l::Same, b::Known, r::ThisDevice, agreed(3, "made").then(push(3, "base")), "own version adopted; the local bytes go on top"),
         // Edited here.
@@ -197,18 +203,21 @@ fn table() -> Vec<(L, B, R, Decision, &'static str)> {
         (l::Edited, b::Known, r::NotInDelta, push(2, "mine"), "a local edit goes up"),
         (l::Edited, b::Known, r::Same, push(2, "mine"), "a local edit goes up"),
         (l::Edited, b::Known, r::Newer, merge(Some(Version::new(2, "base")), "mine"), "both edited: merged against the base"),
+        (l::Edited, b::Known, r::Restored, merge(Some(Version::new(2, "base")), "mine"), "the edit merged onto the server's newer version"),
         (l::Edited, b::Known, r::Tombstone, push(3, "mine"), "an edit wins over a delete, reviving the note"),
         (l::Edited, b::Known, r::ThisDevice, agreed(3, "made").then(push(3, "mine")), "own version adopted; the edit goes on top"),
         // Never synced here, no file.
         (l::Absent, b::None, r::Absent, nothing(), "nothing anywhere"),
         (l::Absent, b::None, r::NotInDelta, nothing(), "nothing anywhere"),
         (l::Absent, b::None, r::Newer, pull(None), "a new remote note comes down"),
+        (l::Absent, b::None, r::Restored, pull(None), "a new remote note comes down"),
         (l::Absent, b::None, r::Tombstone, nothing(), "a tombstone never seen here: no row to forget"),
         (l::Absent, b::None, r::ThisDevice, agreed(3, "made").then(delete(3)), "own new note adopted, then deleted as it was here"),
         // A new local file.
         (l::Edited, b::None, r::Absent, push(0, "mine"), "a new note goes up"),
         (l::Edited, b::None, r::NotInDelta, push(0, "mine"), "a new note goes up"),
         (l::Edited, b::None, r::Newer, merge(None, "mine"), "created on both sides: merged without a base (kept both)"),
+        (l::Edited, b::None, r::Restored, merge(None, "mine"), "created on both sides: merged without a base (kept both)"),
         (l::Edited, b::None, r::Tombstone, push(3, "mine"), "created over a tombstone"),
         (l::Edited, b::None, r::ThisDevice, agreed(3, "made").then(push(3, "mine")), "own new note adopted; the edit goes on top"),
     ]
@@ -238,7 +247,7 @@ fn the_table_covers_every_combination() {
         }
     }
     assert!(missing.is_empty(), "{missing:#?}");
-    assert_eq!(table.len(), 28);
+    assert_eq!(table.len(), 33);
 }
 
 #[test]
