@@ -2,7 +2,9 @@
 # check-deploy.sh — checks the deployment offline, without an AWS account:
 #   1. installs SAM CLI + cfn-lint (pinned) into a venv of their own, .tools/sam-venv (SAM pins
 #      boto3 & co. to versions moto, in .tools/venv, must not be forced onto),
-#   2. `sam validate --lint` on template.yaml,
+#   2. `sam validate --lint` on template.yaml, then `cfn-lint` with the serverless rules
+#      (cfn-lint-serverless) and `checkov`: zero errors, zero warnings, no failed check (a
+#      deliberate exception is suppressed in the template, next to its reason),
 #   3. `sam build`: every function as an arm64 release binary (cargo lambda build --release
 #      --arm64, in the workspace's target/), then checks each is there and prints its size.
 # The AWS credentials below are dummies: validate and build never call AWS, but the SDK
@@ -18,7 +20,11 @@ SAM_VENV="$ROOT/.tools/sam-venv"  # sam, cfn-lint
 SAM_REQUIREMENTS=(
   "aws-sam-cli==1.170.0"
   "cfn-lint==1.58.0"
+  "cfn-lint-serverless==0.3.6"
 )
+# checkov pins its own, different versions of boto3 & co.: a venv of its own too.
+CHECKOV_VENV="$ROOT/.tools/checkov-venv"
+CHECKOV_REQUIREMENT="checkov==3.2.533"
 
 log() { printf '[check-deploy] %s\n' "$*" >&2; }
 die() { printf '[check-deploy] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -44,6 +50,16 @@ else
   log "venv: installed in $((SECONDS - start)) s"
 fi
 
+[ -x "$CHECKOV_VENV/bin/python" ] || python3 -m venv "$CHECKOV_VENV" || die "python3 -m venv failed"
+if [ "$(cat "$CHECKOV_VENV/.stamp" 2>/dev/null)" = "$CHECKOV_REQUIREMENT" ] && [ -x "$CHECKOV_VENV/bin/checkov" ]; then
+  log "venv: $CHECKOV_REQUIREMENT present"
+else
+  log "venv: pip install $CHECKOV_REQUIREMENT"
+  "$CHECKOV_VENV/bin/python" -m pip install -q --disable-pip-version-check "$CHECKOV_REQUIREMENT" \
+    || die "pip install checkov failed"
+  printf '%s\n' "$CHECKOV_REQUIREMENT" >"$CHECKOV_VENV/.stamp"
+fi
+
 # The tools venv first: cargo-lambda finds zig through `python3 -m ziglang`, so `python3`
 # must be the venv that has ziglang. sam and cfn-lint run from their own venv by shebang.
 export PATH="$VENV/bin:$SAM_VENV/bin:$PATH"
@@ -54,7 +70,14 @@ export SAM_CLI_TELEMETRY=0
 
 cd "$ROOT"
 log "sam validate --lint"
-sam validate --lint
+"$SAM_VENV/bin/sam" validate --lint
+# By path: the tools venv on PATH may hold another cfn-lint, without the serverless rules.
+# cfn-lint exits non-zero on warnings too.
+log "cfn-lint with the serverless rules"
+"$SAM_VENV/bin/cfn-lint" template.yaml -a cfn_lint_serverless.rules
+log "checkov"
+"$CHECKOV_VENV/bin/checkov" -f template.yaml --framework cloudformation --compact --quiet \
+  --skip-download
 
 # CI only checks that every function builds for arm64 and is wired into the template; the
 # deployed profile (fat LTO, one codegen unit) costs ~4x the build time for that check, so

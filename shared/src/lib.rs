@@ -4,6 +4,7 @@
 //! - [`config`]: settings read once per cold start.
 //! - [`domain`]: types parsed at the boundary (`VaultPath`, `ContentHash`, `Cursor`, ids).
 //! - [`db`]: the Postgres schema's typed queries.
+//! - [`deploy`]: `migrate` as a CloudFormation custom resource (migrations on every deploy).
 //! - [`error`]: the one error type and its HTTP mapping.
 //! - [`http`]: API Gateway HTTP API events in, responses out.
 //! - [`handlers`]: one module per HTTP function.
@@ -13,11 +14,13 @@
 //! - [`notifier`]: SQS change notices to APNs silent pushes.
 //! - [`janitor`]: the scheduled run that collects unused blobs and abandoned uploads.
 //! - [`purge`]: deleting a deleted account's objects, resumably.
+//! - [`secrets`]: secrets fetched from Secrets Manager at cold start.
 //! - [`runtime`]: cold-start wiring shared by every function's `main`.
 
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod handlers;
@@ -28,6 +31,7 @@ pub mod notifier;
 pub mod purge;
 pub mod queue;
 pub mod runtime;
+pub mod secrets;
 pub mod storage;
 pub mod telemetry;
 pub mod vault;

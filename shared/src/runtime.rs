@@ -30,10 +30,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Reads the environment and opens a lazy pool. Fails (and with it the cold start) on
-    /// any missing or malformed setting.
-    pub fn from_env() -> Result<Self, anyhow::Error> {
-        let config = Config::from_env()?;
+    /// Reads the environment (and the secrets it names, see [`crate::secrets`]) and opens a
+    /// lazy pool. Fails (and with it the cold start) on any missing or malformed setting.
+    pub async fn from_env() -> Result<Self, anyhow::Error> {
+        let config = crate::secrets::config_from_env().await?;
         let db = crate::db::connect_lazy(&config.database)?;
         Ok(Self::new(config, db))
     }

@@ -13,7 +13,7 @@ use steel_core::runtime::{self, AccountState, AppState};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
-    let state = AccountState::new(AppState::from_env()?).await?;
+    let state = AccountState::new(AppState::from_env().await?).await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let (payload, context) = event.into_parts();

@@ -6,6 +6,6 @@ use steel_core::runtime::{self, AppState};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
-    let state = AppState::from_env()?;
+    let state = AppState::from_env().await?;
     runtime::run_http(&state, deleted::handle).await
 }

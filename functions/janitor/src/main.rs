@@ -9,7 +9,7 @@ use steel_core::runtime::{AppState, JanitorState};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
-    let state = JanitorState::new(AppState::from_env()?).await;
+    let state = JanitorState::new(AppState::from_env().await?).await;
     let state = &state;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let report = janitor::run(state, chrono::Utc::now(), janitor::RUN_BUDGET).await?;

@@ -8,7 +8,7 @@ use steel_core::notifier::{self, Pushers};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
-    let config = steel_core::Config::from_env()?;
+    let config = steel_core::secrets::config_from_env().await?;
     let pushers = Pushers::from_config(&config)?;
     let db = steel_core::db::connect_lazy(&config.database)?;
     let (db, pushers) = (&db, &pushers);

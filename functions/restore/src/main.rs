@@ -6,6 +6,6 @@ use steel_core::runtime::{self, AppState, WriteState};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     steel_core::telemetry::init();
-    let state = WriteState::new(AppState::from_env()?).await?;
+    let state = WriteState::new(AppState::from_env().await?).await?;
     runtime::run_http(&state, restore::handle).await
 }

@@ -4,12 +4,14 @@
 //! application under test and the stand-ins around it.
 //!
 //! One module per topic: `auth`, `vault`, `account`, `notifier` go through the functions'
-//! handlers; `db` tests the data layer; `events` and `openapi` check the sample events and
-//! `openapi.yaml` against the code; `faults` breaks Postgres, S3 and SQS under every write.
+//! handlers; `db` tests the data layer; `deploy` the migrations' custom resource, the secrets
+//! and the template; `events` and `openapi` check the sample events and `openapi.yaml` against
+//! the code; `faults` breaks Postgres, S3 and SQS under every write.
 
 mod account;
 mod auth;
 mod db;
+mod deploy;
 mod events;
 mod faults;
 mod janitor;
