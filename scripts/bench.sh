@@ -13,6 +13,7 @@
 #      report, writes BENCHMARKS.md and the performance section of README.md.
 # Usage: scripts/bench.sh [steel-bench arguments]
 #   e.g. scripts/bench.sh --quick --parts 1,4   (a smoke run: nothing is written to the repo)
+#   scripts/bench.sh --parts 8   part 8 only (PgBouncer, scripts/pgbouncer.sh);
 #   scripts/bench.sh --parts 2   measures part 2 only; BENCHMARKS.md and the README keep the
 #   other parts' sections from the run that measured them (and no arm64 build without part 3)
 # Environment: BENCH_ARM64=build|skip (default build); BENCH_KEEP_DB=1 keeps the bench
@@ -114,6 +115,16 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port" STEEL_BENCH_PRIVATE_SQS=1
+
+# Part 8: a server of 20 connections behind PgBouncer (transaction mode), both throwaway
+# (scripts/pgbouncer.sh installs PgBouncer from the Debian package on first use).
+if [ -z "$parts" ] || [[ ",$parts," == *",8,"* ]]; then
+  log "scripts/pgbouncer.sh start (part 8)"
+  pooler_env="$(scripts/pgbouncer.sh start)"
+  # shellcheck disable=SC1090
+  . "$pooler_env"
+  trap 'kill "$moto_pid" 2>/dev/null || true; scripts/pgbouncer.sh stop || true' EXIT
+fi
 
 args=(--bin-dir target/bench-fast --lambda-dir target/lambda --functions-dir functions
       --profile bench-fast --arm64-note "$arm64_note")

@@ -26,7 +26,9 @@ pub struct Plan {
     pub workers: usize,
     pub rounds: usize,
     /// Pool size of each sandbox (`DATABASE_MAX_CONNECTIONS`), set by [`run`].
-    connections: u32,
+    pub(crate) connections: u32,
+    /// Prefix of the users' subjects, so runs in one database do not share users.
+    pub(crate) tag: String,
 }
 
 impl Plan {
@@ -35,6 +37,7 @@ impl Plan {
             workers,
             rounds,
             connections: DEPLOYED_POOL,
+            tag: String::new(),
         }
     }
 }
@@ -262,13 +265,44 @@ async fn sandbox_pair(env: &BenchEnv, connections: u32) -> anyhow::Result<(Sandb
     ))
 }
 
-struct ScenarioResult {
-    name: String,
+pub(crate) struct ScenarioResult {
+    pub(crate) name: String,
     outcome: Outcome,
-    integrity: Result<String, String>,
+    pub(crate) integrity: Result<String, String>,
     /// Connections the sandboxes held at the end of the run.
-    held: i64,
+    pub(crate) held: i64,
 }
+
+impl ScenarioResult {
+    /// Unexpected errors, by kind.
+    pub(crate) fn errors(&self) -> &BTreeMap<String, usize> {
+        &self.outcome.errors
+    }
+
+    /// The figures as a row of [`TABLE_HEAD`], after a first cell `label`.
+    pub(crate) fn row(&self, label: &str) -> String {
+        let o = &self.outcome;
+        let wall = match (o.started, o.finished) {
+            (Some(a), Some(b)) => b - a,
+            _ => Duration::ZERO,
+        };
+        let secs = wall.as_secs_f64().max(1e-9);
+        format!(
+            "| {label} | {:.1} s | {} | {:.0} | {} | {} | {} | {} |\n",
+            secs,
+            o.requests,
+            o.requests as f64 / secs,
+            p50_p99(&o.push),
+            p50_p99(&o.confirm),
+            p50_p99(&o.upload),
+            o.errors.values().sum::<usize>()
+        )
+    }
+}
+
+/// The head of [`ScenarioResult::row`]'s table.
+pub(crate) const TABLE_HEAD: &str = "| run | wall | API requests | requests/s | push | confirm | S3 PUT | errors |\n\
+     |---|---:|---:|---:|---:|---:|---:|---:|\n";
 
 async fn run_workers(
     env: &BenchEnv,
@@ -365,11 +399,13 @@ async fn one_user(env: &BenchEnv, plan: &Plan) -> anyhow::Result<ScenarioResult>
 }
 
 /// 50 users, one device each, two files each.
-async fn many_users(env: &BenchEnv, plan: &Plan) -> anyhow::Result<ScenarioResult> {
+pub(crate) async fn many_users(env: &BenchEnv, plan: &Plan) -> anyhow::Result<ScenarioResult> {
     let mut workers = Vec::new();
     let mut users = Vec::new();
     for i in 0..plan.workers {
-        let dev = env.new_user(&format!("bench-concurrency-user-{i}")).await?;
+        let dev = env
+            .new_user(&format!("bench-concurrency-user-{}{i}", plan.tag))
+            .await?;
         users.push(dev.user_id);
         let (push_fn, confirm_fn) = sandbox_pair(env, plan.connections).await?;
         workers.push(Worker {

@@ -47,6 +47,10 @@ pub struct BenchEnv {
     users: Mutex<Vec<UserId>>,
     /// Queues of this run still to delete.
     queues: Mutex<Vec<String>>,
+    /// Where the functions connect when not straight to `db_url` (part 8: PgBouncer), and
+    /// settings they get on top of the defaults.
+    function_url: Option<String>,
+    extra_env: Vec<(String, String)>,
 }
 
 /// A device of a user with a bearer token bound to it.
@@ -66,7 +70,7 @@ fn required(name: &str) -> anyhow::Result<String> {
 }
 
 /// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+pub fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -88,7 +92,11 @@ fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
 impl BenchEnv {
     /// Creates the database (migrated), the queue and the HTTP client.
     pub async fn create() -> anyhow::Result<Self> {
-        let admin_url = required("DATABASE_URL")?;
+        Self::create_at(required("DATABASE_URL")?).await
+    }
+
+    /// As [`BenchEnv::create`], on the server `admin_url` names (as a superuser).
+    pub async fn create_at(admin_url: String) -> anyhow::Result<Self> {
         for name in ["S3_BUCKET", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS"] {
             required(name)?;
         }
@@ -97,7 +105,10 @@ impl BenchEnv {
             .with_context(|| format!("connecting to {admin_url} (are the services up?)"))?;
         let leftovers = drop_stale_databases(&mut admin).await?;
         let now = chrono::Utc::now().timestamp();
-        let db_name = format!("{DB_PREFIX}{now}_{}", std::process::id());
+        // Part 8 makes more than one environment in a run.
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let db_name = format!("{DB_PREFIX}{now}_{}_{n}", std::process::id());
         sqlx::query(&format!("CREATE DATABASE \"{db_name}\""))
             .execute(&mut admin)
             .await
@@ -152,7 +163,19 @@ impl BenchEnv {
             sqs,
             users: Mutex::new(Vec::new()),
             queues: Mutex::new(Vec::new()),
+            function_url: None,
+            extra_env: Vec::new(),
         })
+    }
+
+    /// The functions of this environment connect to `url` (the bench database, reached
+    /// another way) with `extra` settings.
+    pub fn functions_through(&mut self, url: String, extra: &[(&str, &str)]) {
+        self.function_url = Some(url);
+        self.extra_env = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     }
 
     /// A new, empty change queue. The local SQS (moto) slows down as a queue fills (each
@@ -245,9 +268,11 @@ impl BenchEnv {
             .iter()
             .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
             .collect();
-        out.push(("DATABASE_URL".into(), self.db_url.clone()));
+        let url = self.function_url.as_ref().unwrap_or(&self.db_url);
+        out.push(("DATABASE_URL".into(), url.clone()));
         out.push(("SQS_QUEUE_URL".into(), self.queue_url.clone()));
         out.push(("JWT_SECRET".into(), self.jwt_secret.clone()));
+        out.extend(self.extra_env.iter().cloned());
         out
     }
 

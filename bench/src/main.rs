@@ -11,6 +11,10 @@
 //! 4. [`concurrency`]: 50 devices of one user and 50 users syncing at once.
 //! 5. [`recovery`]: history, deleted, restore and a rewind on a vault of 10,000 notes.
 //! 6. [`notifier`]: a batch fanning out to 100 devices, and device-to-device propagation.
+//! 7. [`janitor`]: one janitor run over 100,000 notes with a year of history.
+//! 8. [`pooler`]: 200 function instances through PgBouncer (transaction mode) in front of a
+//!    server of 20 connections, and straight against it; what unnamed statements cost. Last:
+//!    it switches the process to unnamed statements for good.
 //!
 //! Adding a part: a module with `pub async fn run(env: &BenchEnv, plan) -> Result<Section>`,
 //! a number in [`PARTS`] and an arm in [`run_part`].
@@ -21,8 +25,10 @@ mod cold_start;
 mod concurrency;
 mod e2e_rclone;
 mod env;
+mod janitor;
 mod lambda_api;
 mod notifier;
+mod pooler;
 mod recovery;
 mod report;
 mod seed;
@@ -47,10 +53,13 @@ const PARTS: &[(u8, &str)] = &[
     (4, "Concurrency"),
     (5, "Getting notes back"),
     (6, "Notifier"),
+    // Last: it switches the process to unnamed statements (see the module).
+    (7, "Janitor"),
+    (8, "Through a transaction pooler"),
 ];
 
 const USAGE: &str =
-    "usage: steel-bench [--parts 1,2,3,4,5,6] [--quick] [--out FILE] [--readme FILE]
+    "usage: steel-bench [--parts 1,2,3,4,5,6,7,8] [--quick] [--out FILE] [--readme FILE]
                    [--bin-dir DIR] [--lambda-dir DIR] [--functions-dir DIR]
                    [--profile NAME] [--arm64-note TEXT]
 Runs the benchmarks against the services in the environment (scripts/with-services.sh) and
@@ -181,6 +190,17 @@ async fn run_part(env: &BenchEnv, args: &Args, part: u8) -> anyhow::Result<(Sect
         }
         5 => Ok((recovery::run(env, args.quick).await?, true)),
         6 => Ok((notifier::run(env, args.quick).await?, true)),
+        8 => {
+            let part = pooler::Part8 {
+                instances: 200,
+                rounds: if args.quick { 2 } else { 10 },
+                control_rounds: 2,
+                cost_workers: if args.quick { 5 } else { 20 },
+                cost_rounds: if args.quick { 3 } else { 20 },
+            };
+            pooler::run(env, &part).await
+        }
+        7 => Ok((janitor::run(env, args.quick).await?, true)),
         other => bail!("no part {other}"),
     }
 }

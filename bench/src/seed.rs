@@ -1,7 +1,7 @@
 //! Big vaults straight into Postgres, set-based: one statement per table whatever the
 //! number of files, consistent with what the handlers would have written (`file_state` with
 //! its case key and change sequence, one `file_versions` row per file, the verified blob of
-//! each hash, the user's change counter and vault size).
+//! each hash, the user's change counter, vault size, note count and stored bytes).
 //!
 //! Seeded blobs are recorded as verified but have no S3 object: nothing the benchmarks do
 //! reads their bytes (`pull` only presigns, `push` of known bytes asks for no upload).
@@ -75,12 +75,23 @@ pub async fn seed_files(
     sqlx::query(
         "UPDATE users SET change_seq = $2 + $3,
                 vault_size = (SELECT COALESCE(SUM(size_bytes), 0)::BIGINT FROM file_state
+                              WHERE user_id = $1 AND NOT is_deleted),
+                file_count = (SELECT count(*) FROM file_state
                               WHERE user_id = $1 AND NOT is_deleted)
          WHERE id = $1",
     )
     .bind(user_id)
     .bind(start)
     .bind(count)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO blob_usage AS u (user_id, stored_bytes, blob_count)
+         SELECT $1, COALESCE(SUM(size_bytes), 0)::BIGINT, count(*) FROM blobs WHERE user_id = $1
+         ON CONFLICT (user_id) DO UPDATE SET
+             stored_bytes = EXCLUDED.stored_bytes, blob_count = EXCLUDED.blob_count",
+    )
+    .bind(user_id)
     .execute(&mut *tx)
     .await?;
     let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
@@ -109,4 +120,74 @@ pub async fn analyze(pool: &PgPool) -> anyhow::Result<()> {
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// What [`seed_year_of_history`] made.
+#[derive(Debug, Clone, Copy)]
+pub struct History {
+    /// Version rows in the history.
+    pub versions: i64,
+    /// Notes deleted 120 days ago (older than the tombstone retention).
+    pub old_tombstones: i64,
+}
+
+/// Gives every note of the user (seeded at version 1 by [`seed_files`]) a year of history:
+/// version 1 from 400 days ago, 2 from 380, 3 from 200, 4 (current) from 10 days ago, each
+/// with bytes of its own; every tenth note was then deleted 120 days ago (version 5). Every
+/// version's blob is recorded as verified 400 days ago (no S3 object, as in `seed_files`).
+/// The user's counters are recomputed. Set-based: a few statements whatever the size.
+pub async fn seed_year_of_history(pool: &PgPool, user_id: UserId) -> anyhow::Result<History> {
+    let mut tx = pool.begin().await?;
+    for sql in [
+        "UPDATE file_versions SET created_at = now() - interval '400 days' WHERE user_id = $1",
+        "INSERT INTO file_versions (user_id, path, version, content_hash, size_bytes, is_deleted,
+                                    device_id, change_seq, created_at)
+         SELECT f.user_id, f.path, v.n,
+                encode(sha256(convert_to(f.path || ' v' || v.n, 'UTF8')), 'hex'),
+                f.size_bytes + v.n, false, f.updated_by, f.change_seq, now() - v.age
+         FROM file_state f,
+              (VALUES (2, interval '380 days'), (3, interval '200 days'),
+                      (4, interval '10 days')) AS v(n, age)
+         WHERE f.user_id = $1",
+        "UPDATE file_state f SET version = 4, content_hash = v.content_hash,
+                size_bytes = v.size_bytes, updated_at = v.created_at
+         FROM file_versions v
+         WHERE f.user_id = $1 AND v.user_id = f.user_id AND v.path = f.path AND v.version = 4",
+        "INSERT INTO file_versions (user_id, path, version, content_hash, size_bytes, is_deleted,
+                                    device_id, change_seq, created_at)
+         SELECT user_id, path, 5, content_hash, size_bytes, true, updated_by, change_seq,
+                now() - interval '120 days'
+         FROM file_state WHERE user_id = $1 AND change_seq % 10 = 0",
+        "UPDATE file_state SET version = 5, is_deleted = true,
+                deleted_at = now() - interval '120 days', updated_at = now() - interval '120 days'
+         WHERE user_id = $1 AND change_seq % 10 = 0",
+        "INSERT INTO blobs (user_id, content_hash, size_bytes, verified_at)
+         SELECT DISTINCT ON (content_hash) user_id, content_hash, size_bytes,
+                now() - interval '400 days'
+         FROM file_versions WHERE user_id = $1
+         ON CONFLICT (user_id, content_hash) DO UPDATE SET verified_at = EXCLUDED.verified_at",
+        "UPDATE users SET
+             vault_size = (SELECT COALESCE(SUM(size_bytes), 0)::BIGINT FROM file_state
+                           WHERE user_id = $1 AND NOT is_deleted),
+             file_count = (SELECT count(*) FROM file_state WHERE user_id = $1 AND NOT is_deleted)
+         WHERE id = $1",
+        "INSERT INTO blob_usage AS u (user_id, stored_bytes, blob_count)
+         SELECT $1, COALESCE(SUM(size_bytes), 0)::BIGINT, count(*) FROM blobs WHERE user_id = $1
+         ON CONFLICT (user_id) DO UPDATE SET
+             stored_bytes = EXCLUDED.stored_bytes, blob_count = EXCLUDED.blob_count",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+    }
+    let (versions, old_tombstones): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM file_versions WHERE user_id = $1),
+                (SELECT count(*) FROM file_state WHERE user_id = $1 AND is_deleted)",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(History {
+        versions,
+        old_tombstones,
+    })
 }
