@@ -40,7 +40,7 @@ curl -sS --max-time 300 --fail-with-body -X POST "$API/vault/push/confirm" -H "a
   -H 'content-type: application/json' -d "$FILES" > "$WORK/confirm.json"
 VERSION="$(json 'd["confirmed"][0]["version"]' < "$WORK/confirm.json")"
 [ "$VERSION" = 1 ] || { echo "expected version 1, got: $(cat "$WORK/confirm.json")"; exit 1; }
-echo "version $VERSION, cursor $(json 'd["cursor"]' < "$WORK/confirm.json")"
+echo "version $VERSION (confirm answers no cursor: the next state read brings this change back)"
 
 step "state"
 curl -sS --max-time 300 --fail-with-body "$API/vault/state" -H "authorization: Bearer $TOKEN" > "$WORK/state.json"
