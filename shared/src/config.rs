@@ -99,6 +99,10 @@ pub struct Limits {
     pub max_body_bytes: usize,
     pub max_file_bytes: u64,
     pub vault_quota_bytes: u64,
+    /// Bytes of upload URLs a user may hold that no confirm has recorded, within the orphan
+    /// age plus a URL's life (`UNCONFIRMED_UPLOAD_BYTES`, default 1 GiB, at least
+    /// `MAX_FILE_BYTES`): what bounds the unconfirmed part of the user's bucket.
+    pub unconfirmed_upload_bytes: u64,
     /// When deletes are held as a likely accident (`MASS_DELETE_MIN_FILES`,
     /// `MASS_DELETE_FRACTION`).
     pub mass_delete: MassDeletePolicy,
@@ -244,6 +248,11 @@ impl Config {
             })?,
             max_file_bytes: env.parse_or("MAX_FILE_BYTES", 50 * MIB, |n| *n >= 1)?,
             vault_quota_bytes: env.parse_or("VAULT_QUOTA_BYTES", 5 * 1024 * MIB, |n| *n >= 1)?,
+            unconfirmed_upload_bytes: env.parse_or(
+                "UNCONFIRMED_UPLOAD_BYTES",
+                1024 * MIB,
+                |n| *n >= 1 && i64::try_from(*n).is_ok(),
+            )?,
             mass_delete: MassDeletePolicy {
                 min_files: env.parse_or("MASS_DELETE_MIN_FILES", 50u64, |n| *n >= 1)?,
                 // A share of the notes, 0 < f <= 1, kept as parts per million so the
@@ -254,6 +263,12 @@ impl Config {
                     .round() as u32,
             },
         };
+        if limits.unconfirmed_upload_bytes < limits.max_file_bytes {
+            return Err(invalid(
+                "UNCONFIRMED_UPLOAD_BYTES",
+                "must be at least MAX_FILE_BYTES (or no file of the largest size could be uploaded)",
+            ));
+        }
         let lifecycle = Lifecycle {
             blob_grace: chrono::TimeDelta::hours(
                 env.parse_or("BLOB_GRACE_HOURS", 24i64, |n| (1..=720).contains(n))?,

@@ -123,3 +123,31 @@ fn secrets_stay_out_of_debug_output() {
     assert!(!shown.contains("0123456789abcdef"));
     assert!(!shown.contains("postgres://"));
 }
+
+#[test]
+fn the_unconfirmed_upload_allowance_holds_the_largest_file() {
+    let config = load(&base()).expect("valid config");
+    assert_eq!(config.limits.unconfirmed_upload_bytes, 1024 * MIB);
+    let mut vars = base();
+    vars.insert("MAX_FILE_BYTES", "1000");
+    vars.insert("UNCONFIRMED_UPLOAD_BYTES", "1000");
+    assert_eq!(
+        load(&vars)
+            .expect("equal is enough")
+            .limits
+            .unconfirmed_upload_bytes,
+        1000
+    );
+    vars.insert("UNCONFIRMED_UPLOAD_BYTES", "999");
+    assert!(matches!(
+        load(&vars),
+        Err(ConfigError::Invalid {
+            name: "UNCONFIRMED_UPLOAD_BYTES",
+            ..
+        })
+    ));
+    for bad in ["0", "-1", "9223372036854775808", "lots"] {
+        vars.insert("UNCONFIRMED_UPLOAD_BYTES", bad);
+        assert!(load(&vars).is_err(), "{bad} accepted");
+    }
+}

@@ -73,6 +73,8 @@ error_codes! {
     InvalidCursor = "invalid_cursor",
     InvalidAsOf = "invalid_as_of",
     ContentGone = "content_gone",
+    PushTooLarge = "push_too_large",
+    UploadLimit = "upload_limit",
     // Per-file refusals (`rejected[].code`).
     InvalidPath = "invalid_path",
     DuplicatePath = "duplicate_path",
@@ -132,6 +134,14 @@ pub enum ApiError {
     },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 429: the request is refused for now; the same request succeeds after `retry_after`
+    /// seconds (answered as `Retry-After`), unless more of the same came in between.
+    #[error("{code}: {message}")]
+    TooManyRequests {
+        code: ErrorCode,
+        message: Cow<'static, str>,
+        retry_after: u64,
+    },
     /// 503: a service we depend on (e.g. an identity provider's keys) is unreachable.
     #[error("service unavailable: {code}")]
     ServiceUnavailable { code: ErrorCode },
@@ -213,6 +223,18 @@ impl ApiError {
         }
     }
 
+    pub fn too_many_requests(
+        code: ErrorCode,
+        message: impl Into<Cow<'static, str>>,
+        retry_after: u64,
+    ) -> Self {
+        ApiError::TooManyRequests {
+            code,
+            message: message.into(),
+            retry_after: retry_after.max(1),
+        }
+    }
+
     pub fn unauthorized(code: ErrorCode) -> Self {
         ApiError::Unauthorized { code }
     }
@@ -229,6 +251,7 @@ impl ApiError {
             ApiError::Held { .. } => 409,
             ApiError::Gone { .. } => 410,
             ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::TooManyRequests { .. } => 429,
             ApiError::ServiceUnavailable { .. } | ApiError::Unavailable(_) => 503,
             ApiError::Internal(_) => 500,
         }
@@ -241,6 +264,7 @@ impl ApiError {
             | ApiError::ServiceUnavailable { code }
             | ApiError::NotFound { code, .. }
             | ApiError::Held { code, .. }
+            | ApiError::TooManyRequests { code, .. }
             | ApiError::Gone { code, .. } => *code,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
@@ -254,6 +278,7 @@ impl ApiError {
             ApiError::BadRequest { message, .. }
             | ApiError::NotFound { message, .. }
             | ApiError::Held { message, .. }
+            | ApiError::TooManyRequests { message, .. }
             | ApiError::Gone { message, .. } => Cow::Borrowed(message.as_ref()),
             ApiError::Unauthorized { .. } => "missing or invalid credentials".into(),
             ApiError::ServiceUnavailable { .. } | ApiError::Unavailable(_) => {

@@ -195,6 +195,11 @@ impl ApiResponse {
                 .headers
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if let ApiError::TooManyRequests { retry_after, .. } = err {
+            response
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         response
     }
 

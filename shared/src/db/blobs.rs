@@ -78,7 +78,9 @@ pub async fn mark_verified(
     }
     let hashes: Vec<String> = blobs.iter().map(|(h, _)| h.to_hex()).collect();
     let sizes: Vec<i64> = blobs.iter().map(|(_, s)| *s).collect();
-    // The new rows' bytes go to the user's stored-bytes counter in the same statement.
+    // The new rows' bytes go to the user's stored-bytes counter in the same statement. (A
+    // recorded content's upload grant stops counting by itself, see `db::uploads`: deleting
+    // it here would lock grant rows before the user's row, against `DELETE /account`.)
     super::query(
         "WITH added AS (
              INSERT INTO blobs (user_id, content_hash, size_bytes)

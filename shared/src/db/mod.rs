@@ -24,6 +24,7 @@ pub mod janitor;
 pub mod recovery;
 pub mod retention;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 pub mod writes;
 

@@ -1,5 +1,6 @@
-//! `POST /vault/push`: version-check files and hand out presigned upload URLs. Changes
-//! nothing in the database: versions change only at confirm, once the bytes are verified.
+//! `POST /vault/push`: version-check files and hand out presigned upload URLs. Commits no
+//! version: versions change only at confirm, once the bytes are verified. It records only
+//! the URLs it hands out (upload grants), which cap the bytes a user can upload unconfirmed.
 //! What each file needs is decided by the same rules confirm commits with, read-only here.
 
 use std::collections::{BTreeMap, HashSet};
@@ -7,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 
 use crate::auth::authenticate;
+use crate::db::uploads::{self, Granted};
 use crate::db::{blobs, files, users};
 use crate::domain::{ContentHash, VaultPath};
 use crate::error::{ApiError, ErrorCode};
@@ -80,6 +82,19 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         .above_compacted(user.compacted_version);
     let decisions = rules::decide_writes(&proposals, &current, &live, caller.device_id, room);
 
+    // The contents this push hands out upload URLs for, each once: a write whose bytes the
+    // server does not hold yet. A size that is not the blob's cannot be these bytes, and
+    // the signed PUT will refuse whatever is sent for it.
+    let needs_upload = |p: &rules::Proposal| verified.get(&p.content.hash) != Some(&p.content.size);
+    let asked: BTreeMap<ContentHash, i64> = proposals
+        .iter()
+        .zip(&decisions)
+        .filter(|(p, d)| matches!(d, Decision::Write { .. }) && needs_upload(p))
+        .map(|(p, _)| (p.content.hash, p.content.size))
+        .collect();
+    let asked: Vec<(ContentHash, i64)> = asked.into_iter().collect();
+    allow_uploads(app, user_id, &asked).await?;
+
     let mut response = PushResponse {
         rejected,
         ..PushResponse::default()
@@ -107,10 +122,7 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
                 .rejected
                 .push(Rejected::quota_exceeded(&p.path, limits.vault_quota_bytes)),
             Decision::Write { .. } => {
-                // Known bytes need no upload; a size that is not the blob's cannot be these
-                // bytes, and the signed PUT will refuse whatever is sent for it.
-                let known = verified.get(&p.content.hash) == Some(&p.content.size);
-                let presigned: Option<PresignedRequest> = if known {
+                let presigned: Option<PresignedRequest> = if !needs_upload(&p) {
                     None
                 } else {
                     Some(
@@ -134,4 +146,40 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         }
     }
     ApiResponse::ok(&response)
+}
+
+/// Records the upload grants of `asked`, or refuses the whole push: 429 `upload_limit` while
+/// too many bytes of earlier URLs are unconfirmed (with the seconds until enough of them
+/// expire), 400 `push_too_large` for a push that alone asks for more than the allowance.
+async fn allow_uploads(
+    app: &crate::runtime::AppState,
+    user_id: crate::domain::UserId,
+    asked: &[(ContentHash, i64)],
+) -> Result<(), ApiError> {
+    let cap = app.config.limits.unconfirmed_upload_bytes;
+    let horizon = app.config.lifecycle.orphan_age
+        + chrono::TimeDelta::from_std(PRESIGN_TTL).map_err(ApiError::internal)?;
+    let now = chrono::Utc::now();
+    let cap_i64 = i64::try_from(cap).unwrap_or(i64::MAX);
+    match uploads::grant(&app.db, user_id, asked, now, horizon, cap_i64).await? {
+        Granted::Yes => Ok(()),
+        Granted::PushTooLarge { asked } => Err(ApiError::bad_request(
+            ErrorCode::PushTooLarge,
+            format!(
+                "this push uploads {asked} bytes of new content, more than the {cap} bytes \
+                 of unconfirmed uploads an account may hold: push fewer files at a time"
+            ),
+        )),
+        Granted::Wait { at } => {
+            let seconds = (at - now).num_seconds().saturating_add(1).max(1);
+            Err(ApiError::too_many_requests(
+                ErrorCode::UploadLimit,
+                format!(
+                    "upload URLs for {cap} bytes are already out unconfirmed: confirm the \
+                     uploads made, or retry in {seconds} s"
+                ),
+                u64::try_from(seconds).unwrap_or(1),
+            ))
+        }
+    }
 }

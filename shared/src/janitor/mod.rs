@@ -1,10 +1,11 @@
-//! The janitor: a scheduled run that keeps storage bounded. In order: it compacts tombstones
-//! older than their retention, prunes versions older than the history's, collects blobs that
-//! nothing uses any more, sweeps deleted accounts' prefixes once more after the last upload
-//! URL issued to them expired, and deletes objects in the bucket that no confirm recorded
-//! (abandoned uploads, and whatever reaches a deleted account's prefix). Each run does bounded work inside a time budget and records where it stopped;
-//! a second run at the same time finds the run lock taken and does nothing. Every rule takes
-//! `now` from the caller, so tests travel in time.
+//! The janitor: a scheduled run that keeps storage bounded. In order: it deletes upload
+//! grants that no longer count, compacts tombstones older than their retention, prunes
+//! versions older than the history's, collects blobs that nothing uses any more, sweeps
+//! deleted accounts' prefixes once more after the last upload URL issued to them expired,
+//! and deletes objects in the bucket that no confirm recorded (abandoned uploads, and
+//! whatever reaches a deleted account's prefix). Each run does bounded work inside a time
+//! budget and records where it stopped; a second run at the same time finds the run lock
+//! taken and does nothing. Every rule takes `now` from the caller, so tests travel in time.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,8 @@ pub const SWEEP_PAGE: i32 = 1000;
 pub const HISTORY_BATCH: i64 = 1000;
 /// Tombstones compacted per transaction (one user's).
 pub const COMPACT_BATCH: i64 = 1000;
+/// Expired upload grants deleted per statement.
+pub const GRANT_BATCH: i64 = 1000;
 /// Users whose tombstones are looked up at once.
 const COMPACT_USERS: i64 = 50;
 /// A purge is swept again once every upload URL issued before it has expired, plus this
@@ -47,6 +50,7 @@ const HISTORY_TASK: &str = "history";
 pub struct Report {
     /// False when another run held the lock: this one did nothing.
     pub ran: bool,
+    pub grants_expired: u64,
     pub tombstones_compacted: u64,
     pub versions_scanned: u64,
     pub versions_pruned: u64,
@@ -103,6 +107,16 @@ async fn run_locked(
         if out_of_time(&mut report) {
             return Ok(report);
         }
+        let n = expire_grants(state, now, lifecycle).await?;
+        report.grants_expired += n;
+        if n < GRANT_BATCH as u64 {
+            break;
+        }
+    }
+    loop {
+        if out_of_time(&mut report) {
+            return Ok(report);
+        }
         let n = compact_tombstones(state, now, lifecycle).await?;
         report.tombstones_compacted += n;
         if n == 0 {
@@ -153,6 +167,18 @@ async fn run_locked(
             return Ok(report);
         }
     }
+}
+
+/// Deletes up to [`GRANT_BATCH`] upload grants that no longer count (older than the orphan
+/// age plus an upload URL's life): push deletes its own user's on the way, this pass those
+/// of users who stopped pushing.
+pub async fn expire_grants(
+    state: &JanitorState,
+    now: DateTime<Utc>,
+    lifecycle: &Lifecycle,
+) -> Result<u64, anyhow::Error> {
+    let horizon = lifecycle.orphan_age + chrono::TimeDelta::from_std(crate::storage::PRESIGN_TTL)?;
+    Ok(crate::db::uploads::delete_expired(&state.app.db, now - horizon, GRANT_BATCH).await?)
 }
 
 /// Compacts the tombstones older than their retention of up to [`COMPACT_USERS`] users,

@@ -1,11 +1,13 @@
 //! The vault's sync logic, shared by its endpoints: the rules that decide what a write does
-//! ([`rules`]) and how notes come back ([`recovery`]), request bodies parsed per file ([`request`]), the shapes of refusals and
-//! conflicts ([`answer`]), and announcing committed changes to the notifier.
+//! ([`rules`]) and how notes come back ([`recovery`]), request bodies parsed per file
+//! ([`request`]), the shapes of refusals and conflicts ([`answer`]), the allowance of
+//! unconfirmed uploads ([`uploads`]), and announcing committed changes to the notifier.
 
 pub mod answer;
 pub mod recovery;
 pub mod request;
 pub mod rules;
+pub mod uploads;
 
 pub use answer::{Conflict, Rejected};
 

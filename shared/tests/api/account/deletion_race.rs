@@ -1,6 +1,7 @@
-//! A write racing `DELETE /account` (issue 13, defect 3): the write passed the bearer check,
-//! then the account went. It answers 401 `invalid_token` (the account is gone, as the next
-//! request would learn), never a 500, and nothing of it is left behind.
+//! A write racing `DELETE /account` (issue 13, defect 3; push too, since it records upload
+//! grants): the write passed the bearer check, then the account went. It answers 401
+//! `invalid_token` (the account is gone, as the next request would learn), never a 500,
+//! and nothing of it is left behind.
 //!
 //! The race is made deterministic: the test holds the user's row locked, lets the write run
 //! into that lock, deletes the user and commits; only then can the write go on.
@@ -141,4 +142,22 @@ async fn a_delete_racing_the_deletion_is_a_401(pool: PgPool) {
     let body = json!({"files": [{"path": "d.md", "base_version": 1}]});
     let answer = race_with_deletion(&pool, &dev, app.delete(&dev, body)).await;
     assert_gone(&answer);
+}
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn a_push_racing_the_deletion_is_a_401(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = app.new_user_device("racer").await;
+    // A spent upload grant (its content confirmed), which the next push deletes: were that
+    // row locked before the user's, the deletion's cascade and the push would deadlock.
+    app.sync_up(&dev, "a.md", 0, b"confirmed").await;
+    let body = json!({ "files": [entry("b.md", 0, b"new bytes")] });
+    let answer = race_with_deletion(&pool, &dev, app.push(&dev, body)).await;
+    assert_gone(&answer);
+    let grants: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_grants WHERE user_id = $1")
+        .bind(dev.user_id)
+        .fetch_one(&pool)
+        .await
+        .expect("grants");
+    assert_eq!(grants, 0);
 }

@@ -246,6 +246,10 @@ impl TestApp {
                 .headers
                 .get("www-authenticate")
                 .map(|v| v.to_str().unwrap_or("").to_owned()),
+            retry_after: response
+                .headers
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap_or("").to_owned()),
         }
     }
 

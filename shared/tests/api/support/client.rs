@@ -10,6 +10,7 @@ pub struct Answer {
     pub status: i64,
     pub body: Value,
     pub www_authenticate: Option<String>,
+    pub retry_after: Option<String>,
 }
 
 impl Answer {

@@ -1,6 +1,7 @@
 //! The vault API end to end through the handlers: real Postgres, s3s-fs (which checks SigV4,
 //! expiry and `x-amz-checksum-sha256`) behind presigned URLs, and an SQS queue on moto.
 
+mod allowance;
 mod case_twins;
 mod conflicts;
 mod deletes;
