@@ -1,6 +1,7 @@
-//! Pushing, in batches of [`BATCH`]: each note re-read (the bytes announced are the bytes
-//! uploaded and confirmed, or the note waits for the next sync), `/vault/push` with its base
-//! version, the presigned PUTs with exactly the signed headers, then `/vault/push/confirm`.
+//! Pushing, in batches of [`BATCH`] notes and at most [`PUSH_BATCH_BYTES`]: each note re-read
+//! (the bytes announced are the bytes uploaded and confirmed, or the note waits for the next
+//! sync), `/vault/push` with its base version, the presigned PUTs with exactly the signed
+//! headers, then `/vault/push/confirm`.
 //! A conflict is learnt for the next round; a refusal is remembered with the refused bytes.
 
 use std::collections::{BTreeSet, HashMap};
@@ -13,67 +14,107 @@ use crate::disk;
 use crate::error::Result;
 use crate::store::{LogEntry, RowChange, Version};
 
+/// Bytes of note content per push at most (a single larger note goes alone). The server caps
+/// the bytes of upload URLs out unconfirmed per account (`UNCONFIRMED_UPLOAD_BYTES`, 1 GiB by
+/// default; a push asking for more is refused with `push_too_large`), and every batch is
+/// confirmed before the next is pushed, so a batch this size always fits. It also bounds
+/// what a push holds in memory.
+pub const PUSH_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+/// Notes read for one push, up to [`BATCH`] of them and [`PUSH_BATCH_BYTES`].
+#[derive(Default)]
+struct Batch {
+    entries: Vec<FileEntry>,
+    bytes_of: HashMap<String, Vec<u8>>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// Whether a note of `size` bytes must go in the next batch instead.
+    fn is_full_before(&self, size: usize) -> bool {
+        !self.entries.is_empty()
+            && (self.entries.len() >= BATCH || self.bytes.saturating_add(size) > PUSH_BATCH_BYTES)
+    }
+}
+
 impl Syncer {
     pub(super) async fn push(&self, plan: &Plan, round: &mut Round<'_>) -> Result<()> {
         let total = plan.pushes.len();
         let mut uploaded = 0;
-        for chunk in plan.pushes.chunks(BATCH) {
-            let mut entries = Vec::new();
-            let mut bytes_of: HashMap<String, Vec<u8>> = HashMap::new();
-            for Push {
-                path,
-                base_version,
-                hash,
-            } in chunk
-            {
-                let Some(bytes) = disk::read_if_hash(&self.root, &plan.disk_path(path), hash)
-                else {
-                    round.defer(path);
-                    continue;
-                };
-                entries.push(FileEntry {
-                    path: path.clone(),
-                    base_version: *base_version,
-                    content_hash: hash.clone(),
-                    size_bytes: bytes.len() as i64,
-                });
-                bytes_of.insert(path.clone(), bytes);
-            }
-            if entries.is_empty() {
+        let mut batch = Batch::default();
+        for Push {
+            path,
+            base_version,
+            hash,
+        } in &plan.pushes
+        {
+            let Some(bytes) = disk::read_if_hash(&self.root, &plan.disk_path(path), hash) else {
+                round.defer(path);
                 continue;
+            };
+            if batch.is_full_before(bytes.len()) {
+                self.push_batch(std::mem::take(&mut batch), round, &mut uploaded, total)
+                    .await?;
             }
-            let answer = self.api.push(&entries).await?;
-            let mut records = agreed(&answer.unchanged, round);
-            round.learn_conflicts(&answer.conflicts, self.api.device_id());
-            refused(&answer.rejected, &entries, &mut records, round);
-            self.store.apply(&records, &[])?;
-
-            let ok = self
-                .upload_all(&answer.uploads, &mut bytes_of, &mut uploaded, total)
-                .await?;
-            let to_confirm: Vec<FileEntry> = entries
-                .into_iter()
-                .filter(|e| ok.contains(&e.path))
-                .collect();
-            if to_confirm.is_empty() {
-                continue;
-            }
-            let answer = self.api.confirm(&to_confirm).await?;
-            let mut records = agreed(&answer.confirmed, round);
-            let log: Vec<LogEntry> = answer
-                .confirmed
-                .iter()
-                .map(|c| LogEntry::pushed(&c.path, c.version))
-                .collect();
-            if !answer.missing.is_empty() {
-                // The bytes never arrived: upload again next round.
-                round.again = true;
-                round.complete = false;
-            }
-            round.learn_conflicts(&answer.conflicts, self.api.device_id());
-            refused(&answer.rejected, &to_confirm, &mut records, round);
-            self.store.apply(&records, &log)?;
+            batch.bytes += bytes.len();
+            batch.entries.push(FileEntry {
+                path: path.clone(),
+                base_version: *base_version,
+                content_hash: hash.clone(),
+                size_bytes: bytes.len() as i64,
+            });
+            batch.bytes_of.insert(path.clone(), bytes);
         }
+        if !batch.entries.is_empty() {
+            self.push_batch(batch, round, &mut uploaded, total).await?;
+        }
+        Ok(())
+    }
+
+    /// One `/vault/push`, its uploads and its `/vault/push/confirm`.
+    async fn push_batch(
+        &self,
+        batch: Batch,
+        round: &mut Round<'_>,
+        uploaded: &mut usize,
+        total: usize,
+    ) -> Result<()> {
+        let Batch {
+            entries,
+            mut bytes_of,
+            ..
+        } = batch;
+        let answer = self.api.push(&entries).await?;
+        let mut records = agreed(&answer.unchanged, round);
+        round.learn_conflicts(&answer.conflicts, self.api.device_id());
+        refused(&answer.rejected, &entries, &mut records, round);
+        self.store.apply(&records, &[])?;
+
+        let ok = self
+            .upload_all(&answer.uploads, &mut bytes_of, uploaded, total)
+            .await?;
+        let to_confirm: Vec<FileEntry> = entries
+            .into_iter()
+            .filter(|e| ok.contains(&e.path))
+            .collect();
+        if to_confirm.is_empty() {
+            return Ok(());
+        }
+        let answer = self.api.confirm(&to_confirm).await?;
+        let mut records = agreed(&answer.confirmed, round);
+        let log: Vec<LogEntry> = answer
+            .confirmed
+            .iter()
+            .map(|c| LogEntry::pushed(&c.path, c.version))
+            .collect();
+        if !answer.missing.is_empty() {
+            // The bytes never arrived: upload again next round.
+            round.again = true;
+            round.complete = false;
+        }
+        round.learn_conflicts(&answer.conflicts, self.api.device_id());
+        refused(&answer.rejected, &to_confirm, &mut records, round);
+        self.store.apply(&records, &log)?;
         Ok(())
     }
 
@@ -152,5 +193,47 @@ fn refused(
             });
         }
         round.report.rejected.push(r.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(notes: usize, bytes: usize) -> Batch {
+        Batch {
+            entries: (0..notes)
+                .map(|i| FileEntry {
+                    path: format!("{i}.md"),
+                    base_version: 0,
+                    content_hash: String::new(),
+                    size_bytes: 0,
+                })
+                .collect(),
+            bytes_of: HashMap::new(),
+            bytes,
+        }
+    }
+
+    #[test]
+    fn a_batch_closes_at_its_count_or_its_bytes() {
+        let cases = [
+            // An empty batch takes any note, even one larger than the limit.
+            (0, 0, PUSH_BATCH_BYTES + 1, false),
+            (1, 10, 10, false),
+            (BATCH - 1, 0, 1, false),
+            (BATCH, 0, 1, true),
+            // Exactly the limit fits; one byte more goes in the next batch.
+            (1, PUSH_BATCH_BYTES - 10, 10, false),
+            (1, PUSH_BATCH_BYTES - 10, 11, true),
+            (1, 1, usize::MAX, true),
+        ];
+        for (notes, bytes, next, full) in cases {
+            assert_eq!(
+                batch(notes, bytes).is_full_before(next),
+                full,
+                "{notes} notes, {bytes} bytes, next {next}"
+            );
+        }
     }
 }
