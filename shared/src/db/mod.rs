@@ -239,6 +239,7 @@ mod tests {
         ("recovery.rs", include_str!("recovery.rs")),
         ("retention.rs", include_str!("retention.rs")),
         ("tokens.rs", include_str!("tokens.rs")),
+        ("uploads.rs", include_str!("uploads.rs")),
         ("users.rs", include_str!("users.rs")),
         ("writes.rs", include_str!("writes.rs")),
     ];

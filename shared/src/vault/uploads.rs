@@ -25,6 +25,10 @@ pub fn admit(outstanding: i64, asked: &[i64], cap: i64) -> Admission {
     let asked = asked
         .iter()
         .fold(0i64, |sum, size| sum.saturating_add((*size).max(0)));
+    if asked == 0 {
+        // No bytes handed out: the allowance is not touched, however full it is.
+        return Admission::Grant;
+    }
     if asked > cap {
         return Admission::PushTooLarge { asked };
     }
