@@ -5,102 +5,9 @@
 //! their full cause for the log; the client only ever sees a generic 500.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::Serialize;
-
-/// Declares [`ErrorCode`]: one variant per documented code, with its wire string.
-macro_rules! error_codes {
-    ($($(#[$doc:meta])* $variant:ident = $text:literal,)+) => {
-        /// Every code the API answers, in an error body (`{"error": {"code"}}`) or in a
-        /// per-file entry (`rejected[].code`, `missing[].code`). Serialised as the
-        /// documented snake_case string; `openapi.yaml` lists each one.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum ErrorCode {
-            $($(#[$doc])* $variant,)+
-        }
-
-        impl ErrorCode {
-            /// Every code, for the check that the OpenAPI document names each one.
-            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
-
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $(ErrorCode::$variant => $text,)+
-                }
-            }
-        }
-    };
-}
-
-error_codes! {
-    // The body is not the JSON described.
-    InvalidBody = "invalid_body",
-    InvalidContentType = "invalid_content_type",
-    MissingBody = "missing_body",
-    MalformedJson = "malformed_json",
-    MissingField = "missing_field",
-    InvalidType = "invalid_type",
-    InvalidValue = "invalid_value",
-    UnknownField = "unknown_field",
-    InvalidRequest = "invalid_request",
-    PayloadTooLarge = "payload_too_large",
-    // Sign-in, tokens, devices.
-    ProviderNotEnabled = "provider_not_enabled",
-    InvalidDeviceName = "invalid_device_name",
-    InvalidPushToken = "invalid_push_token",
-    PushTokenWrongPlatform = "push_token_wrong_platform",
-    InvalidNonce = "invalid_nonce",
-    InvalidIdentityToken = "invalid_identity_token",
-    MissingToken = "missing_token",
-    InvalidToken = "invalid_token",
-    InvalidRefreshToken = "invalid_refresh_token",
-    RefreshTokenExpired = "refresh_token_expired",
-    RefreshTokenRevoked = "refresh_token_revoked",
-    RefreshTokenReused = "refresh_token_reused",
-    RefreshTokenRequired = "refresh_token_required",
-    DeviceNotFound = "device_not_found",
-    ConfirmationRequired = "confirmation_required",
-    IdentityProviderUnavailable = "identity_provider_unavailable",
-    TemporarilyUnavailable = "temporarily_unavailable",
-    // Vault requests.
-    TooManyFiles = "too_many_files",
-    InvalidLimit = "invalid_limit",
-    InvalidSince = "invalid_since",
-    ResyncRequired = "resync_required",
-    MassDeleteHeld = "mass_delete_held",
-    NotFound = "not_found",
-    InvalidCursor = "invalid_cursor",
-    InvalidAsOf = "invalid_as_of",
-    ContentGone = "content_gone",
-    PushTooLarge = "push_too_large",
-    UploadLimit = "upload_limit",
-    // Per-file refusals (`rejected[].code`).
-    InvalidPath = "invalid_path",
-    DuplicatePath = "duplicate_path",
-    InvalidContentHash = "invalid_content_hash",
-    InvalidBaseVersion = "invalid_base_version",
-    InvalidSize = "invalid_size",
-    InvalidVersion = "invalid_version",
-    CaseConflict = "case_conflict",
-    QuotaExceeded = "quota_exceeded",
-    // Uploads confirm could not find as promised (`missing[].code`).
-    NotUploaded = "not_uploaded",
-    ContentMismatch = "content_mismatch",
-    InternalError = "internal_error",
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ErrorCode {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
+pub use steel_protocol::ErrorCode;
+pub use steel_protocol::error::{ErrorBody, ErrorDetail};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -172,21 +79,6 @@ impl From<anyhow::Error> for ApiError {
             Err(err) => ApiError::Internal(err),
         }
     }
-}
-
-/// `{"error": {"code": "...", "message": "..."}}`
-#[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
-    pub error: ErrorDetail<'a>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ErrorDetail<'a> {
-    pub code: ErrorCode,
-    pub message: Cow<'a, str>,
-    /// Machine-readable specifics of some errors (`mass_delete_held`: the counts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -273,7 +165,7 @@ impl ApiError {
     }
 
     /// What the client is told. Never includes the cause of a server error.
-    pub fn body(&self) -> ErrorBody<'_> {
+    pub fn body(&self) -> ErrorBody {
         let message: Cow<'_, str> = match self {
             ApiError::BadRequest { message, .. }
             | ApiError::NotFound { message, .. }
@@ -291,10 +183,10 @@ impl ApiError {
         };
         ErrorBody {
             error: ErrorDetail {
-                code: self.code(),
-                message,
+                code: self.code().as_str().to_owned(),
+                message: message.into_owned(),
                 details: match self {
-                    ApiError::Held { details, .. } => Some(details),
+                    ApiError::Held { details, .. } => Some(details.clone()),
                     _ => None,
                 },
             },

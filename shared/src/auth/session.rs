@@ -1,57 +1,41 @@
 //! What login, refresh and device registration share: the device a client describes, the
 //! token pair we hand out, and the device record we answer with.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use crate::db::{Device, DeviceUpdate, devices, tokens};
-use crate::domain::{DeviceId, Platform, PushEnvironment, UserId};
+use crate::domain::{Platform, PushEnvironment, UserId};
 use crate::error::{ApiError, ErrorCode};
 use crate::runtime::AppState;
+pub use steel_protocol::wire::{DeviceInput, DeviceRecord, TokenAnswer as TokenResponse};
+pub use steel_protocol::wire::{
+    MAX_DEVICE_NAME_CHARS, MAX_FCM_TOKEN_BYTES, MAX_PUSH_TOKEN_BYTES, MIN_FCM_TOKEN_BYTES,
+};
 
-pub const MAX_DEVICE_NAME_CHARS: usize = 200;
-/// An APNs device token is 64 hex digits today; 512 leaves Apple room to grow.
-pub const MAX_PUSH_TOKEN_BYTES: usize = 512;
-/// FCM documents no maximum; today's registration tokens are about 160 characters. 1,024
-/// leaves room and keeps the (user, token) index entry far under B-tree's limit.
-pub const MAX_FCM_TOKEN_BYTES: usize = 1024;
-
-/// A device as a client describes it (login's `device`, the register body).
-#[derive(Debug, Deserialize)]
-pub struct DeviceInput {
-    pub device_name: String,
-    pub platform: Platform,
-    #[serde(default)]
-    pub push_token: Option<String>,
-    #[serde(default)]
-    pub push_environment: Option<PushEnvironment>,
-}
-
-impl DeviceInput {
-    pub fn validate(self) -> Result<DeviceUpdate, ApiError> {
-        // Checked as sent (the OpenAPI schema says the same), stored trimmed.
-        let raw = self.device_name.as_str();
-        if !(1..=MAX_DEVICE_NAME_CHARS).contains(&raw.chars().count())
-            || raw.chars().any(char::is_control)
-            || raw.trim().is_empty()
-        {
-            return Err(ApiError::bad_request(
-                ErrorCode::InvalidDeviceName,
-                "device_name must be 1 to 200 characters, not only white space, without control characters",
-            ));
-        }
-        let name = raw.trim();
-        let push_token = match self.push_token.as_deref() {
-            None | Some("") => None,
-            Some(t) => Some(check_push_token(self.platform, t)?.to_owned()),
-        };
-        Ok(DeviceUpdate {
-            device_name: name.to_owned(),
-            platform: self.platform,
-            push_token,
-            push_environment: self.push_environment.unwrap_or(PushEnvironment::Production),
-        })
+/// The device a client described, checked: its name, and a push token of its platform's kind.
+pub fn validate_device(input: DeviceInput) -> Result<DeviceUpdate, ApiError> {
+    // Checked as sent (the OpenAPI schema says the same), stored trimmed.
+    let raw = input.device_name.as_str();
+    if !(1..=MAX_DEVICE_NAME_CHARS).contains(&raw.chars().count())
+        || raw.chars().any(char::is_control)
+        || raw.trim().is_empty()
+    {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidDeviceName,
+            "device_name must be 1 to 200 characters, not only white space, without control characters",
+        ));
     }
+    let name = raw.trim();
+    let push_token = match input.push_token.as_deref() {
+        None | Some("") => None,
+        Some(t) => Some(check_push_token(input.platform, t)?.to_owned()),
+    };
+    Ok(DeviceUpdate {
+        device_name: name.to_owned(),
+        platform: input.platform,
+        push_token,
+        push_environment: input
+            .push_environment
+            .unwrap_or(PushEnvironment::Production),
+    })
 }
 
 /// An FCM registration token's alphabet (base64url and the colon after the instance id).
@@ -83,7 +67,10 @@ fn check_push_token(platform: Platform, t: &str) -> Result<&str, ApiError> {
     };
     match platform {
         Platform::Android if looks_apns(t) => Err(wrong("an APNs")),
-        Platform::Android if (20..=MAX_FCM_TOKEN_BYTES).contains(&t.len()) && fcm_alphabet(t) => {
+        Platform::Android
+            if (MIN_FCM_TOKEN_BYTES..=MAX_FCM_TOKEN_BYTES).contains(&t.len())
+                && fcm_alphabet(t) =>
+        {
             Ok(t)
         }
         Platform::Android => Err(ApiError::bad_request(
@@ -103,18 +90,6 @@ fn check_push_token(platform: Platform, t: &str) -> Result<&str, ApiError> {
     }
 }
 
-/// A device as we show it: never the push token itself.
-#[derive(Debug, Serialize)]
-pub struct DeviceRecord {
-    pub device_id: DeviceId,
-    pub device_name: String,
-    pub platform: Platform,
-    pub push_environment: PushEnvironment,
-    pub has_push_token: bool,
-    pub created_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-}
-
 impl From<&Device> for DeviceRecord {
     fn from(d: &Device) -> Self {
         DeviceRecord {
@@ -127,20 +102,6 @@ impl From<&Device> for DeviceRecord {
             last_seen_at: d.last_seen_at,
         }
     }
-}
-
-/// `{"access_token", "refresh_token", "token_type", "expires_in", "user_id", "device_id"}`,
-/// plus the device record when one was registered.
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub token_type: &'static str,
-    pub expires_in: u64,
-    pub user_id: UserId,
-    pub device_id: Option<DeviceId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub device: Option<DeviceRecord>,
 }
 
 /// Registers `device` (when given) and starts a refresh-token family bound to it, in one
@@ -169,7 +130,7 @@ pub async fn start_session(
     Ok(TokenResponse {
         access_token: state.tokens.issue_access(user_id, device_id)?,
         refresh_token: refresh.token,
-        token_type: "Bearer",
+        token_type: "Bearer".to_owned(),
         expires_in: state.tokens.access_ttl_secs(),
         user_id,
         device_id,

@@ -166,26 +166,28 @@ pub async fn rewind_page(
 ) -> Result<RewoundPage, WriteError> {
     let mut tx = pool.begin().await?;
     let (seq, vault_size, _) = lock_user(&mut tx, user_id).await?;
+    // The last change at or before the moment (versions are stamped in commit order, see
+    // `Writes::commit`). Asked on every page: a resume must name the same target.
+    let target: Option<i64> = super::query_scalar(
+        "SELECT change_seq FROM file_versions
+         WHERE user_id = $1 AND created_at <= $2
+         ORDER BY created_at DESC, change_seq DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(page.as_of)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let target_seq = target.unwrap_or(0);
     let position = match page.resume {
-        Some(p) => p,
-        None => {
-            // The last change at or before the moment (versions are stamped in commit
-            // order, see `Writes::commit`).
-            let target: Option<i64> = super::query_scalar(
-                "SELECT change_seq FROM file_versions
-                 WHERE user_id = $1 AND created_at <= $2
-                 ORDER BY created_at DESC, change_seq DESC LIMIT 1",
-            )
-            .bind(user_id)
-            .bind(page.as_of)
-            .fetch_optional(&mut *tx)
-            .await?;
-            RewindPosition {
-                target_seq: target.unwrap_or(0),
-                head_seq: seq,
-                done_seq: 0,
-            }
-        }
+        // A resume this rewind (same `as_of`) could have answered: same target, a head no
+        // later than the account's, and work left (only a page with more after it answers one).
+        Some(p) if p.target_seq == target_seq && p.head_seq <= seq && p.done_seq < p.head_seq => p,
+        Some(_) => return Err(WriteError::InvalidResume),
+        None => RewindPosition {
+            target_seq,
+            head_seq: seq,
+            done_seq: 0,
+        },
     };
     let rows: Vec<FileState> = super::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM file_state

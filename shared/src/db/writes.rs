@@ -29,6 +29,9 @@ pub enum WriteError {
     /// nothing was written (confirm answers them `not_uploaded` and commits the rest).
     #[error("blobs collected meanwhile: {0:?}")]
     BlobsGone(Vec<ContentHash>),
+    /// A rewind's `resume` that no page of this rewind answered.
+    #[error("resume is not one this rewind answered")]
+    InvalidResume,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -51,6 +54,10 @@ impl From<WriteError> for ApiError {
             WriteError::BlobsGone(_) => {
                 ApiError::internal(anyhow::anyhow!("blobs collected during confirm"))
             }
+            WriteError::InvalidResume => ApiError::bad_request(
+                ErrorCode::InvalidCursor,
+                "resume is not one a rewind answered (send the same as_of it came with)",
+            ),
             WriteError::Database(e) => e.into(),
         }
     }

@@ -4,44 +4,20 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::auth::authenticate;
 use crate::db::{blobs, writes};
-use crate::domain::{ContentHash, VaultPath};
+use crate::domain::ContentHash;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
 use crate::storage::BlobCheck;
 use crate::vault::request::{self, FilesRequest};
 use crate::vault::rules::{Decision, Proposal};
-use crate::vault::{self, Conflict, Rejected};
+use crate::vault::{self, Rejected, describe_conflict};
+use steel_protocol::wire::{ConfirmAnswer, Missing, Versioned};
 
 /// Blobs checked against the bucket at the same time.
 const CHECK_CONCURRENCY: usize = 16;
-
-#[derive(Debug, Serialize)]
-struct Confirmed {
-    path: VaultPath,
-    version: i64,
-    content_hash: ContentHash,
-}
-
-#[derive(Debug, Serialize)]
-struct Missing {
-    path: VaultPath,
-    content_hash: ContentHash,
-    /// `not_uploaded`, or `content_mismatch` when the object is not the promised bytes.
-    code: ErrorCode,
-}
-
-#[derive(Debug, Serialize)]
-struct ConfirmResponse {
-    confirmed: Vec<Confirmed>,
-    conflicts: Vec<Conflict>,
-    missing: Vec<Missing>,
-    rejected: Vec<Rejected>,
-}
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
@@ -113,7 +89,7 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
         missing.push(Missing {
             path: p.path,
             content_hash: p.content.hash,
-            code,
+            code: code.into(),
         });
     }
 
@@ -138,13 +114,13 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
                 missing.extend(lost.into_iter().map(|p| Missing {
                     path: p.path,
                     content_hash: p.content.hash,
-                    code: ErrorCode::NotUploaded,
+                    code: ErrorCode::NotUploaded.into(),
                 }));
             }
             other => break other?,
         }
     };
-    let mut response = ConfirmResponse {
+    let mut response = ConfirmAnswer {
         confirmed: Vec::new(),
         conflicts: Vec::new(),
         missing,
@@ -171,19 +147,13 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
             // learns the server's version.
             (_, row) => {
                 response.conflicts.push(
-                    Conflict::describe(
-                        &state.storage,
-                        user_id,
-                        &p.path,
-                        p.base.get(),
-                        row.as_ref(),
-                    )
-                    .await?,
+                    describe_conflict(&state.storage, user_id, &p.path, p.base.get(), row.as_ref())
+                        .await?,
                 );
                 continue;
             }
         };
-        response.confirmed.push(Confirmed {
+        response.confirmed.push(Versioned {
             path: row.path,
             version: row.version,
             content_hash: row.content_hash,

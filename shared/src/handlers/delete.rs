@@ -2,33 +2,15 @@
 //! version of a file cannot delete it; deleting a deleted file is success. A run of deletes
 //! that looks like an accident (an emptied folder) is held until the caller confirms it.
 
-use serde::Serialize;
-
 use crate::auth::authenticate;
 use crate::db::writes;
-use crate::domain::VaultPath;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
 use crate::vault::request::{self, DeleteRequest};
 use crate::vault::rules::DeleteDecision;
-use crate::vault::{self, Conflict, Rejected};
-
-#[derive(Debug, Serialize)]
-struct Deleted {
-    path: VaultPath,
-    /// The tombstone's version.
-    version: i64,
-    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(Debug, Serialize)]
-struct DeleteResponse {
-    deleted: Vec<Deleted>,
-    conflicts: Vec<Conflict>,
-    not_found: Vec<VaultPath>,
-    rejected: Vec<Rejected>,
-}
+use crate::vault::{self, Rejected, describe_conflict};
+use steel_protocol::wire::{DeleteAnswer, Tombstone};
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
@@ -39,7 +21,7 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
     let (deletes, rejected) = request::parse_deletes(&body.files);
     let guard = (!body.confirm_mass_delete).then_some(app.config.limits.mass_delete);
     let batch = writes::delete_files(&app.db, user_id, caller.device_id, &deletes, guard).await?;
-    let mut response = DeleteResponse {
+    let mut response = DeleteAnswer {
         deleted: Vec::new(),
         conflicts: Vec::new(),
         not_found: Vec::new(),
@@ -61,7 +43,7 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
             }
             (DeleteDecision::Conflict, Some(row)) => {
                 response.conflicts.push(
-                    Conflict::describe(&state.storage, user_id, path, base.get(), Some(&row))
+                    describe_conflict(&state.storage, user_id, path, base.get(), Some(&row))
                         .await?,
                 );
                 continue;
@@ -71,7 +53,7 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
                 continue;
             }
         };
-        response.deleted.push(Deleted {
+        response.deleted.push(Tombstone {
             path: row.path,
             version: row.version,
             deleted_at: row.deleted_at,

@@ -2,27 +2,13 @@
 //! then every object under the user's S3 prefix (see [`crate::purge`]). Afterwards the old
 //! tokens get 401, and a new login with the same Apple/Google id starts an empty account.
 
-use serde::{Deserialize, Serialize};
-
 use crate::auth::authenticate;
 use crate::db::account;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::purge::{self, PURGE_PAGE, PURGE_PAGES_PER_CALL};
 use crate::runtime::AccountState;
-
-#[derive(Debug, Deserialize)]
-struct DeleteAccountRequest {
-    confirm: String,
-}
-
-#[derive(Debug, Serialize)]
-struct DeleteAccountResponse {
-    deleted: bool,
-    objects_deleted: u64,
-    /// False when objects remain; the queued purge finishes the job.
-    purge_complete: bool,
-}
+use steel_protocol::wire::{DeleteAccountAnswer, DeleteAccountRequest};
 
 pub async fn handle(state: &AccountState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate(&state.app, &request).await?;
@@ -52,7 +38,7 @@ pub async fn handle(state: &AccountState, request: ApiRequest) -> Result<ApiResp
             (0, false)
         }
     };
-    ApiResponse::ok(&DeleteAccountResponse {
+    ApiResponse::ok(&DeleteAccountAnswer {
         deleted: true,
         objects_deleted,
         purge_complete,

@@ -1,47 +1,17 @@
 //! `GET /vault/deleted?cursor=&limit=`: the user's deleted notes, most recently deleted
 //! first, each with the last live version a restore would bring back.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-
 use crate::auth::authenticate;
 use crate::db::history::{self, DeletedNote};
-use crate::domain::{ContentHash, VaultPath};
 use crate::error::ApiError;
 use crate::handlers::history::DeviceRef;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 use crate::vault::request::{page_limit, parse_page_cursor};
+use steel_protocol::wire::{self as wire, DeletedAnswer, LastLive};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
-
-#[derive(Debug, Serialize)]
-struct LastLive {
-    version: i64,
-    content_hash: ContentHash,
-    size_bytes: i64,
-    /// Whether its bytes are still stored (a restore of it works).
-    restorable: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct Deleted {
-    path: VaultPath,
-    /// The tombstone's version: the `base_version` of a restore.
-    version: i64,
-    deleted_at: Option<DateTime<Utc>>,
-    deleted_by: Option<DeviceRef>,
-    /// What a restore brings back (null if the note never had bytes kept).
-    last_version: Option<LastLive>,
-}
-
-#[derive(Debug, Serialize)]
-struct DeletedResponse {
-    files: Vec<Deleted>,
-    /// Send it as `cursor` for earlier deletions; null on the last page.
-    next_cursor: Option<String>,
-}
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate(state, &request).await?;
@@ -53,14 +23,14 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     let next_cursor = more
         .then(|| notes.last().map(|n| format!("d{}", n.change_seq)))
         .flatten();
-    ApiResponse::ok(&DeletedResponse {
+    ApiResponse::ok(&DeletedAnswer {
         files: notes.into_iter().map(deleted).collect(),
         next_cursor,
     })
 }
 
-fn deleted(n: DeletedNote) -> Deleted {
-    Deleted {
+fn deleted(n: DeletedNote) -> wire::DeletedNote {
+    wire::DeletedNote {
         path: n.path,
         version: n.version,
         deleted_at: n.deleted_at,

@@ -1,28 +1,18 @@
 //! `GET /vault/history?path=&cursor=&limit=`: the versions of one note, newest first, with
 //! the device that made each. Past versions' bytes are read with `pull` by version.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-
 use crate::auth::authenticate;
 use crate::db::history::{self, Author, VersionEntry};
-use crate::domain::{ContentHash, VaultPath};
+use crate::domain::VaultPath;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 use crate::vault::request::{page_limit, parse_page_cursor};
+pub use steel_protocol::wire::DeviceRef;
+use steel_protocol::wire::{HistoryAnswer, HistoryVersion};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
-
-/// The device that made a change: its id, and its name now (`"removed device"` once it is
-/// signed out for good).
-#[derive(Debug, Serialize)]
-pub struct DeviceRef {
-    device_id: crate::domain::DeviceId,
-    device_name: String,
-    removed: bool,
-}
 
 impl From<Author> for DeviceRef {
     fn from(a: Author) -> Self {
@@ -32,25 +22,6 @@ impl From<Author> for DeviceRef {
             device_name: a.device_name.unwrap_or_else(|| "removed device".into()),
         }
     }
-}
-
-#[derive(Debug, Serialize)]
-struct Version {
-    version: i64,
-    content_hash: ContentHash,
-    size_bytes: i64,
-    is_deleted: bool,
-    created_at: DateTime<Utc>,
-    /// Null when the change came with a token bound to no device.
-    device: Option<DeviceRef>,
-}
-
-#[derive(Debug, Serialize)]
-struct HistoryResponse {
-    path: VaultPath,
-    versions: Vec<Version>,
-    /// Send it as `cursor` for the older versions; null on the last page.
-    next_cursor: Option<String>,
 }
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -77,15 +48,15 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     let next_cursor = more
         .then(|| entries.last().map(|e| format!("v{}", e.version)))
         .flatten();
-    ApiResponse::ok(&HistoryResponse {
+    ApiResponse::ok(&HistoryAnswer {
         path,
         versions: entries.into_iter().map(version).collect(),
         next_cursor,
     })
 }
 
-fn version(e: VersionEntry) -> Version {
-    Version {
+fn version(e: VersionEntry) -> HistoryVersion {
+    HistoryVersion {
         version: e.version,
         content_hash: e.content_hash,
         size_bytes: e.size_bytes,

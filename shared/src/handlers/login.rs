@@ -1,28 +1,16 @@
 //! `POST /auth/login`: a Sign in with Apple / Google identity token in, our tokens out.
 
-use serde::Deserialize;
-
-use crate::auth::session::{DeviceInput, start_session};
+use crate::auth::session::{start_session, validate_device};
 use crate::db::users;
-use crate::domain::Provider;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::LoginState;
-
-#[derive(Debug, Deserialize)]
-struct LoginRequest {
-    provider: Provider,
-    identity_token: String,
-    #[serde(default)]
-    nonce: Option<String>,
-    #[serde(default)]
-    device: Option<DeviceInput>,
-}
+use steel_protocol::wire::LoginRequest;
 
 pub async fn handle(state: &LoginState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let body: LoginRequest = request.json()?;
     // Refuse a bad device description before doing any remote work.
-    let device = body.device.map(DeviceInput::validate).transpose()?;
+    let device = body.device.map(validate_device).transpose()?;
     let printable = |n: &str| n.bytes().all(|b| (0x20..=0x7e).contains(&b));
     if body
         .nonce

@@ -5,28 +5,13 @@
 //! families bound to the caller's device are revoked. `{"all_devices": true}` revokes every
 //! refresh token of the user.
 
-use serde::{Deserialize, Serialize};
-
 use crate::auth::authenticate;
 use crate::auth::tokens::hash_refresh_token;
 use crate::db::account;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
-
-#[derive(Debug, Default, Deserialize)]
-struct LogoutRequest {
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    all_devices: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct LogoutResponse {
-    revoked_tokens: u64,
-    all_devices: bool,
-}
+use steel_protocol::wire::{LogoutAnswer, LogoutRequest};
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate(state, &request).await?;
@@ -54,7 +39,7 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
             "this access token is not bound to a device: send the refresh_token to revoke",
         ));
     };
-    ApiResponse::ok(&LogoutResponse {
+    ApiResponse::ok(&LogoutAnswer {
         revoked_tokens: revoked,
         all_devices: body.all_devices,
     })

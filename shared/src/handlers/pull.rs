@@ -3,57 +3,16 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use crate::auth::authenticate;
 use crate::db::files;
-use crate::domain::{ContentHash, VaultPath};
+use crate::domain::VaultPath;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::VaultState;
 use crate::storage::PRESIGN_TTL;
 use crate::vault::Rejected;
 use crate::vault::request;
-
-#[derive(Debug, Deserialize)]
-struct VersionRef {
-    path: String,
-    version: serde_json::Number,
-}
-
-#[derive(Debug, Deserialize)]
-struct PullRequest {
-    #[serde(default)]
-    paths: Option<Vec<String>>,
-    #[serde(default)]
-    files: Option<Vec<VersionRef>>,
-}
-
-#[derive(Debug, Serialize)]
-struct Download {
-    path: VaultPath,
-    version: i64,
-    content_hash: ContentHash,
-    size_bytes: i64,
-    download_url: String,
-    expires_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize)]
-struct Deleted {
-    path: VaultPath,
-    version: i64,
-    deleted_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize)]
-struct PullResponse {
-    files: Vec<Download>,
-    deleted: Vec<Deleted>,
-    not_found: Vec<VaultPath>,
-    rejected: Vec<Rejected>,
-}
+use steel_protocol::wire::{Download, PullAnswer, PullRequest, Tombstone};
 
 pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
@@ -61,7 +20,7 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
     let body: PullRequest = request.json()?;
     let user_id = caller.user_id;
     let storage = &state.storage;
-    let mut response = PullResponse {
+    let mut response = PullAnswer {
         files: Vec::new(),
         deleted: Vec::new(),
         not_found: Vec::new(),
@@ -138,7 +97,7 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         };
         match found {
             None => response.not_found.push(path),
-            Some((version, _, _, true, deleted_at)) => response.deleted.push(Deleted {
+            Some((version, _, _, true, deleted_at)) => response.deleted.push(Tombstone {
                 path,
                 version,
                 deleted_at,

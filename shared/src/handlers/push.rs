@@ -5,8 +5,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde::Serialize;
-
 use crate::auth::authenticate;
 use crate::db::uploads::{self, Granted};
 use crate::db::{blobs, files, users};
@@ -17,39 +15,8 @@ use crate::runtime::VaultState;
 use crate::storage::{PRESIGN_TTL, PresignedRequest};
 use crate::vault::request::{self, FilesRequest};
 use crate::vault::rules::{self, Decision, Room};
-use crate::vault::{Conflict, Rejected};
-
-#[derive(Debug, Serialize)]
-struct Upload {
-    path: VaultPath,
-    base_version: i64,
-    content_hash: ContentHash,
-    size_bytes: i64,
-    /// Null when the server already holds these bytes: confirm straight away.
-    upload_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    method: Option<String>,
-    /// Send exactly these headers with the PUT; they are part of the signature.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    headers: Option<BTreeMap<String, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(Debug, Serialize)]
-struct Unchanged {
-    path: VaultPath,
-    version: i64,
-    content_hash: ContentHash,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct PushResponse {
-    uploads: Vec<Upload>,
-    unchanged: Vec<Unchanged>,
-    conflicts: Vec<Conflict>,
-    rejected: Vec<Rejected>,
-}
+use crate::vault::{Rejected, describe_conflict};
+use steel_protocol::wire::{PushAnswer, Upload, Versioned};
 
 pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
@@ -95,9 +62,9 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
     let asked: Vec<(ContentHash, i64)> = asked.into_iter().collect();
     allow_uploads(app, user_id, &asked).await?;
 
-    let mut response = PushResponse {
+    let mut response = PushAnswer {
         rejected,
-        ..PushResponse::default()
+        ..PushAnswer::default()
     };
     for (p, decision) in proposals.into_iter().zip(decisions) {
         let row = current.get(&p.path);
@@ -106,14 +73,14 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
             // same edit made on two devices. Nothing to upload.
             Decision::Unchanged | Decision::SameContentNewer => {
                 let row = row.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no row")))?;
-                response.unchanged.push(Unchanged {
+                response.unchanged.push(Versioned {
                     path: p.path,
                     version: row.version,
                     content_hash: row.content_hash,
                 });
             }
             Decision::Conflict => response.conflicts.push(
-                Conflict::describe(&state.storage, user_id, &p.path, p.base.get(), row).await?,
+                describe_conflict(&state.storage, user_id, &p.path, p.base.get(), row).await?,
             ),
             Decision::CaseConflict { existing } => response
                 .rejected

@@ -1,18 +1,12 @@
 //! `POST /auth/refresh`: rotate a refresh token, answer a new token pair.
 
-use serde::Deserialize;
-
 use crate::auth::session::TokenResponse;
 use crate::auth::tokens::hash_refresh_token;
 use crate::db::tokens::{self, Rotation};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
-
-#[derive(Debug, Deserialize)]
-struct RefreshRequest {
-    refresh_token: String,
-}
+use steel_protocol::wire::RefreshRequest;
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let body: RefreshRequest = request.json()?;
@@ -40,7 +34,7 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     ApiResponse::ok(&TokenResponse {
         access_token: state.tokens.issue_access(user_id, device_id)?,
         refresh_token: next.token,
-        token_type: "Bearer",
+        token_type: "Bearer".to_owned(),
         expires_in: state.tokens.access_ttl_secs(),
         user_id,
         device_id,

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::auth::authenticate;
-use crate::auth::session::{DeviceInput, DeviceRecord, start_session};
+use crate::auth::session::{DeviceInput, DeviceRecord, start_session, validate_device};
 use crate::db::devices;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
@@ -12,7 +12,7 @@ use crate::runtime::AppState;
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate(state, &request).await?;
-    let update = request.json::<DeviceInput>()?.validate()?;
+    let update = validate_device(request.json::<DeviceInput>()?)?;
     match caller.device_id {
         Some(device_id) => {
             let device = devices::update_device(&state.db, caller.user_id, device_id, &update)

@@ -6,48 +6,25 @@
 //! quota and announce one change notice, so other devices pull the result as any change.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::auth::{Caller, authenticate};
 use crate::db::recovery::{self, RestoreDecision, RestoreRequest, RewindPage, RewindPosition};
-use crate::domain::{ContentHash, VaultPath};
+use crate::domain::VaultPath;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
 use crate::vault::recovery::RewindDecision;
 use crate::vault::request::{self, PathParser};
 use crate::vault::rules::Decision;
-use crate::vault::{self, Conflict, Rejected};
+use crate::vault::{self, Rejected, describe_conflict};
+use steel_protocol::wire::{self as wire, RestoreAnswer, RestoreEntry, Restored, RewindAnswer};
 
 pub const DEFAULT_REWIND_PAGE: u32 = 1000;
 pub const MAX_REWIND_PAGE: u32 = 5000;
 
-#[derive(Debug, Deserialize)]
-struct RestoreEntry {
-    path: String,
-    version: serde_json::Number,
-    base_version: serde_json::Number,
-}
-
-#[derive(Debug, Deserialize)]
-struct RestoreBody {
-    #[serde(default)]
-    files: Option<Vec<RestoreEntry>>,
-    #[serde(default)]
-    as_of: Option<String>,
-    #[serde(default)]
-    prefix: Option<String>,
-    #[serde(default)]
-    remove_newer: bool,
-    #[serde(default)]
-    resume: Option<String>,
-    #[serde(default)]
-    limit: Option<u32>,
-}
-
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate(&state.app, &request).await?;
-    let body: RestoreBody = request.json()?;
+    let body: wire::RestoreRequest = request.json()?;
     let rewind_fields =
         body.prefix.is_some() || body.remove_newer || body.resume.is_some() || body.limit.is_some();
     match (body.files, body.as_of) {
@@ -74,24 +51,6 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
     }
 }
 
-#[derive(Debug, Serialize)]
-struct Restored {
-    path: VaultPath,
-    /// The note's version now.
-    version: i64,
-    content_hash: ContentHash,
-    /// The version whose bytes it has.
-    restored_from: i64,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct RestoreResponse {
-    restored: Vec<Restored>,
-    conflicts: Vec<Conflict>,
-    not_found: Vec<VaultPath>,
-    rejected: Vec<Rejected>,
-}
-
 async fn restore_files(
     state: &WriteState,
     caller: &Caller,
@@ -100,7 +59,7 @@ async fn restore_files(
     request::check_count(entries.len())?;
     let limits = &state.app.config.limits;
     let mut paths = PathParser::default();
-    let mut response = RestoreResponse::default();
+    let mut response = RestoreAnswer::default();
     let mut requests = Vec::new();
     for e in &entries {
         let parsed = paths.parse(&e.path).and_then(|path| {
@@ -166,7 +125,7 @@ async fn restore_files(
                 .push(Rejected::quota_exceeded(path, limits.vault_quota_bytes)),
             // A stale base (or another device already made it so): a conflict.
             (RestoreDecision::Write(_), row) => response.conflicts.push(
-                Conflict::describe(
+                describe_conflict(
                     &state.storage,
                     caller.user_id,
                     path,
@@ -188,7 +147,7 @@ fn rewind_request(
     prefix: Option<String>,
     remove_newer: bool,
     resume: Option<String>,
-    limit: Option<u32>,
+    limit: Option<serde_json::Number>,
 ) -> Result<RewindPage, ApiError> {
     let as_of = DateTime::parse_from_rfc3339(as_of)
         .map_err(|_| {
@@ -218,9 +177,9 @@ fn rewind_request(
         None | Some("") => None,
         Some(folder) => Some(format!("{}/", VaultPath::parse(folder)?)),
     };
-    let limit = match limit {
+    let limit = match limit.map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok())) {
         None => DEFAULT_REWIND_PAGE,
-        Some(n) if (1..=MAX_REWIND_PAGE).contains(&n) => n,
+        Some(Some(n)) if (1..=MAX_REWIND_PAGE).contains(&n) => n,
         Some(_) => {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidLimit,
@@ -258,7 +217,10 @@ fn parse_resume(raw: &str) -> Result<RewindPosition, ApiError> {
         .collect::<Option<_>>()
         .ok_or_else(bad)?;
     match numbers[..] {
-        [target_seq, head_seq, done_seq] if target_seq <= head_seq && done_seq <= head_seq => {
+        // Only a page with more after it answers a resume: some done, some left.
+        [target_seq, head_seq, done_seq]
+            if target_seq <= head_seq && 0 < done_seq && done_seq < head_seq =>
+        {
             Ok(RewindPosition {
                 target_seq,
                 head_seq,
@@ -271,23 +233,6 @@ fn parse_resume(raw: &str) -> Result<RewindPosition, ApiError> {
 
 fn format_resume(p: &RewindPosition) -> String {
     format!("r{}.{}.{}", p.target_seq, p.head_seq, p.done_seq)
-}
-
-#[derive(Debug, Default, Serialize)]
-struct RewindResponse {
-    /// Notes given back the content they had then.
-    restored: u64,
-    /// Notes deleted: deleted then, or created later with `remove_newer`.
-    deleted: u64,
-    /// Notes already as they were then.
-    unchanged: u64,
-    /// Notes created later and kept.
-    kept_newer: u64,
-    /// Notes left as they are, with why (`content_gone`, `case_conflict`, `quota_exceeded`).
-    skipped: Vec<Rejected>,
-    /// Send it back as `resume` (with the same `as_of`) for the next page; null when done.
-    resume: Option<String>,
-    has_more: bool,
 }
 
 async fn rewind(
@@ -304,10 +249,10 @@ async fn rewind(
         quota,
     )
     .await?;
-    let mut response = RewindResponse {
+    let mut response = RewindAnswer {
         has_more: done.has_more,
         resume: done.has_more.then(|| format_resume(&done.position)),
-        ..RewindResponse::default()
+        ..RewindAnswer::default()
     };
     let mut changed = Vec::new();
     for outcome in done.outcomes {

@@ -4,29 +4,17 @@
 //! report is no longer there, so the device must compare a full listing instead.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use crate::auth::authenticate;
 use crate::db::{FileState, files};
-use crate::domain::{ContentHash, Cursor, DeviceId, VaultPath};
+use crate::domain::Cursor;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
+use steel_protocol::wire::{StateAnswer, StateFile};
 
 pub const DEFAULT_LIMIT: u32 = 1000;
 pub const MAX_LIMIT: u32 = 5000;
-
-#[derive(Debug, Serialize)]
-struct StateFile {
-    path: VaultPath,
-    version: i64,
-    content_hash: ContentHash,
-    size_bytes: i64,
-    updated_at: DateTime<Utc>,
-    updated_by: Option<DeviceId>,
-    is_deleted: bool,
-    deleted_at: Option<DateTime<Utc>>,
-}
 
 impl From<FileState> for StateFile {
     fn from(f: FileState) -> Self {
@@ -41,16 +29,6 @@ impl From<FileState> for StateFile {
             deleted_at: f.deleted_at,
         }
     }
-}
-
-#[derive(Debug, Serialize)]
-struct StateResponse {
-    files: Vec<StateFile>,
-    /// `c<seq>`: a position in the change feed, to store; `l<seq>` (only with `has_more`):
-    /// the next page of a full listing, not to be stored.
-    cursor: String,
-    has_more: bool,
-    server_time: DateTime<Utc>,
 }
 
 /// A feed cursor (`c<seq>`) or a full listing's page cursor (`l<seq>`, true).
@@ -146,7 +124,7 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     } else {
         page.cursor.to_string()
     };
-    ApiResponse::ok(&StateResponse {
+    ApiResponse::ok(&StateAnswer {
         files: page.files.into_iter().map(StateFile::from).collect(),
         cursor,
         has_more: page.has_more,

@@ -9,7 +9,7 @@ pub mod request;
 pub mod rules;
 pub mod uploads;
 
-pub use answer::{Conflict, Rejected};
+pub use answer::{Conflict, Rejected, describe_conflict};
 
 use crate::auth::Caller;
 use crate::domain::{Cursor, VaultPath};

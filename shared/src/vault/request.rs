@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
 use serde_json::Number;
 
 use crate::domain::{ContentHash, VaultPath, Version};
@@ -13,37 +12,8 @@ use crate::vault::answer::Rejected;
 use crate::vault::rules::{Content, Proposal};
 
 /// Most files one request may name.
-pub const MAX_FILES_PER_REQUEST: usize = 1000;
-
-/// A file as push and confirm receive it, before validation.
-#[derive(Debug, Deserialize)]
-pub struct FileEntry {
-    pub path: String,
-    pub base_version: Number,
-    pub content_hash: String,
-    pub size_bytes: Number,
-}
-
-/// The body of push and confirm.
-#[derive(Debug, Deserialize)]
-pub struct FilesRequest {
-    pub files: Vec<FileEntry>,
-}
-
-/// A tombstone as delete receives it.
-#[derive(Debug, Deserialize)]
-pub struct DeleteEntry {
-    pub path: String,
-    pub base_version: Number,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct DeleteRequest {
-    pub files: Vec<DeleteEntry>,
-    /// Goes past the mass-delete guard: the caller means it.
-    #[serde(default)]
-    pub confirm_mass_delete: bool,
-}
+pub use steel_protocol::wire::MAX_FILES_PER_REQUEST;
+pub use steel_protocol::wire::{DeleteEntry, DeleteRequest, FileEntry, FilesRequest};
 
 pub fn check_count(n: usize) -> Result<(), ApiError> {
     if n > MAX_FILES_PER_REQUEST {
@@ -215,7 +185,7 @@ mod tests {
 
     fn code_of(base: &str, size: &str) -> Option<ErrorCode> {
         let (_, rejected) = parse_files(&[entry(base, size)], 100);
-        rejected.first().map(|r| r.code)
+        rejected.first().and_then(|r| r.code.known())
     }
 
     #[test]
@@ -253,7 +223,10 @@ mod tests {
             let entry: DeleteEntry =
                 serde_json::from_str(&format!(r#"{{"path": "a.md", "base_version": {base}}}"#))
                     .expect("entry");
-            parse_deletes(&[entry]).1.first().map(|r| r.code)
+            parse_deletes(&[entry])
+                .1
+                .first()
+                .and_then(|r| r.code.known())
         };
         assert_eq!(parse("0"), Some(ErrorCode::InvalidBaseVersion));
         assert_eq!(
