@@ -21,6 +21,11 @@ phase "cargo fmt --check"
 cargo fmt --all -- --check
 phase "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The contract crates build for the browser too (no I/O, no OS randomness).
+phase "wasm32 check (contract crates)"
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+  || rustup target add wasm32-unknown-unknown
+cargo check --locked --target wasm32-unknown-unknown -p steel-protocol
 phase "cargo test (backend, in-process against the services)"
 rm -f target/tmp/fault-cells-*
 cargo test --workspace --locked --exclude steel-sync 2>&1 | tee .tools/cargo-test.log

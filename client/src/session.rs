@@ -21,14 +21,13 @@ pub struct Session {
 }
 
 /// The token answer of `/auth/login` and `/auth/refresh`.
-#[derive(Debug, Deserialize)]
-pub struct TokenAnswer {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub expires_in: i64,
-    pub user_id: String,
-    #[serde(default)]
-    pub device_id: Option<String>,
+pub use steel_protocol::wire::TokenAnswer;
+
+/// When an access token that lives `expires_in` seconds expires. Clamped to a year: the
+/// server's number is not trusted to fit chrono's range.
+fn expiry(expires_in: u64) -> DateTime<Utc> {
+    let secs = i64::try_from(expires_in.min(365 * 24 * 3600)).unwrap_or(0);
+    Utc::now() + chrono::Duration::seconds(secs)
 }
 
 impl Session {
@@ -39,12 +38,12 @@ impl Session {
     pub fn from_answer(api_url: &str, device_name: &str, answer: TokenAnswer) -> Self {
         Session {
             api_url: api_url.trim_end_matches('/').to_owned(),
-            user_id: answer.user_id,
-            device_id: answer.device_id,
+            user_id: answer.user_id.to_string(),
+            device_id: answer.device_id.map(|d| d.to_string()),
             device_name: device_name.to_owned(),
             access_token: answer.access_token,
             refresh_token: answer.refresh_token,
-            access_expires_at: Utc::now() + chrono::Duration::seconds(answer.expires_in),
+            access_expires_at: expiry(answer.expires_in),
         }
     }
 
@@ -52,7 +51,7 @@ impl Session {
     pub fn update(&mut self, answer: TokenAnswer) {
         self.access_token = answer.access_token;
         self.refresh_token = answer.refresh_token;
-        self.access_expires_at = Utc::now() + chrono::Duration::seconds(answer.expires_in);
+        self.access_expires_at = expiry(answer.expires_in);
     }
 
     /// True when the access token has expired or will within a minute.

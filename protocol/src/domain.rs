@@ -119,10 +119,43 @@ impl VaultPath {
     }
 
     /// The key under which paths that differ only by letter case collide, as they do on
-    /// the case-insensitive file systems of iOS and macOS.
+    /// the case-insensitive file systems of iOS and macOS: the NFC path in full Unicode
+    /// lower case, normalised to NFC again. The one definition the server (one live note per
+    /// key) and every device (twins refused before any request; encrypted vaults' path keys)
+    /// share. It depends on the Unicode tables of [`CASE_KEY_UNICODE`] and [`NFC_UNICODE`],
+    /// which a test pins: a toolchain or crate update that moves them fails it.
     pub fn case_key(&self) -> String {
         self.0.to_lowercase().nfc().collect()
     }
+}
+
+/// The Unicode version of the lower-case mapping [`VaultPath::case_key`] uses (Rust's `char`
+/// tables of the pinned toolchain).
+pub const CASE_KEY_UNICODE: (u8, u8, u8) = char::UNICODE_VERSION;
+/// The Unicode version of the NFC tables (the `unicode-normalization` crate, pinned in
+/// `Cargo.lock`).
+pub const NFC_UNICODE: (u8, u8, u8) = unicode_normalization::UNICODE_VERSION;
+
+/// Pairs of paths that name one note on a case-insensitive file system (the same
+/// [`VaultPath::case_key`]): the first path seen with a key, and each later one. The server
+/// keeps one live note per key; a device reports these before sending anything.
+pub fn case_twins<'a>(
+    paths: impl IntoIterator<Item = &'a VaultPath>,
+) -> Vec<(VaultPath, VaultPath)> {
+    let mut first: std::collections::HashMap<String, &VaultPath> = std::collections::HashMap::new();
+    let mut twins = Vec::new();
+    for path in paths {
+        match first.entry(path.case_key()) {
+            std::collections::hash_map::Entry::Occupied(seen) if *seen.get() != path => {
+                twins.push(((*seen.get()).clone(), path.clone()));
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {}
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(path);
+            }
+        }
+    }
+    twins
 }
 
 impl TryFrom<String> for VaultPath {

@@ -140,3 +140,43 @@ fn enums_parse_their_wire_names() {
     assert_eq!("google".parse::<Provider>(), Ok(Provider::Google));
     assert_eq!(Platform::ALL.len(), 3);
 }
+
+#[test]
+fn the_case_key_tables_are_pinned() {
+    // Moving either changes which names collide (and, in encrypted vaults, every path key):
+    // such an update is a format change, made on purpose with new test vectors.
+    assert_eq!(CASE_KEY_UNICODE, (17, 0, 0), "char::UNICODE_VERSION moved");
+    assert_eq!(
+        NFC_UNICODE,
+        (18, 0, 0),
+        "unicode-normalization's tables moved"
+    );
+}
+
+#[test]
+fn case_twins_name_both_paths() {
+    let paths: Vec<VaultPath> = [
+        "Notes/Todo.md",
+        "a.md",
+        "notes/TODO.md",
+        "Notes/Todo.md",
+        "Cafe\u{301}.md",
+        "CAFÉ.md",
+    ]
+    .iter()
+    .map(|p| VaultPath::parse(p).expect("valid"))
+    .collect();
+    let twins = case_twins(&paths);
+    let named: Vec<(&str, &str)> = twins
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            ("Notes/Todo.md", "notes/TODO.md"),
+            ("Caf\u{e9}.md", "CAF\u{c9}.md")
+        ]
+    );
+    assert!(case_twins(&paths[..2]).is_empty());
+}

@@ -7,8 +7,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::vault::recovery::MassDeletePolicy;
-
 /// Everything a function may need. Settings only some functions use are `Option`s; the
 /// function asks for them at cold start through the `require_*` methods.
 #[derive(Clone)]
@@ -456,6 +454,20 @@ impl Env<'_> {
         }
     }
 }
+
+/// When a run of deletes is held for the user to confirm: more than `min_files` tombstones
+/// within the last hour **and** more than `fraction_ppm` (parts per million) of the notes
+/// that were live before them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MassDeletePolicy {
+    pub min_files: u64,
+    pub fraction_ppm: u32,
+}
+
+/// Keys per bucket listing page of the janitor's sweep (tests use smaller pages).
+pub const SWEEP_PAGE: i32 = 1000;
+/// Versions the janitor looks at per history statement (tests use smaller batches).
+pub const HISTORY_BATCH: i64 = 1000;
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

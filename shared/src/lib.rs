@@ -2,13 +2,14 @@
 //!
 //! - [`auth`]: our tokens, identity-provider tokens, the bearer check.
 //! - [`config`]: settings read once per cold start.
-//! - [`domain`]: types parsed at the boundary (`VaultPath`, `ContentHash`, `Cursor`, ids).
+//! - [`domain`]: types parsed at the boundary (`VaultPath`, `ContentHash`, `Cursor`, ids),
+//!   defined in `steel-protocol` with every request and answer body, shared with devices.
 //! - [`db`]: the Postgres schema's typed queries.
 //! - [`deploy`]: `migrate` as a CloudFormation custom resource (migrations on every deploy).
 //! - [`error`]: the one error type and its HTTP mapping.
 //! - [`http`]: API Gateway HTTP API events in, responses out.
 //! - [`handlers`]: one module per HTTP function.
-//! - [`vault`]: the sync rules, and the request and answer shapes of the vault endpoints.
+//! - [`vault`]: the sync rules, pure, below the database layer that loads what they decide.
 //! - [`storage`]: the vault bucket: content-addressed blobs, presigned URLs, verification.
 //! - [`queue`], [`messages`]: sending to our SQS queues, and the messages on them.
 //! - [`notifier`]: SQS change notices to APNs silent pushes.
@@ -37,4 +38,7 @@ pub mod telemetry;
 pub mod vault;
 
 pub use config::Config;
+
+#[cfg(test)]
+mod layering_tests;
 pub use error::ApiError;

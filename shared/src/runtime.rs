@@ -29,6 +29,16 @@ pub struct AppState {
     pub tokens: Arc<TokenIssuer>,
 }
 
+impl crate::auth::AuthContext for AppState {
+    fn tokens(&self) -> &TokenIssuer {
+        &self.tokens
+    }
+
+    fn db(&self) -> &PgPool {
+        &self.db
+    }
+}
+
 impl AppState {
     /// Reads the environment (and the secrets it names, see [`crate::secrets`]) and opens a
     /// lazy pool. Fails (and with it the cold start) on any missing or malformed setting.
@@ -181,9 +191,9 @@ pub struct JanitorState {
     /// The part of the bucket the sweep lists: all of it (`None`) in production; one
     /// user's prefix in tests that share a bucket.
     pub sweep_prefix: Option<String>,
-    /// Keys per bucket listing page ([`crate::janitor::SWEEP_PAGE`]; smaller in tests).
+    /// Keys per bucket listing page ([`crate::config::SWEEP_PAGE`]; smaller in tests).
     pub sweep_page: i32,
-    /// Versions per history batch ([`crate::janitor::HISTORY_BATCH`]; smaller in tests).
+    /// Versions per history batch ([`crate::config::HISTORY_BATCH`]; smaller in tests).
     pub history_batch: i64,
 }
 
@@ -194,8 +204,8 @@ impl JanitorState {
             storage: app.storage(&sdk),
             app,
             sweep_prefix: None,
-            sweep_page: crate::janitor::SWEEP_PAGE,
-            history_batch: crate::janitor::HISTORY_BATCH,
+            sweep_page: crate::config::SWEEP_PAGE,
+            history_batch: crate::config::HISTORY_BATCH,
         }
     }
 }

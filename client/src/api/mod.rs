@@ -3,7 +3,6 @@
 //! counted in [`TransferStats`]. The request and answer bodies are in [`wire`].
 
 mod recovery;
-mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,18 +10,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
-use serde::Deserialize;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
 use crate::error::{Result, SyncError};
 use crate::faults::{Fault, Faults, NoFaults, Op};
 use crate::session::{Session, TokenAnswer};
 
-pub use wire::{
-    ConfirmAnswer, ConflictInfo, DeleteAnswer, DeleteEntry, Download, FileEntry, Missing,
-    PullAnswer, PushAnswer, Rejected, RemoteFile, StatePage, Upload, Versioned,
+use steel_protocol::error::ErrorBody;
+pub use steel_protocol::wire::{
+    ConfirmAnswer, Conflict, DeleteAnswer, DeleteEntry, DeleteRequest, Download, FileEntry,
+    FilesRequest, Missing, PullAnswer, PullRequest, PushAnswer, Rejected, StateAnswer, StateFile,
+    Upload, VersionRef, Versioned,
 };
+use steel_protocol::wire::{DeviceInput, LoginRequest, RefreshRequest};
 
 /// Most files one push, confirm, pull or delete may name (the server's limit).
 pub const BATCH: usize = 1000;
@@ -45,17 +46,6 @@ impl TransferStats {
             self.bytes_received.load(Ordering::Relaxed),
         )
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorDetail {
-    code: String,
-    message: String,
 }
 
 /// One signed-in vault's connection to the API.
@@ -123,11 +113,20 @@ impl Api {
     ) -> Result<Session> {
         let http = http_client();
         let url = format!("{}/auth/login", api_url.trim_end_matches('/'));
-        let body = json!({
-            "provider": provider,
-            "identity_token": identity_token,
-            "device": {"device_name": device_name, "platform": platform},
-        });
+        let parse = |what: &str, value: &str| {
+            SyncError::Other(format!("{what} {value:?}: {}", "not one the API knows"))
+        };
+        let body = LoginRequest {
+            provider: provider.parse().map_err(|_| parse("provider", provider))?,
+            identity_token: identity_token.to_owned(),
+            nonce: None,
+            device: Some(DeviceInput {
+                device_name: device_name.to_owned(),
+                platform: platform.parse().map_err(|_| parse("platform", platform))?,
+                push_token: None,
+                push_environment: None,
+            }),
+        };
         let response = http
             .post(&url)
             .json(&body)
@@ -143,7 +142,9 @@ impl Api {
         let response = self
             .http
             .post(&url)
-            .json(&json!({"refresh_token": session.refresh_token}))
+            .json(&RefreshRequest {
+                refresh_token: session.refresh_token.clone(),
+            })
             .send()
             .await
             .map_err(|e| network(Op::Refresh, e))?;
@@ -173,12 +174,12 @@ impl Api {
         Ok((session.api_url.clone(), session.access_token.clone()))
     }
 
-    async fn call<T: DeserializeOwned>(
+    async fn call<T: DeserializeOwned, B: Serialize>(
         &self,
         op: Op,
         method: Method,
         path_and_query: &str,
-        body: Option<&Value>,
+        body: Option<&B>,
     ) -> Result<T> {
         let body_bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let mut refreshed = false;
@@ -275,22 +276,26 @@ impl Api {
     }
 
     /// `GET /vault/state` from a cursor (`None`: the whole vault).
-    pub async fn state(&self, cursor: Option<&str>, limit: u32) -> Result<StatePage> {
+    pub async fn state(&self, cursor: Option<&str>, limit: u32) -> Result<StateAnswer> {
         let query = match cursor {
             Some(c) => format!("/vault/state?cursor={c}&limit={limit}"),
             None => format!("/vault/state?limit={limit}"),
         };
-        self.call(Op::State, Method::GET, &query, None).await
+        self.call(Op::State, Method::GET, &query, None::<&()>).await
     }
 
     pub async fn push(&self, files: &[FileEntry]) -> Result<PushAnswer> {
-        let body = json!({ "files": files });
+        let body = FilesRequest {
+            files: files.to_vec(),
+        };
         self.call(Op::Push, Method::POST, "/vault/push", Some(&body))
             .await
     }
 
     pub async fn confirm(&self, files: &[FileEntry]) -> Result<ConfirmAnswer> {
-        let body = json!({ "files": files });
+        let body = FilesRequest {
+            files: files.to_vec(),
+        };
         self.call(
             Op::Confirm,
             Method::POST,
@@ -302,18 +307,27 @@ impl Api {
 
     /// Download URLs of the current versions.
     pub async fn pull_current(&self, paths: &[String]) -> Result<PullAnswer> {
-        let body = json!({ "paths": paths });
+        let body = PullRequest {
+            paths: Some(paths.to_vec()),
+            files: None,
+        };
         self.call(Op::Pull, Method::POST, "/vault/pull", Some(&body))
             .await
     }
 
     /// Download URLs of given past versions (the base of a three-way merge).
     pub async fn pull_versions(&self, files: &[(String, i64)]) -> Result<PullAnswer> {
-        let files: Vec<Value> = files
+        let files: Vec<VersionRef> = files
             .iter()
-            .map(|(p, v)| json!({"path": p, "version": v}))
+            .map(|(path, v)| VersionRef {
+                path: path.clone(),
+                version: serde_json::Number::from(*v),
+            })
             .collect();
-        let body = json!({ "files": files });
+        let body = PullRequest {
+            paths: None,
+            files: Some(files),
+        };
         self.call(Op::Pull, Method::POST, "/vault/pull", Some(&body))
             .await
     }
@@ -324,10 +338,9 @@ impl Api {
         files: &[DeleteEntry],
         confirm_mass_delete: bool,
     ) -> Result<DeleteAnswer> {
-        let body = if confirm_mass_delete {
-            json!({ "files": files, "confirm_mass_delete": true })
-        } else {
-            json!({ "files": files })
+        let body = DeleteRequest {
+            files: files.to_vec(),
+            confirm_mass_delete,
         };
         self.call(Op::Delete, Method::POST, "/vault/delete", Some(&body))
             .await

@@ -1,9 +1,11 @@
 //! The recovery endpoints: a note's versions, the deleted notes, restoring versions, and
-//! rewinding the vault or a folder to a moment. Answers come back as the server's JSON,
-//! which `steel-sync --json` prints as is and the human output reads field by field.
+//! rewinding the vault or a folder to a moment. Requests are the protocol's bodies; answers
+//! come back as the server's JSON, which `steel-sync --json` prints as is and the human
+//! output reads field by field.
 
 use reqwest::{Method, Url};
-use serde_json::{Value, json};
+use serde_json::{Number, Value};
+use steel_protocol::wire::{RestoreEntry, RestoreRequest};
 
 use super::Api;
 use crate::error::Result;
@@ -53,7 +55,7 @@ impl Api {
         let mut cursor: Option<String> = None;
         loop {
             let page: Value = self
-                .call(op, Method::GET, &url(cursor.as_deref()), None)
+                .call(op, Method::GET, &url(cursor.as_deref()), None::<&()>)
                 .await?;
             if let Some(list) = page[items].as_array() {
                 out.extend(list.iter().cloned());
@@ -67,8 +69,14 @@ impl Api {
 
     /// Makes `version` of `path` its newest version, checked against `base_version`.
     pub async fn restore(&self, path: &str, version: i64, base_version: i64) -> Result<Value> {
-        let body = json!({"files": [{"path": path, "version": version,
-                                     "base_version": base_version}]});
+        let body = RestoreRequest {
+            files: Some(vec![RestoreEntry {
+                path: path.to_owned(),
+                version: Number::from(version),
+                base_version: Number::from(base_version),
+            }]),
+            ..RestoreRequest::default()
+        };
         self.call(Op::Restore, Method::POST, "/vault/restore", Some(&body))
             .await
     }
@@ -84,8 +92,14 @@ impl Api {
         let mut pages = Vec::new();
         let mut resume: Option<String> = None;
         loop {
-            let body = json!({"as_of": as_of, "prefix": prefix, "remove_newer": remove_newer,
-                              "limit": PAGE, "resume": resume});
+            let body = RestoreRequest {
+                as_of: Some(as_of.to_owned()),
+                prefix: prefix.map(str::to_owned),
+                remove_newer,
+                limit: Some(Number::from(PAGE)),
+                resume: resume.clone(),
+                ..RestoreRequest::default()
+            };
             let page: Value = self
                 .call(Op::Restore, Method::POST, "/vault/restore", Some(&body))
                 .await?;

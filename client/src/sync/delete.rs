@@ -45,7 +45,7 @@ impl Syncer {
             .iter()
             .map(|d| DeleteEntry {
                 path: d.path.clone(),
-                base_version: d.base_version,
+                base_version: serde_json::Number::from(d.base_version),
             })
             .collect();
         let confirm = self.deletes.missing == MissingNotes::DeleteAll;
@@ -71,14 +71,16 @@ impl Syncer {
             let mut log = Vec::new();
             for d in &answer.deleted {
                 records.push(RowChange::Forget {
-                    path: d.path.clone(),
+                    path: d.path.to_string(),
                 });
-                log.push(LogEntry::deleted_on_server(&d.path, d.version));
-                round.report.deleted_remote.push(d.path.clone());
+                log.push(LogEntry::deleted_on_server(d.path.as_str(), d.version));
+                round.report.deleted_remote.push(d.path.to_string());
             }
             // Already gone on the server: nothing left to remember.
             for path in &answer.not_found {
-                records.push(RowChange::Forget { path: path.clone() });
+                records.push(RowChange::Forget {
+                    path: path.to_string(),
+                });
             }
             round.learn_conflicts(&answer.conflicts, self.api.device_id());
             round

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Syncer;
 use super::classify::{Origin, PathFacts, Remote};
-use crate::api::{BATCH, ConflictInfo, RemoteFile};
+use super::report::Rejection;
+use crate::api::{BATCH, Conflict, StateFile};
 use crate::error::{Result, SyncError};
 use crate::scan::{self, HashCache, LocalFile, ScanConfig};
 use crate::store::{Row, Version};
@@ -34,6 +35,8 @@ pub(super) struct Facts {
     pub next_cursor: Option<String>,
     /// How many changes the server listed.
     pub listed: usize,
+    /// Notes taken out of `local` because the server would refuse their names.
+    pub set_aside: Vec<Rejection>,
 }
 
 impl Facts {
@@ -99,8 +102,9 @@ impl RemoteView {
 
 impl Remote {
     /// A listed file.
-    fn listed(f: &RemoteFile, me: Option<&str>) -> Self {
-        let origin = Origin::of(f.updated_by.as_deref(), me);
+    fn listed(f: &StateFile, me: Option<&str>) -> Self {
+        let by = f.updated_by.map(|d| d.to_string());
+        let origin = Origin::of(by.as_deref(), me);
         if f.is_deleted {
             Remote::Tombstone {
                 version: f.version,
@@ -108,19 +112,20 @@ impl Remote {
             }
         } else {
             Remote::Live {
-                version: Version::new(f.version, f.content_hash.as_str()),
+                version: Version::new(f.version, f.content_hash.to_hex()),
                 origin,
             }
         }
     }
 
     /// The server's side named by a conflict answer.
-    pub(super) fn from_conflict(c: &ConflictInfo, me: Option<&str>) -> Self {
-        let origin = Origin::of(c.updated_by.as_deref(), me);
+    pub(super) fn from_conflict(c: &Conflict, me: Option<&str>) -> Self {
+        let by = c.updated_by.map(|d| d.to_string());
+        let origin = Origin::of(by.as_deref(), me);
         match (&c.content_hash, c.is_deleted, c.server_version) {
             (_, _, 0) => Remote::Absent,
             (Some(h), false, v) => Remote::Live {
-                version: Version::new(v, h.as_str()),
+                version: Version::new(v, h.to_hex()),
                 origin,
             },
             (_, _, v) => Remote::Tombstone { version: v, origin },
@@ -130,7 +135,7 @@ impl Remote {
 
 /// The server's changes since a cursor, all pages.
 struct Listing {
-    files: Vec<RemoteFile>,
+    files: Vec<StateFile>,
     cursor: Option<String>,
     /// Everything, not a delta.
     full: bool,
@@ -145,10 +150,11 @@ impl Syncer {
         // network, `sync_state` read meanwhile. The order they are read in does not matter:
         // what is decided from them is checked again when carried out (local bytes re-read,
         // base versions checked by the server).
-        let (local, listing, rows) =
+        let (mut local, listing, rows) =
             tokio::try_join!(self.scan_vault(), self.fetch_changes(), async {
                 self.store.rows()
             })?;
+        let set_aside = super::twins::set_aside(&mut local, &rows);
         let me = self.api.device_id();
         let mut remote = RemoteView {
             full: listing.full,
@@ -157,12 +163,13 @@ impl Syncer {
         // A version this device made by `restore` or `rewind` comes down like another's.
         let recovered = self.store.recovered()?;
         for f in &listing.files {
-            let me = if recovered.contains(&(f.path.clone(), f.version)) {
+            let path = f.path.to_string();
+            let me = if recovered.contains(&(path.clone(), f.version)) {
                 None
             } else {
                 me
             };
-            remote.hear(f.path.clone(), Remote::listed(f, me));
+            remote.hear(path, Remote::listed(f, me));
         }
         for (path, r) in learnt.drain() {
             remote.hear(path, r);
@@ -174,6 +181,7 @@ impl Syncer {
             ancestors: HashMap::new(),
             next_cursor: listing.cursor,
             listed: listing.files.len(),
+            set_aside,
         };
         facts.ancestors = self.known_ancestors(&facts).await?;
         Ok(facts)
@@ -261,8 +269,9 @@ impl Syncer {
         for chunk in wanted.chunks(BATCH) {
             let answer = self.api.pull_versions(chunk).await?;
             for f in answer.files {
-                if facts.local.get(&f.path).map(|l| l.hash.as_str()) == Some(&f.content_hash) {
-                    found.insert(f.path, Version::new(f.version, f.content_hash));
+                let hash = f.content_hash.to_hex();
+                if facts.local.get(f.path.as_str()).map(|l| l.hash.as_str()) == Some(&hash) {
+                    found.insert(f.path.to_string(), Version::new(f.version, hash));
                 }
             }
         }

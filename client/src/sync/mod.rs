@@ -29,11 +29,12 @@ mod pull;
 mod push;
 pub mod recovered;
 mod report;
+mod twins;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::api::{Api, ConflictInfo};
+use crate::api::{Api, Conflict};
 use crate::error::Result;
 use crate::scan::ScanConfig;
 use crate::store::Store;
@@ -95,9 +96,9 @@ impl Round<'_> {
         self.again = true;
     }
 
-    fn learn_conflicts(&mut self, conflicts: &[ConflictInfo], me: Option<&str>) {
+    fn learn_conflicts(&mut self, conflicts: &[Conflict], me: Option<&str>) {
         for c in conflicts {
-            self.learn(&c.path, Remote::from_conflict(c, me));
+            self.learn(c.path.as_str(), Remote::from_conflict(c, me));
         }
     }
 }
@@ -241,6 +242,11 @@ impl Syncer {
                 code: "rejected".into(),
                 message: "the server refused this file; change it to try again".into(),
             });
+        }
+        for r in &plan.set_aside {
+            if !round.report.rejected.contains(r) {
+                round.report.rejected.push(r.clone());
+            }
         }
         // The held deletes of the latest plan are the ones to report.
         round.report.held = plan.held.iter().map(|d| d.path.clone()).collect();

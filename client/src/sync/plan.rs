@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::classify::{Decision, Delete, Merge, Pull, Push, Removal, Work, classify};
 use super::facts::Facts;
 use super::guard::{DeletePolicy, Verdict, judge};
+use super::report::Rejection;
 use crate::scan::{LocalFile, ScanConfig};
 use crate::store::{Row, RowChange};
 
@@ -23,6 +24,8 @@ pub struct Plan {
     /// How many notes `sync_state` knew when the plan was made.
     pub(super) known: usize,
     pub(super) still_rejected: Vec<String>,
+    /// Notes the server would refuse by their names, left out before any request.
+    pub(super) set_aside: Vec<Rejection>,
     pub next_cursor: Option<String>,
     /// The notes on disk when the plan was made, by NFC path.
     local: HashMap<String, LocalFile>,
@@ -51,6 +54,7 @@ impl Plan {
             })),
         }
         plan.next_cursor = facts.next_cursor;
+        plan.set_aside = facts.set_aside;
         plan.local = facts.local.into_iter().collect();
         plan.rows = facts.rows;
         plan

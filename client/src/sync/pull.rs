@@ -35,7 +35,7 @@ impl Syncer {
                     version: d.version,
                     origin: Origin::Elsewhere,
                 };
-                round.learn(&d.path, tombstone);
+                round.learn(d.path.as_str(), tombstone);
                 round.complete = false;
             }
             fetched.extend(self.fetch_bytes(&answer).await?);
@@ -58,14 +58,15 @@ impl Syncer {
                 let api = api.clone();
                 async move {
                     let bytes = api.download(&file.download_url).await?;
-                    if hash_bytes(&bytes) != file.content_hash {
+                    let expected = file.content_hash.to_hex();
+                    if hash_bytes(&bytes) != expected {
                         return Err(SyncError::Integrity {
-                            path: file.path,
-                            expected: file.content_hash,
+                            path: file.path.to_string(),
+                            expected,
                         });
                     }
-                    let version = Version::new(file.version, file.content_hash);
-                    Ok((file.path, Fetched { version, bytes }))
+                    let version = Version::new(file.version, expected);
+                    Ok((file.path.to_string(), Fetched { version, bytes }))
                 }
             },
             |(path, fetched)| {

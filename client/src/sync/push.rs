@@ -9,6 +9,8 @@ use std::collections::{BTreeSet, HashMap};
 use super::bounded::{TRANSFER_CONCURRENCY, for_each_bounded};
 use super::classify::Push;
 use super::{Plan, Progress, Round, Syncer};
+use serde_json::Number;
+
 use crate::api::{BATCH, FileEntry, Rejected, Upload, Versioned};
 use crate::disk;
 use crate::error::Result;
@@ -59,9 +61,9 @@ impl Syncer {
             batch.bytes += bytes.len();
             batch.entries.push(FileEntry {
                 path: path.clone(),
-                base_version: *base_version,
+                base_version: Number::from(*base_version),
                 content_hash: hash.clone(),
-                size_bytes: bytes.len() as i64,
+                size_bytes: Number::from(bytes.len() as u64),
             });
             batch.bytes_of.insert(path.clone(), bytes);
         }
@@ -105,7 +107,7 @@ impl Syncer {
         let log: Vec<LogEntry> = answer
             .confirmed
             .iter()
-            .map(|c| LogEntry::pushed(&c.path, c.version))
+            .map(|c| LogEntry::pushed(c.path.as_str(), c.version))
             .collect();
         if !answer.missing.is_empty() {
             // The bytes never arrived: upload again next round.
@@ -129,12 +131,12 @@ impl Syncer {
         let mut ok = BTreeSet::new();
         let mut transfers = Vec::new();
         for upload in uploads {
-            let Some(bytes) = bytes_of.remove(&upload.path) else {
+            let Some(bytes) = bytes_of.remove(upload.path.as_str()) else {
                 continue;
             };
             // No URL: the server already holds these bytes.
             if upload.upload_url.is_none() {
-                ok.insert(upload.path.clone());
+                ok.insert(upload.path.to_string());
             } else {
                 transfers.push((upload.clone(), bytes));
             }
@@ -147,7 +149,11 @@ impl Syncer {
             TRANSFER_CONCURRENCY,
             |(upload, bytes)| {
                 let api = api.clone();
-                async move { api.upload(&upload, bytes).await.map(|()| upload.path) }
+                async move {
+                    api.upload(&upload, bytes)
+                        .await
+                        .map(|()| upload.path.to_string())
+                }
             },
             |path| {
                 ok.insert(path);
@@ -168,10 +174,10 @@ fn agreed(versions: &[Versioned], round: &mut Round<'_>) -> Vec<RowChange> {
     versions
         .iter()
         .map(|v| {
-            round.report.pushed.push(v.path.clone());
+            round.report.pushed.push(v.path.to_string());
             RowChange::Agreed {
-                path: v.path.clone(),
-                version: Version::new(v.version, v.content_hash.clone().unwrap_or_default()),
+                path: v.path.to_string(),
+                version: Version::new(v.version, v.content_hash.to_hex()),
             }
         })
         .collect()
@@ -205,9 +211,9 @@ mod tests {
             entries: (0..notes)
                 .map(|i| FileEntry {
                     path: format!("{i}.md"),
-                    base_version: 0,
+                    base_version: Number::from(0),
                     content_hash: String::new(),
-                    size_bytes: 0,
+                    size_bytes: Number::from(0),
                 })
                 .collect(),
             bytes_of: HashMap::new(),

@@ -28,8 +28,8 @@ pub async fn remember_recovery(api: &Api, store: &Store) -> Result<usize> {
         made.extend(
             page.files
                 .iter()
-                .filter(|f| f.updated_by.as_deref() == Some(me.as_str()))
-                .map(|f| (f.path.clone(), f.version)),
+                .filter(|f| f.updated_by.is_some_and(|d| d.to_string() == me))
+                .map(|f| (f.path.to_string(), f.version)),
         );
         cursor = Some(page.cursor);
         if !page.has_more {

@@ -35,7 +35,7 @@ impl From<&crate::api::Rejected> for Rejection {
     fn from(r: &crate::api::Rejected) -> Self {
         Rejection {
             path: r.path.clone(),
-            code: r.code.clone(),
+            code: r.code.to_string(),
             message: r.message.clone(),
         }
     }

@@ -123,9 +123,9 @@ pub async fn server_files(api: &Api) -> BTreeMap<String, String> {
         let page = api.state(cursor.as_deref(), 5000).await.unwrap();
         for f in page.files {
             if f.is_deleted {
-                out.remove(&f.path);
+                out.remove(f.path.as_str());
             } else {
-                out.insert(f.path, f.content_hash);
+                out.insert(f.path.to_string(), f.content_hash.to_hex());
             }
         }
         cursor = Some(page.cursor);

@@ -343,3 +343,56 @@ async fn a_crash_between_writing_a_pulled_note_and_recording_it_loses_nothing() 
     assert_eq!(a.tree().len(), 1);
     assert_eq!(hashes(&a.tree()), server_files(a.syncer.api()).await);
 }
+
+/// Counts the pushes and confirms a device sends.
+#[derive(Default)]
+struct CountWrites(std::sync::atomic::AtomicUsize);
+
+impl steel_sync::faults::Faults for CountWrites {
+    fn on_request(&self, op: steel_sync::faults::Op) -> steel_sync::faults::Fault {
+        if matches!(
+            op,
+            steel_sync::faults::Op::Push | steel_sync::faults::Op::Confirm
+        ) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        steel_sync::faults::Fault::None
+    }
+}
+
+#[tokio::test]
+async fn a_case_twin_is_refused_on_the_device_before_any_request() {
+    let user = unique_user("twins");
+    let writes = std::sync::Arc::new(CountWrites::default());
+    let mut a = Device::with_faults(&user, "A", Some(writes.clone())).await;
+    a.write("thoughts/Idea.md", "an idea\n");
+    assert_eq!(a.sync().await.pushed, ["thoughts/Idea.md"]);
+    let before = writes.0.load(std::sync::atomic::Ordering::SeqCst);
+
+    // One note on a Mac or an iPhone: the device says so itself, naming both, and sends
+    // nothing; the note the server has stays as it is.
+    a.write("thoughts/idea.md", "another\n");
+    let r = a.sync().await;
+    assert!(r.pushed.is_empty(), "{r:?}");
+    assert_eq!(r.rejected.len(), 1, "{r:?}");
+    assert_eq!(r.rejected[0].path, "thoughts/idea.md");
+    assert_eq!(r.rejected[0].code, "case_conflict");
+    assert!(r.rejected[0].message.contains("thoughts/Idea.md"), "{r:?}");
+    assert_eq!(writes.0.load(std::sync::atomic::Ordering::SeqCst), before);
+    let api = steel_sync::Api::new(common::sign_in(&user, "check").await, None);
+    let on_server = server_files(&api).await;
+    assert_eq!(on_server.keys().collect::<Vec<_>>(), ["thoughts/Idea.md"]);
+
+    // Two new twins at once: one goes, the other is refused, never both.
+    a.write("sources/Plan.md", "plan\n");
+    a.write("sources/PLAN.md", "PLAN\n");
+    let r = a.sync().await;
+    assert_eq!(r.pushed, ["sources/PLAN.md"]);
+    assert!(
+        r.rejected
+            .iter()
+            .any(|x| x.path == "sources/Plan.md" && x.message.contains("sources/PLAN.md")),
+        "{r:?}"
+    );
+    assert_eq!(server_files(&api).await.len(), 2);
+}

@@ -534,7 +534,7 @@ async fn server_lines(api: &Api) -> BTreeMap<String, BTreeSet<String>> {
     for f in answer.files {
         let bytes = api.download(&f.download_url).await.expect("download");
         out.insert(
-            f.path,
+            f.path.to_string(),
             lines(&String::from_utf8_lossy(&bytes))
                 .into_iter()
                 .collect(),

@@ -85,7 +85,8 @@ pub struct RestoreRequest {
     pub as_of: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    #[serde(default)]
+    /// Sent only when true: a versions restore must not carry rewind fields.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remove_newer: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<String>,

@@ -1,9 +1,9 @@
 //! The bearer check every endpoint but login and refresh runs first.
 
+use crate::auth::AuthContext;
 use crate::domain::{DeviceId, UserId};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::ApiRequest;
-use crate::runtime::AppState;
 
 /// Who is calling: the user, and the device when the token is bound to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +15,10 @@ pub struct Caller {
 /// `Authorization: Bearer <access token>` → the caller. The token must be valid and its
 /// user (and device, when bound) must still exist: one indexed query. Every failure is a
 /// 401 with `WWW-Authenticate: Bearer` and no hint of which check failed.
-pub async fn authenticate(state: &AppState, request: &ApiRequest) -> Result<Caller, ApiError> {
+pub async fn authenticate(
+    state: &impl AuthContext,
+    request: &ApiRequest,
+) -> Result<Caller, ApiError> {
     let header = request
         .header("authorization")
         .ok_or_else(|| ApiError::unauthorized(ErrorCode::MissingToken))?;
@@ -27,8 +30,8 @@ pub async fn authenticate(state: &AppState, request: &ApiRequest) -> Result<Call
         }
         _ => return Err(ApiError::unauthorized(ErrorCode::InvalidToken)),
     };
-    let caller = state.tokens.verify_access(token)?;
-    let active = crate::db::users::is_active(&state.db, caller.user_id, caller.device_id).await?;
+    let caller = state.tokens().verify_access(token)?;
+    let active = crate::db::users::is_active(state.db(), caller.user_id, caller.device_id).await?;
     if !active {
         return Err(ApiError::unauthorized(ErrorCode::InvalidToken));
     }

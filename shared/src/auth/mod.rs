@@ -11,3 +11,10 @@ pub mod tokens;
 pub use bearer::{Caller, authenticate};
 pub use identity::{IdentityVerifier, VerifiedIdentity};
 pub use tokens::TokenIssuer;
+
+/// What the bearer check and a new session need of a function's state. The runtime's
+/// `AppState` provides it, so authentication does not import the layer that wires it.
+pub trait AuthContext {
+    fn tokens(&self) -> &TokenIssuer;
+    fn db(&self) -> &sqlx::PgPool;
+}

@@ -1,10 +1,10 @@
 //! What login, refresh and device registration share: the device a client describes, the
 //! token pair we hand out, and the device record we answer with.
 
+use crate::auth::AuthContext;
 use crate::db::{Device, DeviceUpdate, devices, tokens};
 use crate::domain::{Platform, PushEnvironment, UserId};
 use crate::error::{ApiError, ErrorCode};
-use crate::runtime::AppState;
 pub use steel_protocol::wire::{DeviceInput, DeviceRecord, TokenAnswer as TokenResponse};
 pub use steel_protocol::wire::{
     MAX_DEVICE_NAME_CHARS, MAX_FCM_TOKEN_BYTES, MAX_PUSH_TOKEN_BYTES, MIN_FCM_TOKEN_BYTES,
@@ -107,12 +107,12 @@ impl From<&Device> for DeviceRecord {
 /// Registers `device` (when given) and starts a refresh-token family bound to it, in one
 /// transaction, then mints the access token.
 pub async fn start_session(
-    state: &AppState,
+    state: &impl AuthContext,
     user_id: UserId,
     device: Option<&DeviceUpdate>,
 ) -> Result<TokenResponse, ApiError> {
-    let refresh = state.tokens.new_refresh_token()?;
-    let mut tx = state.db.begin().await?;
+    let refresh = state.tokens().new_refresh_token()?;
+    let mut tx = state.db().begin().await?;
     let device = match device {
         Some(update) => Some(devices::register_device_in(&mut tx, user_id, update).await?),
         None => None,
@@ -128,10 +128,10 @@ pub async fn start_session(
     .await?;
     tx.commit().await?;
     Ok(TokenResponse {
-        access_token: state.tokens.issue_access(user_id, device_id)?,
+        access_token: state.tokens().issue_access(user_id, device_id)?,
         refresh_token: refresh.token,
         token_type: "Bearer".to_owned(),
-        expires_in: state.tokens.access_ttl_secs(),
+        expires_in: state.tokens().access_ttl_secs(),
         user_id,
         device_id,
         device: device.as_ref().map(DeviceRecord::from),

@@ -4,33 +4,33 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, PgPool, Row};
 
-use crate::domain::{ContentHash, Cursor, DeviceId, UserId, VaultPath};
+use crate::domain::{ContentHash, Cursor, UserId, VaultPath};
 
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
-pub struct FileState {
-    #[sqlx(try_from = "String")]
-    pub path: VaultPath,
-    pub version: i64,
-    #[sqlx(try_from = "String")]
-    pub content_hash: ContentHash,
-    pub size_bytes: i64,
-    pub is_deleted: bool,
-    pub deleted_at: Option<DateTime<Utc>>,
-    pub updated_at: DateTime<Utc>,
-    pub updated_by: Option<DeviceId>,
-    pub change_seq: i64,
-}
+pub use crate::vault::rules::FileState;
 
-impl FileState {
-    pub fn cursor(&self) -> Cursor {
-        Cursor::from_seq(self.change_seq)
-    }
-
-    /// Bytes this row counts against the quota.
-    pub fn live_size(&self) -> i64 {
-        if self.is_deleted { 0 } else { self.size_bytes }
+// The rules own the row type; the database maps its columns into it (FILE_COLUMNS).
+impl<'r> FromRow<'r, PgRow> for FileState {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        let text = |column: &str| -> Result<String, sqlx::Error> { row.try_get(column) };
+        let decode = |column: &str, err: crate::domain::ParseError| sqlx::Error::ColumnDecode {
+            index: column.to_owned(),
+            source: Box::new(err),
+        };
+        Ok(FileState {
+            path: VaultPath::parse(&text("path")?).map_err(|e| decode("path", e))?,
+            version: row.try_get("version")?,
+            content_hash: ContentHash::parse(&text("content_hash")?)
+                .map_err(|e| decode("content_hash", e))?,
+            size_bytes: row.try_get("size_bytes")?,
+            is_deleted: row.try_get("is_deleted")?,
+            deleted_at: row.try_get("deleted_at")?,
+            updated_at: row.try_get("updated_at")?,
+            updated_by: row.try_get("updated_by")?,
+            change_seq: row.try_get("change_seq")?,
+        })
     }
 }
 

@@ -22,7 +22,7 @@ pub enum WriteError {
     /// The user's row is gone: the account was deleted while the request ran.
     #[error("the user no longer exists")]
     UserGone,
-    /// The delete looks like an accident (see [`MassDelete::is_held`]); nothing was written.
+    /// The delete looks like an accident (see [`crate::vault::recovery::is_held`]); nothing was written.
     #[error("mass delete held: {0:?}")]
     MassDeleteHeld(MassDelete),
     /// These blobs were collected by the janitor after confirm read them as verified;
@@ -349,7 +349,7 @@ pub async fn delete_files(
             requested: u64::try_from(requested).unwrap_or(u64::MAX),
             live: u64::try_from(live).unwrap_or(0),
         };
-        if numbers.is_held(policy) {
+        if crate::vault::recovery::is_held(&numbers, policy) {
             return Err(WriteError::MassDeleteHeld(numbers));
         }
     }

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::write::{announce, describe_conflict};
 use crate::auth::authenticate;
 use crate::db::{blobs, writes};
 use crate::domain::ContentHash;
@@ -11,9 +12,9 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
 use crate::storage::BlobCheck;
+use crate::vault::Rejected;
 use crate::vault::request::{self, FilesRequest};
 use crate::vault::rules::{Decision, Proposal};
-use crate::vault::{self, Rejected, describe_conflict};
 use steel_protocol::wire::{ConfirmAnswer, Missing, Versioned};
 
 /// Blobs checked against the bucket at the same time.
@@ -160,6 +161,6 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
         });
     }
     response.rejected = rejected;
-    vault::announce(&state.changes, &caller, batch.cursor, committed_now).await;
+    announce(&state.changes, &caller, batch.cursor, committed_now).await;
     ApiResponse::ok(&response)
 }

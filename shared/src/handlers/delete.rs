@@ -2,14 +2,15 @@
 //! version of a file cannot delete it; deleting a deleted file is success. A run of deletes
 //! that looks like an accident (an emptied folder) is held until the caller confirms it.
 
+use super::write::{announce, describe_conflict};
 use crate::auth::authenticate;
 use crate::db::writes;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
+use crate::vault::Rejected;
 use crate::vault::request::{self, DeleteRequest};
 use crate::vault::rules::DeleteDecision;
-use crate::vault::{self, Rejected, describe_conflict};
 use steel_protocol::wire::{DeleteAnswer, Tombstone};
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -59,6 +60,6 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
             deleted_at: row.deleted_at,
         });
     }
-    vault::announce(&state.changes, &caller, batch.cursor, deleted_now).await;
+    announce(&state.changes, &caller, batch.cursor, deleted_now).await;
     ApiResponse::ok(&response)
 }

@@ -16,3 +16,4 @@ pub mod register;
 pub mod remove_device;
 pub mod restore;
 pub mod state;
+pub mod write;

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::write::describe_conflict;
 use crate::auth::authenticate;
 use crate::db::uploads::{self, Granted};
 use crate::db::{blobs, files, users};
@@ -13,9 +14,9 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::VaultState;
 use crate::storage::{PRESIGN_TTL, PresignedRequest};
+use crate::vault::Rejected;
 use crate::vault::request::{self, FilesRequest};
 use crate::vault::rules::{self, Decision, Room};
-use crate::vault::{Rejected, describe_conflict};
 use steel_protocol::wire::{PushAnswer, Upload, Versioned};
 
 pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiResponse, ApiError> {

@@ -7,16 +7,17 @@
 
 use chrono::{DateTime, Utc};
 
+use super::write::{announce, describe_conflict};
 use crate::auth::{Caller, authenticate};
 use crate::db::recovery::{self, RestoreDecision, RestoreRequest, RewindPage, RewindPosition};
 use crate::domain::VaultPath;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
+use crate::vault::Rejected;
 use crate::vault::recovery::RewindDecision;
 use crate::vault::request::{self, PathParser};
 use crate::vault::rules::Decision;
-use crate::vault::{self, Rejected, describe_conflict};
 use steel_protocol::wire::{self as wire, RestoreAnswer, RestoreEntry, Restored, RewindAnswer};
 
 pub const DEFAULT_REWIND_PAGE: u32 = 1000;
@@ -136,7 +137,7 @@ async fn restore_files(
             ),
         }
     }
-    vault::announce(&state.changes, caller, batch.cursor, changed).await;
+    announce(&state.changes, caller, batch.cursor, changed).await;
     ApiResponse::ok(&response)
 }
 
@@ -285,6 +286,6 @@ async fn rewind(
             }
         }
     }
-    vault::announce(&state.changes, caller, done.cursor, changed).await;
+    announce(&state.changes, caller, done.cursor, changed).await;
     ApiResponse::ok(&response)
 }

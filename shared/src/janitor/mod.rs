@@ -25,10 +25,7 @@ pub use decide::{Sweep, sweep_page};
 pub const RUN_BUDGET: Duration = Duration::from_secs(240);
 /// Blobs looked at per transaction of the collection pass (at most one DeleteObjects call).
 pub const COLLECT_BATCH: i64 = 1000;
-/// Keys per bucket listing page.
-pub const SWEEP_PAGE: i32 = 1000;
-/// Versions looked at per history statement.
-pub const HISTORY_BATCH: i64 = 1000;
+pub use crate::config::{HISTORY_BATCH, SWEEP_PAGE};
 /// Tombstones compacted per transaction (one user's).
 pub const COMPACT_BATCH: i64 = 1000;
 /// Expired upload grants deleted per statement.

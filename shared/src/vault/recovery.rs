@@ -2,41 +2,22 @@
 //! deletes is held as a likely accident. Pure, like [`super::rules`], whose quota and case
 //! rules they share; the database layer loads, locks and writes what these decide.
 
-use crate::db::FileState;
+pub use crate::config::MassDeletePolicy;
 use crate::domain::{VaultPath, Version};
-use crate::vault::rules::{Content, Room, live_size};
-
-/// When a run of deletes is held for the user to confirm: more than `min_files` tombstones
-/// within the last hour **and** more than `fraction_ppm` (parts per million) of the notes
-/// that were live before them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MassDeletePolicy {
-    pub min_files: u64,
-    pub fraction_ppm: u32,
-}
+use crate::vault::rules::{Content, FileState, Room, live_size};
 
 /// The numbers of a held mass delete, as the answer tells them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct MassDelete {
-    /// Notes deleted in the last hour before this request.
-    pub deleted_last_hour: u64,
-    /// Notes this request would delete.
-    pub requested: u64,
-    /// Notes live now.
-    pub live: u64,
-}
+pub use steel_protocol::wire::MassDelete;
 
-impl MassDelete {
-    /// Whether this delete is one an accident (an emptied folder, a wrong path) makes: held
-    /// unless confirmed. Counted across requests, so small batches cannot slip past.
-    pub fn is_held(&self, policy: MassDeletePolicy) -> bool {
-        let deleted = u128::from(self.deleted_last_hour) + u128::from(self.requested);
-        // The notes there were before the last hour's deletes.
-        let before = u128::from(self.live) + u128::from(self.deleted_last_hour);
-        self.requested > 0
-            && deleted > u128::from(policy.min_files)
-            && deleted * 1_000_000 > u128::from(policy.fraction_ppm) * before
-    }
+/// Whether this delete is one an accident (an emptied folder, a wrong path) makes: held
+/// unless confirmed. Counted across requests, so small batches cannot slip past.
+pub fn is_held(numbers: &MassDelete, policy: MassDeletePolicy) -> bool {
+    let deleted = u128::from(numbers.deleted_last_hour) + u128::from(numbers.requested);
+    // The notes there were before the last hour's deletes.
+    let before = u128::from(numbers.live) + u128::from(numbers.deleted_last_hour);
+    numbers.requested > 0
+        && deleted > u128::from(policy.min_files)
+        && deleted * 1_000_000 > u128::from(policy.fraction_ppm) * before
 }
 
 /// What a rewind does to one note: its state at the moment rewound to is `then` (its
@@ -139,12 +120,14 @@ mod tests {
     };
 
     fn held(deleted_last_hour: u64, requested: u64, live: u64) -> bool {
-        MassDelete {
-            deleted_last_hour,
-            requested,
-            live,
-        }
-        .is_held(POLICY)
+        is_held(
+            &MassDelete {
+                deleted_last_hour,
+                requested,
+                live,
+            },
+            POLICY,
+        )
     }
 
     #[test]

@@ -19,8 +19,34 @@
 
 use std::collections::HashMap;
 
-use crate::db::FileState;
-use crate::domain::{ContentHash, DeviceId, VaultPath, Version};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{ContentHash, Cursor, DeviceId, VaultPath, Version};
+
+/// A note as the server holds it now: its newest version (or tombstone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileState {
+    pub path: VaultPath,
+    pub version: i64,
+    pub content_hash: ContentHash,
+    pub size_bytes: i64,
+    pub is_deleted: bool,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<DeviceId>,
+    pub change_seq: i64,
+}
+
+impl FileState {
+    pub fn cursor(&self) -> Cursor {
+        Cursor::from_seq(self.change_seq)
+    }
+
+    /// Bytes this row counts against the quota.
+    pub fn live_size(&self) -> i64 {
+        if self.is_deleted { 0 } else { self.size_bytes }
+    }
+}
 
 /// What a version's bytes are: their SHA-256 and their length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
