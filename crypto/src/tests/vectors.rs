@@ -1,5 +1,6 @@
 //! The vector check: regenerates every file of `crypto/test-vectors/` and fails on any
-//! difference (`STEEL_UPDATE_VECTORS=1` rewrites them instead); then reads the files back
+//! difference (`STEEL_UPDATE_VECTORS=1` rewrites them instead: run this test alone then, as
+//! the next one reads the files); then reads the files back
 //! as another platform would and opens every object from the JSON alone.
 
 use std::path::PathBuf;
@@ -50,7 +51,8 @@ fn vectors_are_what_the_code_produces() {
     assert!(
         failures.is_empty(),
         "{failures:?}: a format changed. If that is intended, regenerate with \
-         STEEL_UPDATE_VECTORS=1 cargo test -p steel-crypto vectors, and bump the format version"
+         STEEL_UPDATE_VECTORS=1 cargo test -p steel-crypto vectors_are_what_the_code_produces, \
+         and bump the format version"
     );
 }
 
