@@ -9,6 +9,7 @@
 #      `bench-fast` profile (release without fat LTO), and serves the backend as `make dev`
 #      does (scripts/with-dev-stack.sh) for part 2, which also needs rclone (installed from
 #      Debian when missing);
+#      and steel-crypto's crypto_bench example (part 9);
 #   3. runs steel-bench: it works in a database of its own (created, then dropped), prints the
 #      report, writes BENCHMARKS.md and the performance section of README.md.
 # Usage: scripts/bench.sh [steel-bench arguments]
@@ -99,6 +100,8 @@ log "cargo build --profile bench-fast (steel-bench and the functions it cold-sta
 t=$SECONDS
 cargo build --locked --profile bench-fast -p steel-bench -p steel-sync -p state -p push -p confirm -p pull -p delete \
   -p login -p refresh -p register
+# Part 9 runs steel-crypto's example as a process of its own (its peak memory is the KDF's).
+cargo build --locked --profile bench-fast -p steel-crypto --example crypto_bench
 build_secs=$((SECONDS - t))
 
 # SQS of the bench's own: moto spends time in proportion to the messages waiting on its

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh — the checks `make test` runs once the services are up (see with-services.sh):
-# formatting, clippy with warnings as errors, then the whole test suite.
+# formatting, clippy with warnings as errors, the wasm32 check of the crates devices share,
+# then the whole test suite.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,11 +22,13 @@ phase "cargo fmt --check"
 cargo fmt --all -- --check
 phase "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The contract crates build for the browser too (no I/O, no OS randomness).
-phase "wasm32 check (contract crates)"
-rustup target list --installed | grep -qx wasm32-unknown-unknown \
-  || rustup target add wasm32-unknown-unknown
-cargo check --locked --target wasm32-unknown-unknown -p steel-protocol
+# The contract and the cryptography also build for the browser (and the app bindings' other
+# targets): no OS randomness, no I/O.
+phase "cargo check --target wasm32-unknown-unknown"
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+cargo check --locked --target wasm32-unknown-unknown -p steel-protocol -p steel-crypto
 phase "cargo test (backend, in-process against the services)"
 rm -f target/tmp/fault-cells-*
 cargo test --workspace --locked --exclude steel-sync 2>&1 | tee .tools/cargo-test.log

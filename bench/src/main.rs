@@ -15,6 +15,8 @@
 //! 8. [`pooler`]: 200 function instances through PgBouncer (transaction mode) in front of a
 //!    server of 20 connections, and straight against it; what unnamed statements cost. Last:
 //!    it switches the process to unnamed statements for good.
+//! 9. [`e2ee`]: end-to-end encryption (`steel-crypto`): Argon2id unlock at the defaults,
+//!    encrypt + decrypt throughput against plain SHA-256 (the crate's example, run alone).
 //!
 //! Adding a part: a module with `pub async fn run(env: &BenchEnv, plan) -> Result<Section>`,
 //! a number in [`PARTS`] and an arm in [`run_part`].
@@ -24,6 +26,7 @@ mod client_sync;
 mod cold_start;
 mod concurrency;
 mod e2e_rclone;
+mod e2ee;
 mod env;
 mod janitor;
 mod lambda_api;
@@ -56,10 +59,11 @@ const PARTS: &[(u8, &str)] = &[
     // Last: it switches the process to unnamed statements (see the module).
     (7, "Janitor"),
     (8, "Through a transaction pooler"),
+    (9, "End-to-end encryption"),
 ];
 
 const USAGE: &str =
-    "usage: steel-bench [--parts 1,2,3,4,5,6,7,8] [--quick] [--out FILE] [--readme FILE]
+    "usage: steel-bench [--parts 1,2,3,4,5,6,7,8,9] [--quick] [--out FILE] [--readme FILE]
                    [--bin-dir DIR] [--lambda-dir DIR] [--functions-dir DIR]
                    [--profile NAME] [--arm64-note TEXT]
 Runs the benchmarks against the services in the environment (scripts/with-services.sh) and
@@ -201,6 +205,7 @@ async fn run_part(env: &BenchEnv, args: &Args, part: u8) -> anyhow::Result<(Sect
             pooler::run(env, &part).await
         }
         7 => Ok((janitor::run(env, args.quick).await?, true)),
+        9 => Ok((e2ee::run(&args.bin_dir, args.quick)?, true)),
         other => bail!("no part {other}"),
     }
 }
