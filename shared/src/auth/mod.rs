@@ -8,6 +8,6 @@ pub mod jwks;
 pub mod session;
 pub mod tokens;
 
-pub use bearer::{Caller, authenticate};
+pub use bearer::{Caller, admit, authenticate, authenticate_within, verify};
 pub use identity::{IdentityVerifier, VerifiedIdentity};
 pub use tokens::TokenIssuer;
