@@ -43,7 +43,10 @@ async fn two_instances_share_one_accounts_budget(pool: PgPool) {
     let answers = sends.join_all().await;
     let granted = answers.iter().filter(|x| x.status == 200).count();
     let refused: Vec<_> = answers.iter().filter(|x| x.status == 429).collect();
-    assert_eq!(granted, 10, "exactly the budget's size across both instances");
+    assert_eq!(
+        granted, 10,
+        "exactly the budget's size across both instances"
+    );
     assert_eq!(refused.len(), 30);
     for r in refused {
         assert_eq!(r.code(), "rate_limited");

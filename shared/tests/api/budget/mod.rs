@@ -33,7 +33,12 @@ async fn app(pool: &PgPool, clock: &Clock) -> TestApp {
 fn assert_limited(answer: &Answer, seconds: &str) {
     assert_eq!(answer.status, 429, "{:?}", answer.body);
     assert_eq!(answer.code(), "rate_limited");
-    assert_eq!(answer.retry_after.as_deref(), Some(seconds), "{:?}", answer.body);
+    assert_eq!(
+        answer.retry_after.as_deref(),
+        Some(seconds),
+        "{:?}",
+        answer.body
+    );
     let message = answer.body["error"]["message"].as_str().expect("message");
     assert!(message.contains("try again in"), "{message}");
 }
@@ -92,19 +97,21 @@ async fn the_three_budgets_are_apart_and_a_refused_write_does_nothing(pool: PgPo
     assert!(put.status().is_success());
     let confirm = app.confirm(&dev, one_file("a.md", v1, b"second")).await;
     assert_limited(&confirm, "1");
-    assert_limited(&app.delete(&dev, one_file("a.md", v1, b"second")).await, "1");
+    assert_limited(
+        &app.delete(&dev, one_file("a.md", v1, b"second")).await,
+        "1",
+    );
     assert_limited(
         &app.register(&dev, json!({"device_name": "Mac", "platform": "macos"}))
             .await,
         "1",
     );
-    let version: i64 = sqlx::query_scalar(
-        "SELECT version FROM file_state WHERE user_id = $1 AND path = 'a.md'",
-    )
-    .bind(dev.user_id)
-    .fetch_one(&pool)
-    .await
-    .expect("version");
+    let version: i64 =
+        sqlx::query_scalar("SELECT version FROM file_state WHERE user_id = $1 AND path = 'a.md'")
+            .bind(dev.user_id)
+            .fetch_one(&pool)
+            .await
+            .expect("version");
     assert_eq!(version, v1, "the refused confirm committed nothing");
     clock.advance(TimeDelta::seconds(1));
     let confirm = app.confirm(&dev, one_file("a.md", v1, b"second")).await;
@@ -120,7 +127,11 @@ async fn the_three_budgets_are_apart_and_a_refused_write_does_nothing(pool: PgPo
     // A pull of one file still fits: the refusal took nothing.
     let one = app.pull(&dev, json!({"paths": ["a.md"]})).await;
     assert_eq!(one.status, 200, "{:?}", one.body);
+    // 2 s later: 399 + 200 = 599, one short (the single file's token)...
     clock.advance(TimeDelta::seconds(2));
+    assert_limited(&app.pull(&dev, json!({ "paths": paths })).await, "1");
+    // ...which 10 ms bring.
+    clock.advance(TimeDelta::milliseconds(10));
     assert_eq!(app.pull(&dev, json!({ "paths": paths })).await.status, 200);
 }
 
@@ -141,12 +152,11 @@ async fn delete_account_is_never_refused(pool: PgPool) {
     let gone = app.delete_account(&dev, json!({"confirm": "DELETE"})).await;
     assert_eq!(gone.status, 200, "{:?}", gone.body);
     // The account's buckets went with it.
-    let rows: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM request_budgets WHERE user_id = $1")
-            .bind(dev.user_id)
-            .fetch_one(&pool)
-            .await
-            .expect("count");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM request_budgets WHERE user_id = $1")
+        .bind(dev.user_id)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
     assert_eq!(rows, 0);
 }
 

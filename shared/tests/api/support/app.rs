@@ -113,14 +113,9 @@ impl Builder {
                     app,
                 }
             }
-            Some(through) => States::through(
-                config,
-                &sdk,
-                through,
-                policy,
-                [&notices, &purges],
-                clock,
-            ),
+            Some(through) => {
+                States::through(config, &sdk, through, policy, [&notices, &purges], clock)
+            }
         };
         TestApp {
             db: pool,
