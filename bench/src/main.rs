@@ -16,6 +16,9 @@
 //!    server of 20 connections, and straight against it; what unnamed statements cost. Last:
 //!    it switches the process to unnamed statements for good.
 //!
+//! 9. [`fair_use`]: one account at ten times its request budgets while 50 others sync; the
+//!    limiter's cost on a no-change `state`. Runs before part 8.
+//!
 //! Adding a part: a module with `pub async fn run(env: &BenchEnv, plan) -> Result<Section>`,
 //! a number in [`PARTS`] and an arm in [`run_part`].
 
@@ -25,6 +28,7 @@ mod cold_start;
 mod concurrency;
 mod e2e_rclone;
 mod env;
+mod fair_use;
 mod janitor;
 mod lambda_api;
 mod notifier;
@@ -55,11 +59,12 @@ const PARTS: &[(u8, &str)] = &[
     (6, "Notifier"),
     // Last: it switches the process to unnamed statements (see the module).
     (7, "Janitor"),
+    (9, "Fair use"),
     (8, "Through a transaction pooler"),
 ];
 
 const USAGE: &str =
-    "usage: steel-bench [--parts 1,2,3,4,5,6,7,8] [--quick] [--out FILE] [--readme FILE]
+    "usage: steel-bench [--parts 1,2,3,4,5,6,7,8,9] [--quick] [--out FILE] [--readme FILE]
                    [--bin-dir DIR] [--lambda-dir DIR] [--functions-dir DIR]
                    [--profile NAME] [--arm64-note TEXT]
 Runs the benchmarks against the services in the environment (scripts/with-services.sh) and
@@ -201,6 +206,15 @@ async fn run_part(env: &BenchEnv, args: &Args, part: u8) -> anyhow::Result<(Sect
             pooler::run(env, &part).await
         }
         7 => Ok((janitor::run(env, args.quick).await?, true)),
+        9 => {
+            let plan = fair_use::Plan {
+                users: if args.quick { 5 } else { 50 },
+                rounds: if args.quick { 3 } else { 10 },
+                pause: std::time::Duration::from_millis(200),
+                cost_samples: if args.quick { 20 } else { 300 },
+            };
+            fair_use::run(env, &plan).await
+        }
         other => bail!("no part {other}"),
     }
 }
