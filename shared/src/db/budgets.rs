@@ -81,22 +81,3 @@ pub async fn admit(
         }),
     })
 }
-
-/// The tokens `user_id`'s `budget` bucket holds as last written (`None`: no row), for tests
-/// and the bench.
-pub async fn tokens(
-    pool: &PgPool,
-    user_id: UserId,
-    budget: Budget,
-) -> Result<Option<f64>, sqlx::Error> {
-    let mut one = super::single(pool).await?;
-    let found = super::query_scalar(
-        "SELECT tokens FROM request_budgets WHERE user_id = $1 AND budget = $2",
-    )
-    .bind(user_id)
-    .bind(budget.as_str())
-    .fetch_optional(&mut *one)
-    .await?;
-    one.done().await?;
-    Ok(found)
-}
