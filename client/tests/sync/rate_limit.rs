@@ -37,7 +37,7 @@ async fn a_sync_completes_through_rate_limits() {
     let sub = unique_user("rate-limited");
     let mut mac = Device::new(&sub, "Mac").await;
     mac.write(
-        "Inbox/limited.md",
+        "thoughts/limited.md",
         "written while the account was over its budgets",
     );
     let token = mac.syncer.api().session().await.access_token;
@@ -56,7 +56,7 @@ async fn a_sync_completes_through_rate_limits() {
     assert!(writes >= 1, "writes granted: {writes}");
 
     let report = mac.sync().await;
-    assert_eq!(report.pushed, vec!["Inbox/limited.md".to_owned()]);
+    assert_eq!(report.pushed, vec!["thoughts/limited.md".to_owned()]);
     // Its `state` and its `push` were refused at least once each and sent again.
     assert!(
         report.rate_limited >= 2,
@@ -68,7 +68,7 @@ async fn a_sync_completes_through_rate_limits() {
     let mut phone = Device::new(&sub, "Phone").await;
     phone.sync().await;
     assert_eq!(
-        phone.read("Inbox/limited.md").as_deref(),
+        phone.read("thoughts/limited.md").as_deref(),
         Some("written while the account was over its budgets")
     );
 }
