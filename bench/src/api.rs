@@ -69,6 +69,8 @@ impl Endpoint {
 pub struct Reply {
     pub status: i64,
     pub body: Value,
+    /// The `Retry-After` header, when the answer has one.
+    pub retry_after: Option<String>,
 }
 
 impl Reply {
@@ -214,6 +216,11 @@ pub async fn call(sandbox: &Sandbox, e: ApiGatewayV2httpRequest) -> Timed {
     let elapsed = started.elapsed();
     let statements = sqlcount::count() - before;
     let statement_log = sqlcount::take_log();
+    let retry_after = response
+        .headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body = match response.body {
         Some(Body::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::Null),
         _ => Value::Null,
@@ -222,6 +229,7 @@ pub async fn call(sandbox: &Sandbox, e: ApiGatewayV2httpRequest) -> Timed {
         reply: Reply {
             status: response.status_code,
             body,
+            retry_after,
         },
         elapsed,
         statements,

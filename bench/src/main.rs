@@ -18,6 +18,9 @@
 //! 9. [`e2ee`]: end-to-end encryption (`steel-crypto`): Argon2id unlock at the defaults,
 //!    encrypt + decrypt throughput against plain SHA-256 (the crate's example, run alone).
 //!
+//! 10. [`fair_use`]: one account at ten times its request budgets while 50 others sync;
+//!     the limiter's cost on a no-change `state`. Runs before part 8.
+//!
 //! Adding a part: a module with `pub async fn run(env: &BenchEnv, plan) -> Result<Section>`,
 //! a number in [`PARTS`] and an arm in [`run_part`].
 
@@ -28,6 +31,7 @@ mod concurrency;
 mod e2e_rclone;
 mod e2ee;
 mod env;
+mod fair_use;
 mod janitor;
 mod lambda_api;
 mod notifier;
@@ -58,12 +62,13 @@ const PARTS: &[(u8, &str)] = &[
     (6, "Notifier"),
     // Last: it switches the process to unnamed statements (see the module).
     (7, "Janitor"),
+    (10, "Fair use"),
     (8, "Through a transaction pooler"),
     (9, "End-to-end encryption"),
 ];
 
 const USAGE: &str =
-    "usage: steel-bench [--parts 1,2,3,4,5,6,7,8,9] [--quick] [--out FILE] [--readme FILE]
+    "usage: steel-bench [--parts 1,2,3,4,5,6,7,8,9,10] [--quick] [--out FILE] [--readme FILE]
                    [--bin-dir DIR] [--lambda-dir DIR] [--functions-dir DIR]
                    [--profile NAME] [--arm64-note TEXT]
 Runs the benchmarks against the services in the environment (scripts/with-services.sh) and
@@ -206,6 +211,15 @@ async fn run_part(env: &BenchEnv, args: &Args, part: u8) -> anyhow::Result<(Sect
         }
         7 => Ok((janitor::run(env, args.quick).await?, true)),
         9 => Ok((e2ee::run(&args.bin_dir, args.quick)?, true)),
+        10 => {
+            let plan = fair_use::Plan {
+                users: if args.quick { 5 } else { 50 },
+                rounds: if args.quick { 3 } else { 10 },
+                pause: std::time::Duration::from_millis(200),
+                cost_samples: if args.quick { 20 } else { 300 },
+            };
+            fair_use::run(env, &plan).await
+        }
         other => bail!("no part {other}"),
     }
 }

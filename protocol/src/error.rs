@@ -71,6 +71,8 @@ error_codes! {
     ContentGone = "content_gone",
     PushTooLarge = "push_too_large",
     UploadLimit = "upload_limit",
+    // Over one of the account's request budgets (429, with Retry-After).
+    RateLimited = "rate_limited",
     // Per-file refusals (`rejected[].code`).
     InvalidPath = "invalid_path",
     DuplicatePath = "duplicate_path",

@@ -7,6 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::budget::{Budgets, Limit};
+
 /// Everything a function may need. Settings only some functions use are `Option`s; the
 /// function asks for them at cold start through the `require_*` methods.
 #[derive(Clone)]
@@ -25,6 +27,9 @@ pub struct Config {
     pub apple_jwks_url: String,
     pub google_jwks_url: String,
     pub limits: Limits,
+    /// Per-account request budgets (`REQUEST_BUDGETS`, `<READ|WRITE|DOWNLOAD>_BUDGET_BURST`,
+    /// `..._PER_MINUTE`); `None` with `REQUEST_BUDGETS=false`: no limit.
+    pub budgets: Option<Budgets>,
     pub lifecycle: Lifecycle,
     pub apns: ApnsSettings,
     pub fcm: FcmSettings,
@@ -267,6 +272,32 @@ impl Config {
                 "must be at least MAX_FILE_BYTES (or no file of the largest size could be uploaded)",
             ));
         }
+        let budgets = if env.parse_or("REQUEST_BUDGETS", true, |_| true)? {
+            let default = Budgets::DEFAULT;
+            Some(Budgets {
+                read: env.budget(
+                    "READ_BUDGET_BURST",
+                    "READ_BUDGET_PER_MINUTE",
+                    default.read,
+                    1,
+                )?,
+                write: env.budget(
+                    "WRITE_BUDGET_BURST",
+                    "WRITE_BUDGET_PER_MINUTE",
+                    default.write,
+                    1,
+                )?,
+                // A pull of the most files a request may name must fit a full bucket.
+                download: env.budget(
+                    "DOWNLOAD_BUDGET_BURST",
+                    "DOWNLOAD_BUDGET_PER_MINUTE",
+                    default.download,
+                    steel_protocol::wire::MAX_FILES_PER_REQUEST as u32,
+                )?,
+            })
+        } else {
+            None
+        };
         let lifecycle = Lifecycle {
             blob_grace: chrono::TimeDelta::hours(
                 env.parse_or("BLOB_GRACE_HOURS", 24i64, |n| (1..=720).contains(n))?,
@@ -299,6 +330,7 @@ impl Config {
             apple_jwks_url: env.url_or("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)?,
             google_jwks_url: env.url_or("GOOGLE_JWKS_URL", DEFAULT_GOOGLE_JWKS_URL)?,
             limits,
+            budgets,
             lifecycle,
             apns: ApnsSettings {
                 // Secrets and environment variables often carry the PEM with literal "\n".
@@ -444,6 +476,25 @@ impl Env<'_> {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// A request budget: its burst (at least `min_burst`) and refill a minute (at least 1),
+    /// both at most 10,000,000.
+    fn budget(
+        &self,
+        burst: &'static str,
+        per_minute: &'static str,
+        default: Limit,
+        min_burst: u32,
+    ) -> Result<Limit, ConfigError> {
+        Ok(Limit {
+            burst: self.parse_or(burst, default.burst, |n| {
+                (min_burst..=10_000_000).contains(n)
+            })?,
+            per_minute: self.parse_or(per_minute, default.per_minute, |n| {
+                (1..=10_000_000).contains(n)
+            })?,
+        })
     }
 
     fn url_or(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {

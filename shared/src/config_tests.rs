@@ -151,3 +151,46 @@ fn the_unconfirmed_upload_allowance_holds_the_largest_file() {
         assert!(load(&vars).is_err(), "{bad} accepted");
     }
 }
+
+#[test]
+fn request_budgets_default_on_and_are_bounded() {
+    let config = load(&base()).expect("valid config");
+    assert_eq!(config.budgets, Some(crate::budget::Budgets::DEFAULT));
+    let mut vars = base();
+    vars.insert("REQUEST_BUDGETS", "false");
+    assert_eq!(load(&vars).expect("valid").budgets, None);
+    vars.insert("REQUEST_BUDGETS", "off");
+    assert!(matches!(
+        load(&vars),
+        Err(ConfigError::Invalid {
+            name: "REQUEST_BUDGETS",
+            ..
+        })
+    ));
+    let mut vars = base();
+    vars.insert("READ_BUDGET_BURST", "5");
+    vars.insert("WRITE_BUDGET_PER_MINUTE", "1");
+    vars.insert("DOWNLOAD_BUDGET_BURST", "1000");
+    let budgets = load(&vars).expect("valid").budgets.expect("on");
+    assert_eq!((budgets.read.burst, budgets.read.per_minute), (5, 600));
+    assert_eq!((budgets.write.burst, budgets.write.per_minute), (300, 1));
+    assert_eq!(budgets.download.burst, 1000);
+    // Each refused past its range, by name: a pull of 1,000 files must fit the download
+    // bucket; nothing may be 0 or above 10,000,000.
+    let cases = [
+        ("READ_BUDGET_BURST", "0"),
+        ("READ_BUDGET_PER_MINUTE", "0"),
+        ("WRITE_BUDGET_BURST", "-1"),
+        ("WRITE_BUDGET_PER_MINUTE", "10000001"),
+        ("DOWNLOAD_BUDGET_BURST", "999"),
+        ("DOWNLOAD_BUDGET_PER_MINUTE", "lots"),
+    ];
+    for (name, value) in cases {
+        let mut vars = base();
+        vars.insert(name, value);
+        match load(&vars) {
+            Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name, "{value}"),
+            other => panic!("{name}={value}: expected Invalid, got {:?}", other.err()),
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Steel Notes Sync backend library: everything the Lambda functions share.
 //!
 //! - [`auth`]: our tokens, identity-provider tokens, the bearer check.
+//! - [`budget`]: per-account request budgets (fair use), checked with the bearer token.
 //! - [`config`]: settings read once per cold start.
 //! - [`domain`]: types parsed at the boundary (`VaultPath`, `ContentHash`, `Cursor`, ids),
 //!   defined in `steel-protocol` with every request and answer body, shared with devices.
@@ -19,6 +20,7 @@
 //! - [`runtime`]: cold-start wiring shared by every function's `main`.
 
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod db;
 pub mod deploy;

@@ -14,6 +14,7 @@ use sqlx::PgPool;
 
 use crate::auth::jwks::JwksPolicy;
 use crate::auth::{IdentityVerifier, TokenIssuer};
+use crate::budget::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{self, ApiRequest, ApiResponse};
@@ -27,6 +28,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: PgPool,
     pub tokens: Arc<TokenIssuer>,
+    /// Where the request budgets read the time ([`Clock::System`]; tests set their own).
+    pub clock: Clock,
 }
 
 impl crate::auth::AuthContext for AppState {
@@ -36,6 +39,14 @@ impl crate::auth::AuthContext for AppState {
 
     fn db(&self) -> &PgPool {
         &self.db
+    }
+
+    fn budgets(&self) -> Option<crate::budget::Budgets> {
+        self.config.budgets
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 }
 
@@ -54,7 +65,14 @@ impl AppState {
             tokens: Arc::new(TokenIssuer::new(&config.tokens)),
             config: Arc::new(config),
             db,
+            clock: Clock::System,
         }
+    }
+
+    /// The same state, its request budgets reading `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The AWS SDK's shared settings: credentials, region and endpoint overrides

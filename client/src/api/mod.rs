@@ -2,6 +2,7 @@
 //! and the presigned S3 transfers. Every request goes through the [`Faults`] hook and is
 //! counted in [`TransferStats`]. The request and answer bodies are in [`wire`].
 
+mod limited;
 mod recovery;
 
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use crate::error::{Result, SyncError};
 use crate::faults::{Fault, Faults, NoFaults, Op};
 use crate::session::{Session, TokenAnswer};
 
+pub use limited::{RATE_LIMIT_MAX_WAIT, RATE_LIMIT_RETRIES, rate_limit_wait};
 use steel_protocol::error::ErrorBody;
 pub use steel_protocol::wire::{
     ConfirmAnswer, Conflict, DeleteAnswer, DeleteEntry, DeleteRequest, Download, FileEntry,
@@ -35,6 +37,11 @@ pub struct TransferStats {
     pub s3_requests: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub bytes_received: AtomicU64,
+    /// Requests the server refused as over the account's request budget (429
+    /// `rate_limited`) and that were sent again after waiting.
+    pub rate_limited: AtomicU64,
+    /// Milliseconds spent waiting those out.
+    pub rate_limited_ms: AtomicU64,
 }
 
 impl TransferStats {
@@ -44,6 +51,14 @@ impl TransferStats {
             self.s3_requests.load(Ordering::Relaxed),
             self.bytes_sent.load(Ordering::Relaxed),
             self.bytes_received.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Requests refused as rate limited and sent again, and the time spent waiting them out.
+    pub fn rate_limited(&self) -> (u64, Duration) {
+        (
+            self.rate_limited.load(Ordering::Relaxed),
+            Duration::from_millis(self.rate_limited_ms.load(Ordering::Relaxed)),
         )
     }
 }
@@ -184,6 +199,7 @@ impl Api {
         let body_bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let mut refreshed = false;
         let mut server_errors = 0;
+        let mut rate_limited = 0;
         loop {
             let (base, token) = self.token(refreshed).await?;
             let url = format!("{base}{path_and_query}");
@@ -207,6 +223,38 @@ impl Api {
                 server_errors += 1;
                 let _ = response.bytes().await;
                 tokio::time::sleep(Duration::from_millis(500 * server_errors)).await;
+                continue;
+            }
+            // Over the account's request budget: nothing was done; wait and send it again.
+            if response.status() == StatusCode::TOO_MANY_REQUESTS
+                && rate_limited < RATE_LIMIT_RETRIES
+            {
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                let status = response.status();
+                let bytes = response.bytes().await.map_err(|e| network(op, e))?;
+                self.stats
+                    .bytes_received
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                let (code, message) = error_of(&bytes);
+                if code != "rate_limited" {
+                    return Err(SyncError::Api {
+                        op: op.name(),
+                        status: status.as_u16(),
+                        code,
+                        message,
+                    });
+                }
+                rate_limited += 1;
+                let wait = rate_limit_wait(retry_after, rate_limited);
+                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .rate_limited_ms
+                    .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
                 continue;
             }
             return decode_counted(op, response, &self.stats).await;
@@ -444,13 +492,7 @@ async fn decode_counted<T: DeserializeOwned>(
         return serde_json::from_slice(&bytes)
             .map_err(|e| SyncError::Other(format!("unexpected answer to {}: {e}", op.name())));
     }
-    let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
-        Ok(b) => (b.error.code, b.error.message),
-        Err(_) => (
-            "http_error".to_owned(),
-            String::from_utf8_lossy(&bytes).chars().take(300).collect(),
-        ),
-    };
+    let (code, message) = error_of(&bytes);
     if status == StatusCode::UNAUTHORIZED && op != Op::Login && op != Op::Refresh {
         return Err(SyncError::Auth(format!("{code}: {message}")));
     }
@@ -460,4 +502,16 @@ async fn decode_counted<T: DeserializeOwned>(
         code,
         message,
     })
+}
+
+/// The code and message of an error answer's body (`http_error` and the start of the body
+/// when it is not the API's error JSON).
+fn error_of(bytes: &[u8]) -> (String, String) {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(b) => (b.error.code, b.error.message),
+        Err(_) => (
+            "http_error".to_owned(),
+            String::from_utf8_lossy(bytes).chars().take(300).collect(),
+        ),
+    }
 }

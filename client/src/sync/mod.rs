@@ -151,9 +151,13 @@ impl Syncer {
     /// A whole sync: rounds until nothing is left to do.
     pub async fn sync(&mut self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
+        let limited = self.api.stats.rate_limited();
         let mut learnt = Learnt::new();
         let plan = self.plan(&mut learnt).await?;
         self.finish_with(plan, learnt, &mut report).await?;
+        let (count, waited) = self.api.stats.rate_limited();
+        report.rate_limited = count - limited.0;
+        report.rate_limited_wait = waited.saturating_sub(limited.1);
         Ok(report)
     }
 

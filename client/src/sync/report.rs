@@ -62,9 +62,25 @@ pub struct SyncReport {
     /// How many notes this vault had synced before (what `held` is a share of).
     pub known: usize,
     pub rounds: u32,
+    /// Requests the server refused as over the account's request budget (429
+    /// `rate_limited`) and that were sent again after waiting, and the time spent waiting.
+    pub rate_limited: u64,
+    pub rate_limited_wait: std::time::Duration,
 }
 
 impl SyncReport {
+    /// What to tell the person when the server rate-limited this sync (`None`: it did not).
+    pub fn rate_limited_message(&self) -> Option<String> {
+        (self.rate_limited > 0).then(|| {
+            format!(
+                "rate limited: {} requests waited out ({:.0} s in all): this account is over \
+                 its request budget (a sync is slower, nothing is lost)",
+                self.rate_limited,
+                self.rate_limited_wait.as_secs_f64()
+            )
+        })
+    }
+
     pub fn conflicts(&self) -> usize {
         self.merged.len() + self.conflict_copies.len()
     }

@@ -7,6 +7,8 @@
 //! - `e2e`: two vault folders of one user through the library: notes, edits, deletes,
 //!   renames, merges, conflicts, notices, faults.
 //! - `model`: the seeded model test under injected faults.
+//! - `rate_limit`: a sync through the server's 429 `rate_limited`, with the account's
+//!   request budgets spent.
 //! - `retention`: a device that slept past the tombstone retention resyncs from a full
 //!   listing (runs the janitor in time travel).
 
@@ -14,4 +16,5 @@ mod cli;
 mod common;
 mod e2e;
 mod model;
+mod rate_limit;
 mod retention;

@@ -8,7 +8,7 @@ pub mod jwks;
 pub mod session;
 pub mod tokens;
 
-pub use bearer::{Caller, authenticate};
+pub use bearer::{Caller, admit, authenticate, authenticate_within, verify};
 pub use identity::{IdentityVerifier, VerifiedIdentity};
 pub use tokens::TokenIssuer;
 
@@ -17,4 +17,8 @@ pub use tokens::TokenIssuer;
 pub trait AuthContext {
     fn tokens(&self) -> &TokenIssuer;
     fn db(&self) -> &sqlx::PgPool;
+    /// The request budgets in force (`None`: `REQUEST_BUDGETS=false`).
+    fn budgets(&self) -> Option<crate::budget::Budgets>;
+    /// The time the budgets refill by (injected in tests).
+    fn now(&self) -> chrono::DateTime<chrono::Utc>;
 }

@@ -17,6 +17,7 @@ use crate::config::DatabaseConfig;
 
 pub mod account;
 pub mod blobs;
+pub mod budgets;
 pub mod devices;
 pub mod files;
 pub mod history;
@@ -232,6 +233,7 @@ mod tests {
     const SOURCES: &[(&str, &str)] = &[
         ("account.rs", include_str!("account.rs")),
         ("blobs.rs", include_str!("blobs.rs")),
+        ("budgets.rs", include_str!("budgets.rs")),
         ("devices.rs", include_str!("devices.rs")),
         ("files.rs", include_str!("files.rs")),
         ("history.rs", include_str!("history.rs")),

@@ -1,8 +1,9 @@
 //! `GET /account`: who the caller is, how much the vault holds (from counters: O(1) in its
 //! size), how long deleted notes and old versions are kept, and the devices signed in.
 
-use crate::auth::authenticate;
+use crate::auth::authenticate_within;
 use crate::auth::session::DeviceRecord;
+use crate::budget::Charge;
 use crate::db::{account, devices, users};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
@@ -10,7 +11,7 @@ use crate::runtime::AppState;
 use steel_protocol::wire::{AccountAnswer, AccountDevice, Retention};
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = authenticate(state, &request).await?;
+    let caller = authenticate_within(state, &request, Charge::READ).await?;
     let user = users::get_user(&state.db, caller.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidToken))?;

@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::write::{announce, describe_conflict};
-use crate::auth::authenticate;
+use crate::auth::authenticate_within;
+use crate::budget::Charge;
 use crate::db::{blobs, writes};
 use crate::domain::ContentHash;
 use crate::error::{ApiError, ErrorCode};
@@ -22,7 +23,7 @@ const CHECK_CONCURRENCY: usize = 16;
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
-    let caller = authenticate(app, &request).await?;
+    let caller = authenticate_within(app, &request, Charge::WRITE).await?;
     let body: FilesRequest = request.json()?;
     request::check_count(body.files.len())?;
     let limits = &app.config.limits;

@@ -3,7 +3,8 @@
 //! that looks like an accident (an emptied folder) is held until the caller confirms it.
 
 use super::write::{announce, describe_conflict};
-use crate::auth::authenticate;
+use crate::auth::authenticate_within;
+use crate::budget::Charge;
 use crate::db::writes;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
@@ -15,7 +16,7 @@ use steel_protocol::wire::{DeleteAnswer, Tombstone};
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
-    let caller = authenticate(app, &request).await?;
+    let caller = authenticate_within(app, &request, Charge::WRITE).await?;
     let body: DeleteRequest = request.json()?;
     request::check_count(body.files.len())?;
     let user_id = caller.user_id;

@@ -1,7 +1,8 @@
 //! `GET /vault/deleted?cursor=&limit=`: the user's deleted notes, most recently deleted
 //! first, each with the last live version a restore would bring back.
 
-use crate::auth::authenticate;
+use crate::auth::authenticate_within;
+use crate::budget::Charge;
 use crate::db::history::{self, DeletedNote};
 use crate::error::ApiError;
 use crate::handlers::history::DeviceRef;
@@ -14,7 +15,7 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = authenticate(state, &request).await?;
+    let caller = authenticate_within(state, &request, Charge::READ).await?;
     let limit = page_limit(request.query_param("limit"), DEFAULT_LIMIT, MAX_LIMIT)?;
     let below = parse_page_cursor(request.query_param("cursor"), 'd')?;
     let mut notes = history::deleted_notes(&state.db, caller.user_id, below, limit + 1).await?;

@@ -1,7 +1,8 @@
 //! `GET /vault/history?path=&cursor=&limit=`: the versions of one note, newest first, with
 //! the device that made each. Past versions' bytes are read with `pull` by version.
 
-use crate::auth::authenticate;
+use crate::auth::authenticate_within;
+use crate::budget::Charge;
 use crate::db::history::{self, Author, VersionEntry};
 use crate::domain::VaultPath;
 use crate::error::{ApiError, ErrorCode};
@@ -25,7 +26,7 @@ impl From<Author> for DeviceRef {
 }
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = authenticate(state, &request).await?;
+    let caller = authenticate_within(state, &request, Charge::READ).await?;
     let raw = request.query_param("path").ok_or_else(|| {
         ApiError::bad_request(
             ErrorCode::InvalidRequest,

@@ -5,8 +5,9 @@
 //! families bound to the caller's device are revoked. `{"all_devices": true}` revokes every
 //! refresh token of the user.
 
-use crate::auth::authenticate;
+use crate::auth::authenticate_within;
 use crate::auth::tokens::hash_refresh_token;
+use crate::budget::Charge;
 use crate::db::account;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
@@ -14,7 +15,7 @@ use crate::runtime::AppState;
 use steel_protocol::wire::{LogoutAnswer, LogoutRequest};
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = authenticate(state, &request).await?;
+    let caller = authenticate_within(state, &request, Charge::WRITE).await?;
     let body: LogoutRequest = if request.body().iter().all(u8::is_ascii_whitespace) {
         LogoutRequest::default()
     } else {

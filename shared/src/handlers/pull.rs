@@ -3,7 +3,8 @@
 
 use std::collections::HashSet;
 
-use crate::auth::authenticate;
+use crate::auth::{admit, verify};
+use crate::budget::Charge;
 use crate::db::files;
 use crate::domain::VaultPath;
 use crate::error::{ApiError, ErrorCode};
@@ -16,9 +17,10 @@ use steel_protocol::wire::{Download, PullAnswer, PullRequest, Tombstone};
 
 pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
-    let caller = authenticate(app, &request).await?;
+    // The token first (no I/O), then the body: the budget this pull spends from is one
+    // download URL per file it names.
+    let claimed = verify(app, &request)?;
     let body: PullRequest = request.json()?;
-    let user_id = caller.user_id;
     let storage = &state.storage;
     let mut response = PullAnswer {
         files: Vec::new(),
@@ -40,6 +42,8 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         }
     };
     request::check_count(entries.len())?;
+    let caller = admit(app, claimed, Charge::downloads(entries.len())).await?;
+    let user_id = caller.user_id;
     // Two versions of one path are two files (a three-way merge needs the base and the
     // current one); the same version twice is a duplicate.
     let mut seen = HashSet::new();

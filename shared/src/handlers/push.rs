@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::write::describe_conflict;
-use crate::auth::authenticate;
+use crate::auth::authenticate_within;
+use crate::budget::Charge;
 use crate::db::uploads::{self, Granted};
 use crate::db::{blobs, files, users};
 use crate::domain::{ContentHash, VaultPath};
@@ -21,7 +22,7 @@ use steel_protocol::wire::{PushAnswer, Upload, Versioned};
 
 pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
-    let caller = authenticate(app, &request).await?;
+    let caller = authenticate_within(app, &request, Charge::WRITE).await?;
     let body: FilesRequest = request.json()?;
     request::check_count(body.files.len())?;
     let limits = &app.config.limits;

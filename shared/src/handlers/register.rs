@@ -3,15 +3,16 @@
 
 use serde_json::json;
 
-use crate::auth::authenticate;
+use crate::auth::authenticate_within;
 use crate::auth::session::{DeviceInput, DeviceRecord, start_session, validate_device};
+use crate::budget::Charge;
 use crate::db::devices;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = authenticate(state, &request).await?;
+    let caller = authenticate_within(state, &request, Charge::WRITE).await?;
     let update = validate_device(request.json::<DeviceInput>()?)?;
     match caller.device_id {
         Some(device_id) => {

@@ -4,7 +4,8 @@
 
 use serde_json::json;
 
-use crate::auth::authenticate;
+use crate::auth::authenticate_within;
+use crate::budget::Charge;
 use crate::db::account;
 use crate::domain::DeviceId;
 use crate::error::{ApiError, ErrorCode};
@@ -12,7 +13,7 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = authenticate(state, &request).await?;
+    let caller = authenticate_within(state, &request, Charge::WRITE).await?;
     // API Gateway fills the path parameter; fall back on the path itself.
     let raw = request
         .path_parameters

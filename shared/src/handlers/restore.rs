@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 
 use super::write::{announce, describe_conflict};
-use crate::auth::{Caller, authenticate};
+use crate::auth::{Caller, authenticate_within};
+use crate::budget::Charge;
 use crate::db::recovery::{self, RestoreDecision, RestoreRequest, RewindPage, RewindPosition};
 use crate::domain::VaultPath;
 use crate::error::{ApiError, ErrorCode};
@@ -24,7 +25,7 @@ pub const DEFAULT_REWIND_PAGE: u32 = 1000;
 pub const MAX_REWIND_PAGE: u32 = 5000;
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = authenticate(&state.app, &request).await?;
+    let caller = authenticate_within(&state.app, &request, Charge::WRITE).await?;
     let body: wire::RestoreRequest = request.json()?;
     let rewind_fields =
         body.prefix.is_some() || body.remove_newer || body.resume.is_some() || body.limit.is_some();

@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::authenticate;
+use crate::auth::authenticate_within;
+use crate::budget::Charge;
 use crate::db::{FileState, files};
 use crate::domain::Cursor;
 use crate::error::{ApiError, ErrorCode};
@@ -49,7 +50,7 @@ fn resync(why: &str) -> ApiError {
 }
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = authenticate(state, &request).await?;
+    let caller = authenticate_within(state, &request, Charge::READ).await?;
     let limit = match request.query_param("limit") {
         None => DEFAULT_LIMIT,
         Some(raw) => raw

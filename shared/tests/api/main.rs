@@ -3,13 +3,14 @@
 //! against the real local services of `scripts/services.sh`; see `support` for the
 //! application under test and the stand-ins around it.
 //!
-//! One module per topic: `auth`, `vault`, `account`, `notifier` go through the functions'
-//! handlers; `db` tests the data layer; `deploy` the migrations' custom resource, the secrets
+//! One module per topic: `auth`, `vault`, `account`, `notifier`, `budget` go through the
+//! functions' handlers; `db` tests the data layer; `deploy` the migrations' custom resource, the secrets
 //! and the template; `events` and `openapi` check the sample events and `openapi.yaml` against
 //! the code; `faults` breaks Postgres, S3 and SQS under every write.
 
 mod account;
 mod auth;
+mod budget;
 mod db;
 mod deploy;
 mod events;

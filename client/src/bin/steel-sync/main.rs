@@ -280,6 +280,9 @@ async fn sync_once(args: &SyncArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn print_report(report: &SyncReport) -> ExitCode {
+    if let Some(message) = report.rate_limited_message() {
+        println!("{message}");
+    }
     for (path, copy) in &report.conflict_copies {
         println!("conflict: {path}: both sides changed it; yours is kept as {copy}");
     }

@@ -13,6 +13,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsMessage};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use steel_core::auth::jwks::JwksPolicy;
+use steel_core::budget::Clock;
 use steel_core::domain::{ContentHash, Platform, Provider, PushEnvironment, UserId};
 use steel_core::runtime::{AccountState, AppState, LoginState, VaultState, WriteState};
 use steel_core::storage::Storage;
@@ -29,6 +30,7 @@ pub struct Builder {
     pool: PgPool,
     settings: HashMap<String, String>,
     through: Option<Through>,
+    clock: Clock,
 }
 
 /// Where the functions reach Postgres, S3 and SQS when that is not where the test does:
@@ -48,6 +50,12 @@ impl Builder {
         self
     }
 
+    /// The functions' request budgets read `clock` (a manual one travels in time).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The functions reach the services through `through` instead of directly.
     pub fn through(mut self, through: Through) -> Self {
         self.through = Some(through);
@@ -59,6 +67,7 @@ impl Builder {
             pool,
             settings,
             through,
+            clock,
         } = self;
         let idp = Idp::start().await;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -95,7 +104,7 @@ impl Builder {
         let bucket = config.s3.bucket.clone();
         let functions = match through {
             None => {
-                let app = AppState::new(config, pool.clone());
+                let app = AppState::new(config, pool.clone()).with_clock(clock);
                 States {
                     vault: VaultState::new(app.clone()).await,
                     write: WriteState::new(app.clone()).await.expect("write state"),
@@ -104,7 +113,9 @@ impl Builder {
                     app,
                 }
             }
-            Some(through) => States::through(config, &sdk, through, policy, [&notices, &purges]),
+            Some(through) => {
+                States::through(config, &sdk, through, policy, [&notices, &purges], clock)
+            }
         };
         TestApp {
             db: pool,
@@ -145,8 +156,9 @@ impl States {
         through: Through,
         policy: JwksPolicy,
         [notices, purges]: [&String; 2],
+        clock: Clock,
     ) -> States {
-        let app = AppState::new(config, through.pool);
+        let app = AppState::new(config, through.pool).with_clock(clock);
         let s3 = aws_sdk_s3::Client::from_conf(
             app.s3_config(sdk)
                 .endpoint_url(&through.s3_endpoint)
@@ -210,6 +222,7 @@ impl TestApp {
             pool,
             settings: HashMap::new(),
             through: None,
+            clock: Clock::System,
         }
     }
 
