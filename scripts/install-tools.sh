@@ -3,6 +3,8 @@
 #   .tools/bin/s3s-fs   S3 server that checks SigV4 (cargo install, pinned)
 #   .tools/venv         Python venv with moto[server] (SQS), cargo-lambda and ziglang (pinned)
 #   PostgreSQL server binaries from Debian (apt) when no /usr/lib/postgresql/*/bin/initdb exists.
+#   .tools/kotlin       Kotlin compiler from npm (pinned), and JNA from Debian (libjna-java),
+#                       for the apps' bindings (scripts/kotlin-test.sh)
 # Idempotent: whatever is already installed at the pinned versions is reused.
 # Usage: scripts/install-tools.sh
 set -euo pipefail
@@ -115,4 +117,27 @@ else
   log "venv: installed in $((SECONDS - start)) s"
 fi
 
-log "done: s3s-fs=$TOOLS/bin/s3s-fs venv=$VENV (cargo lambda: PATH=$VENV/bin:\$PATH)"
+# --- Kotlin and JNA (the apps' bindings: scripts/kotlin-test.sh) -------------------------
+# JetBrains' compiler distribution from npm (kotlinc + stdlib + kotlinx-coroutines jars: no
+# Maven Central here) and Debian's JNA (>= 5.12, as UniFFI's Kotlin needs).
+KOTLIN_VERSION="2.4.20"
+KOTLIN_HOME="$TOOLS/kotlin/node_modules/kotlin-compiler"
+if [ -x "$KOTLIN_HOME/bin/kotlinc" ] \
+   && grep -q "\"version\": \"$KOTLIN_VERSION\"" "$KOTLIN_HOME/package.json" 2>/dev/null; then
+  log "kotlin: present ($KOTLIN_VERSION)"
+else
+  command -v npm >/dev/null 2>&1 || apt_install npm
+  command -v java >/dev/null 2>&1 || apt_install default-jdk-headless
+  log "kotlin: npm install kotlin-compiler@$KOTLIN_VERSION"
+  mkdir -p "$TOOLS/kotlin"
+  npm install --prefix "$TOOLS/kotlin" --no-audit --no-fund --silent "kotlin-compiler@$KOTLIN_VERSION" \
+    || die "npm install kotlin-compiler failed"
+  [ -x "$KOTLIN_HOME/bin/kotlinc" ] || die "npm install finished but $KOTLIN_HOME/bin/kotlinc is missing"
+fi
+if [ -f /usr/share/java/jna.jar ]; then
+  log "jna: present (/usr/share/java/jna.jar)"
+else
+  apt_install libjna-java
+fi
+
+log "done: s3s-fs=$TOOLS/bin/s3s-fs venv=$VENV kotlinc=$KOTLIN_HOME/bin/kotlinc (cargo lambda: PATH=$VENV/bin:\$PATH)"

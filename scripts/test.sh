@@ -50,9 +50,15 @@ phase "walkthrough and the sync client against make dev"
 STEEL_MODEL_SEEDS="${STEEL_MODEL_SEEDS:-60}" scripts/with-dev-stack.sh bash -c \
   'scripts/walkthrough.sh "$STEEL_API_URL" && cargo test -p steel-sync --locked -- --test-threads 1' \
   2>&1 | tee -a .tools/cargo-test.log
+# The apps' bindings: the cdylib, Kotlin and Swift generated from it, Kotlin compiled with
+# -Werror and its tests run against make dev (README "Using the sync engine from the apps").
+phase "Kotlin bindings against make dev"
+scripts/with-dev-stack.sh scripts/kotlin-test.sh 2>&1 | tee -a .tools/cargo-test.log
 phase ""
 
 # One closing line for the whole suite (cargo prints one summary per test binary, the last
-# of which is often an empty doc-test run). .ci/run repeats it at the very end.
+# of which is often an empty doc-test run; the Kotlin tests print their own). .ci/run
+# repeats it at the very end.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     /^kotlin: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
      END { printf "tests: %d passed, %d failed\n", p, f }' .tools/cargo-test.log | tee .tools/test-summary

@@ -23,6 +23,14 @@ pub enum Op {
     Upload,
     /// GET of bytes from a presigned S3 URL.
     Download,
+    /// `POST /devices/register`.
+    Register,
+    /// `GET /account`.
+    Account,
+    /// `POST /auth/logout`.
+    Logout,
+    /// `DELETE /account`.
+    DeleteAccount,
 }
 
 impl Op {
@@ -40,6 +48,10 @@ impl Op {
             Op::Restore => "restore",
             Op::Upload => "upload",
             Op::Download => "download",
+            Op::Register => "register",
+            Op::Account => "account",
+            Op::Logout => "logout",
+            Op::DeleteAccount => "delete account",
         }
     }
 }

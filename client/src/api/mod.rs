@@ -2,6 +2,7 @@
 //! and the presigned S3 transfers. Every request goes through the [`Faults`] hook and is
 //! counted in [`TransferStats`]. The request and answer bodies are in [`wire`].
 
+mod account;
 mod limited;
 mod recovery;
 
@@ -63,6 +64,10 @@ impl TransferStats {
     }
 }
 
+/// Told every refreshed session before it is used (the apps keep tokens in the platform's
+/// keychain, not in `auth.json`); an error fails the request that needed the refresh.
+pub type SessionSink = Arc<dyn Fn(&Session) -> Result<()> + Send + Sync>;
+
 /// One signed-in vault's connection to the API.
 pub struct Api {
     http: reqwest::Client,
@@ -72,6 +77,7 @@ pub struct Api {
     vault: Option<PathBuf>,
     faults: Arc<dyn Faults>,
     pub stats: Arc<TransferStats>,
+    sink: Option<SessionSink>,
 }
 
 /// The longest the client waits for an API answer: a little over API Gateway's 30 s limit
@@ -96,7 +102,14 @@ impl Api {
             vault,
             faults: Arc::new(NoFaults),
             stats: Arc::new(TransferStats::default()),
+            sink: None,
         }
+    }
+
+    /// Refreshed sessions go to `sink` too (see [`SessionSink`]).
+    pub fn with_session_sink(mut self, sink: SessionSink) -> Self {
+        self.sink = Some(sink);
+        self
     }
 
     pub fn with_faults(mut self, faults: Arc<dyn Faults>) -> Self {
@@ -176,6 +189,9 @@ impl Api {
         session.update(answer);
         if let Some(vault) = &self.vault {
             session.save(vault)?;
+        }
+        if let Some(sink) = &self.sink {
+            sink(session)?;
         }
         Ok(())
     }

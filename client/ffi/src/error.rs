@@ -1,0 +1,237 @@
+//! The one error the apps switch on ([`EngineError`]: a Kotlin sealed exception class, a
+//! Swift enum), and the one an app's own code throws back into the engine ([`AppError`]).
+//! Every [`SyncError`] of the library maps to exactly one case, by kind, never by parsing
+//! a message.
+
+use steel_sync::SyncError;
+
+/// What went wrong, by what the app should do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum EngineError {
+    /// The server could not be reached (no network, DNS, a timeout). Nothing was lost: the
+    /// next sync resumes. The status observer shows `Offline`.
+    #[error("offline: {reason}")]
+    Offline { reason: String },
+    /// Not signed in, or the session ended (refresh token refused, device removed, account
+    /// deleted): sign in again.
+    #[error("signed out: {reason}")]
+    SignedOut { reason: String },
+    /// The server held back a delete of many notes (409 `mass_delete_held`); ask the person,
+    /// then `allowMassDelete()` or `restoreMissing()`. (A hold found by this device's own
+    /// guard is not an error: it is `SyncReport.heldDeletes`.)
+    #[error("mass delete held: {reason}")]
+    MassDeleteHeld { reason: String },
+    /// The account's storage is full.
+    #[error("quota exceeded: {reason}")]
+    QuotaExceeded { reason: String },
+    /// The note changed on the server meanwhile (a restore based on an older version); try
+    /// again.
+    #[error("conflict on {path}: {reason}")]
+    Conflict { path: String, reason: String },
+    /// The server is down or overloaded (5xx); try again later. `retry_after_secs` is the
+    /// server's `Retry-After` when the library learns it (not yet: see the README).
+    #[error("server unavailable: {reason}")]
+    ServerUnavailable {
+        retry_after_secs: Option<u64>,
+        reason: String,
+    },
+    /// Too many requests (429): wait `retry_after_secs` when known.
+    #[error("rate limited: {reason}")]
+    RateLimited {
+        retry_after_secs: Option<u64>,
+        reason: String,
+    },
+    /// The server refused the request for another reason (its error code).
+    #[error("refused ({status} {code}): {reason}")]
+    Refused {
+        status: u16,
+        code: String,
+        reason: String,
+    },
+    /// Not found: no such note, version or device.
+    #[error("not found: {reason}")]
+    NotFound { reason: String },
+    /// The app's `TokenStore` failed (its own exception, as text).
+    #[error("token store: {reason}")]
+    TokenStoreFailed { reason: String },
+    /// The vault folder or its local sync database could not be read or written.
+    #[error("local storage: {reason}")]
+    LocalStorage { reason: String },
+    /// Downloaded bytes did not match their hash; nothing was written.
+    #[error("integrity: {reason}")]
+    Integrity { reason: String },
+    /// A bad argument from the app (an unknown path, a malformed date).
+    #[error("invalid argument: {reason}")]
+    InvalidArgument { reason: String },
+    /// A bug: please report it with the message.
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+/// What an app-implemented interface (`TokenStore`, `StatusObserver`) throws. Any other
+/// exception it throws arrives as `Failed` too, never as a crash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum AppError {
+    #[error("{reason}")]
+    Failed { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for AppError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        AppError::Failed { reason: e.reason }
+    }
+}
+
+impl From<AppError> for EngineError {
+    fn from(e: AppError) -> Self {
+        EngineError::TokenStoreFailed {
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl From<SyncError> for EngineError {
+    fn from(e: SyncError) -> Self {
+        let reason = e.to_string();
+        match e {
+            SyncError::Network { .. } => EngineError::Offline { reason },
+            SyncError::Auth(_) => EngineError::SignedOut { reason },
+            SyncError::Api {
+                status,
+                code,
+                message,
+                ..
+            } => from_api(status, code, message),
+            SyncError::Io { .. } | SyncError::Db(_) => EngineError::LocalStorage { reason },
+            SyncError::Integrity { .. } => EngineError::Integrity { reason },
+            SyncError::Crash(_) | SyncError::Other(_) => EngineError::Internal { reason },
+        }
+    }
+}
+
+/// A refusal by the server, by its status and error code.
+fn from_api(status: u16, code: String, reason: String) -> EngineError {
+    match (status, code.as_str()) {
+        (401, _) => EngineError::SignedOut { reason },
+        (_, "mass_delete_held") => EngineError::MassDeleteHeld { reason },
+        (_, "quota_exceeded") => EngineError::QuotaExceeded { reason },
+        (429, _) => EngineError::RateLimited {
+            retry_after_secs: None,
+            reason,
+        },
+        (404, _) | (_, "not_found" | "device_not_found") => EngineError::NotFound { reason },
+        (500..=599, _) | (_, "temporarily_unavailable") => EngineError::ServerUnavailable {
+            retry_after_secs: None,
+            reason,
+        },
+        _ => EngineError::Refused {
+            status,
+            code,
+            reason,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: &str) -> SyncError {
+        SyncError::Api {
+            op: "push",
+            status,
+            code: code.into(),
+            message: "m".into(),
+        }
+    }
+
+    /// The case name of an error, for the table below.
+    fn case(e: &EngineError) -> &'static str {
+        match e {
+            EngineError::Offline { .. } => "Offline",
+            EngineError::SignedOut { .. } => "SignedOut",
+            EngineError::MassDeleteHeld { .. } => "MassDeleteHeld",
+            EngineError::QuotaExceeded { .. } => "QuotaExceeded",
+            EngineError::Conflict { .. } => "Conflict",
+            EngineError::ServerUnavailable { .. } => "ServerUnavailable",
+            EngineError::RateLimited { .. } => "RateLimited",
+            EngineError::Refused { .. } => "Refused",
+            EngineError::NotFound { .. } => "NotFound",
+            EngineError::TokenStoreFailed { .. } => "TokenStoreFailed",
+            EngineError::LocalStorage { .. } => "LocalStorage",
+            EngineError::Integrity { .. } => "Integrity",
+            EngineError::InvalidArgument { .. } => "InvalidArgument",
+            EngineError::Internal { .. } => "Internal",
+        }
+    }
+
+    #[test]
+    fn every_library_error_maps_to_the_case_an_app_acts_on() {
+        let table: Vec<(SyncError, &str)> = vec![
+            (
+                SyncError::Network {
+                    op: "state",
+                    message: "connection refused".into(),
+                },
+                "Offline",
+            ),
+            (SyncError::Auth("no session".into()), "SignedOut"),
+            (api(401, "invalid_token"), "SignedOut"),
+            (api(409, "mass_delete_held"), "MassDeleteHeld"),
+            (api(413, "quota_exceeded"), "QuotaExceeded"),
+            (api(429, "upload_limit"), "RateLimited"),
+            (api(429, "rate_limited"), "RateLimited"),
+            (api(503, "temporarily_unavailable"), "ServerUnavailable"),
+            (api(502, "http_error"), "ServerUnavailable"),
+            (api(404, "not_found"), "NotFound"),
+            (api(400, "push_too_large"), "Refused"),
+            (api(410, "resync_required"), "Refused"),
+            (
+                SyncError::Io {
+                    path: "/v/a.md".into(),
+                    source: std::io::Error::other("disk full"),
+                },
+                "LocalStorage",
+            ),
+            (
+                SyncError::Integrity {
+                    path: "a.md".into(),
+                    expected: "00".into(),
+                },
+                "Integrity",
+            ),
+            (SyncError::Other("odd".into()), "Internal"),
+        ];
+        for (error, want) in table {
+            let shown = error.to_string();
+            let mapped = EngineError::from(error);
+            assert_eq!(case(&mapped), want, "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_keeps_the_servers_status_and_code() {
+        assert_eq!(
+            EngineError::from(api(400, "push_too_large")),
+            EngineError::Refused {
+                status: 400,
+                code: "push_too_large".into(),
+                reason: "m".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_app_failure_is_a_token_store_error_with_its_words() {
+        let e: EngineError = AppError::Failed {
+            reason: "keychain locked".into(),
+        }
+        .into();
+        assert_eq!(
+            e,
+            EngineError::TokenStoreFailed {
+                reason: "keychain locked".into()
+            }
+        );
+    }
+}
