@@ -71,6 +71,15 @@ error_codes! {
     ContentGone = "content_gone",
     PushTooLarge = "push_too_large",
     UploadLimit = "upload_limit",
+    // Key slots (`/vault/keys`).
+    PreconditionRequired = "precondition_required",
+    PreconditionFailed = "precondition_failed",
+    NoKeySlots = "no_key_slots",
+    TooManyKeySlots = "too_many_key_slots",
+    InvalidKeySlot = "invalid_key_slot",
+    DuplicateKeySlot = "duplicate_key_slot",
+    InvalidKeyring = "invalid_keyring",
+    KeyGenerationMismatch = "key_generation_mismatch",
     // Per-file refusals (`rejected[].code`).
     InvalidPath = "invalid_path",
     DuplicatePath = "duplicate_path",

@@ -15,6 +15,7 @@ mod deploy;
 mod events;
 mod faults;
 mod janitor;
+mod keys;
 mod notifier;
 mod openapi;
 mod recovery;
