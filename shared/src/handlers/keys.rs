@@ -223,7 +223,9 @@ fn validate_keyring(text: &str, generation: u32) -> Result<Vec<u8>, ApiError> {
                 "must be the base64 of {MIN_KEYRING_BYTES}..{MAX_KEYRING_BYTES} bytes"
             ))
         })?;
-    if bytes[0] != FORMAT_VERSION || (bytes.len() - MIN_KEYRING_BYTES) % KEYRING_ENTRY != 0 {
+    if bytes[0] != FORMAT_VERSION
+        || !(bytes.len() - MIN_KEYRING_BYTES).is_multiple_of(KEYRING_ENTRY)
+    {
         return Err(invalid("is not a version-1 sealed keyring".into()));
     }
     let keyring_generation = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);

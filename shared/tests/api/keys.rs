@@ -249,7 +249,10 @@ async fn bad_slot_sets_are_refused_whole(pool: PgPool) {
         ),
         (
             "a keyring in generation 0",
-            body(&[good.clone()], Some(&keyring_of_generation_1())),
+            body(
+                std::slice::from_ref(&good),
+                Some(&keyring_of_generation_1()),
+            ),
             "key_generation_mismatch",
         ),
         (
