@@ -73,6 +73,15 @@ error_codes! {
     UploadLimit = "upload_limit",
     // Over one of the account's request budgets (429, with Retry-After).
     RateLimited = "rate_limited",
+    // Key slots (`/vault/keys`).
+    PreconditionRequired = "precondition_required",
+    PreconditionFailed = "precondition_failed",
+    NoKeySlots = "no_key_slots",
+    TooManyKeySlots = "too_many_key_slots",
+    InvalidKeySlot = "invalid_key_slot",
+    DuplicateKeySlot = "duplicate_key_slot",
+    InvalidKeyring = "invalid_keyring",
+    KeyGenerationMismatch = "key_generation_mismatch",
     // Per-file refusals (`rejected[].code`).
     InvalidPath = "invalid_path",
     DuplicatePath = "duplicate_path",

@@ -425,6 +425,30 @@ fn samples() -> Vec<(&'static str, Value)> {
             })),
         ),
         (
+            "KeysResponse",
+            v(serde_json::to_value(KeysAnswer {
+                encrypted: true,
+                slots: vec![KeySlotEntry {
+                    id: "5c4d78ef5f12a5c98e751b1d02e8217c".into(),
+                    kind: KeySlotKind::RecoveryCode,
+                    slot: "A".repeat(168),
+                }],
+                keyring: Some("AQ==".into()),
+                etag: "\"v3\"".into(),
+            })),
+        ),
+        (
+            "PutKeysRequest",
+            v(serde_json::to_value(PutKeysRequest {
+                slots: vec![KeySlotEntry {
+                    id: "d0ae31cc9049de918c7b2ee14ef2ce48".into(),
+                    kind: KeySlotKind::Passphrase,
+                    slot: "A".repeat(168),
+                }],
+                keyring: None,
+            })),
+        ),
+        (
             "StateResponse",
             v(serde_json::to_value(StateAnswer {
                 files: vec![StateFile {
@@ -482,6 +506,17 @@ fn every_schema_property_is_a_field_of_the_type() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// `keyring` is required but nullable: a PUT that forgets it must not drop the keyring.
+#[test]
+fn a_put_of_keys_names_its_keyring() {
+    let missing: Result<PutKeysRequest, _> = serde_json::from_value(json!({"slots": []}));
+    assert!(missing.is_err());
+    let null: PutKeysRequest =
+        serde_json::from_value(json!({"slots": [], "keyring": null})).expect("null keyring");
+    assert_eq!(null.keyring, None);
+    assert!(!validator(&spec(), "PutKeysRequest").is_valid(&json!({"slots": []})));
 }
 
 #[test]

@@ -41,6 +41,18 @@ pub enum ApiError {
     },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 412: a conditional write whose `If-Match` no longer names the current state.
+    #[error("{code}: {message}")]
+    PreconditionFailed {
+        code: ErrorCode,
+        message: Cow<'static, str>,
+    },
+    /// 428: a write that must be conditional came without `If-Match`.
+    #[error("{code}: {message}")]
+    PreconditionRequired {
+        code: ErrorCode,
+        message: Cow<'static, str>,
+    },
     /// 429: the request is refused for now; the same request succeeds after `retry_after`
     /// seconds (answered as `Retry-After`), unless more of the same came in between.
     #[error("{code}: {message}")]
@@ -143,6 +155,8 @@ impl ApiError {
             ApiError::Held { .. } => 409,
             ApiError::Gone { .. } => 410,
             ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::PreconditionFailed { .. } => 412,
+            ApiError::PreconditionRequired { .. } => 428,
             ApiError::TooManyRequests { .. } => 429,
             ApiError::ServiceUnavailable { .. } | ApiError::Unavailable(_) => 503,
             ApiError::Internal(_) => 500,
@@ -157,6 +171,8 @@ impl ApiError {
             | ApiError::NotFound { code, .. }
             | ApiError::Held { code, .. }
             | ApiError::TooManyRequests { code, .. }
+            | ApiError::PreconditionFailed { code, .. }
+            | ApiError::PreconditionRequired { code, .. }
             | ApiError::Gone { code, .. } => *code,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
@@ -171,6 +187,8 @@ impl ApiError {
             | ApiError::NotFound { message, .. }
             | ApiError::Held { message, .. }
             | ApiError::TooManyRequests { message, .. }
+            | ApiError::PreconditionFailed { message, .. }
+            | ApiError::PreconditionRequired { message, .. }
             | ApiError::Gone { message, .. } => Cow::Borrowed(message.as_ref()),
             ApiError::Unauthorized { .. } => "missing or invalid credentials".into(),
             ApiError::ServiceUnavailable { .. } | ApiError::Unavailable(_) => {

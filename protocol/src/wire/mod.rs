@@ -10,11 +10,13 @@
 
 pub mod account;
 pub mod code;
+pub mod keys;
 pub mod recovery;
 pub mod vault;
 
 pub use account::*;
 pub use code::Code;
+pub use keys::*;
 pub use recovery::*;
 pub use vault::*;
 

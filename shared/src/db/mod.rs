@@ -22,6 +22,7 @@ pub mod devices;
 pub mod files;
 pub mod history;
 pub mod janitor;
+pub mod keys;
 pub mod recovery;
 pub mod retention;
 pub mod tokens;
@@ -238,6 +239,7 @@ mod tests {
         ("files.rs", include_str!("files.rs")),
         ("history.rs", include_str!("history.rs")),
         ("janitor.rs", include_str!("janitor.rs")),
+        ("keys.rs", include_str!("keys.rs")),
         ("recovery.rs", include_str!("recovery.rs")),
         ("retention.rs", include_str!("retention.rs")),
         ("tokens.rs", include_str!("tokens.rs")),

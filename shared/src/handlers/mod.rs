@@ -7,6 +7,7 @@ pub mod delete;
 pub mod delete_account;
 pub mod deleted;
 pub mod history;
+pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod pull;

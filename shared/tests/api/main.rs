@@ -16,6 +16,7 @@ mod deploy;
 mod events;
 mod faults;
 mod janitor;
+mod keys;
 mod notifier;
 mod openapi;
 mod recovery;

@@ -263,6 +263,10 @@ impl TestApp {
                 .headers
                 .get("retry-after")
                 .map(|v| v.to_str().unwrap_or("").to_owned()),
+            etag: response
+                .headers
+                .get("etag")
+                .map(|v| v.to_str().unwrap_or("").to_owned()),
         }
     }
 
@@ -349,6 +353,28 @@ impl TestApp {
     /// `POST /vault/restore`.
     pub async fn restore(&self, who: &(impl Credentials + ?Sized), body: Value) -> Answer {
         self.call(Route::Restore, &[], who, Some(body)).await
+    }
+
+    /// `GET /vault/keys`.
+    pub async fn keys(&self, who: &(impl Credentials + ?Sized)) -> Answer {
+        self.call(Route::Keys, &[], who, None).await
+    }
+
+    /// `PUT /vault/keys`, with `If-Match: if_match` when given.
+    pub async fn put_keys(
+        &self,
+        who: &(impl Credentials + ?Sized),
+        if_match: Option<&str>,
+        body: Value,
+    ) -> Answer {
+        let mut e = event(Route::PutKeys, &[], who.bearer(), Some(&body));
+        if let Some(tag) = if_match {
+            e.headers.insert(
+                "if-match",
+                aws_lambda_events::http::HeaderValue::from_str(tag).expect("header"),
+            );
+        }
+        self.send(e).await
     }
 
     /// A GET route with `query` as its query string.

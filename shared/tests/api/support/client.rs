@@ -11,6 +11,8 @@ pub struct Answer {
     pub body: Value,
     pub www_authenticate: Option<String>,
     pub retry_after: Option<String>,
+    /// The `ETag` header (`/vault/keys`).
+    pub etag: Option<String>,
 }
 
 impl Answer {

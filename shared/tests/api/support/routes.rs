@@ -86,6 +86,8 @@ routes! {
     History: "GET" "/vault/history" => "history", history, app;
     Deleted: "GET" "/vault/deleted" => "deleted", deleted, app;
     Restore: "POST" "/vault/restore" => "restore", restore, write;
+    Keys: "GET" "/vault/keys" => "keys", keys, app;
+    PutKeys: "PUT" "/vault/keys" => "keys", keys, app;
     Account: "GET" "/account" => "account", account, app;
     DeleteAccount: "DELETE" "/account" => "delete-account", delete_account, account;
 }

@@ -1,0 +1,314 @@
+//! `GET /vault/keys` and `PUT /vault/keys`: the key slots and keyring of an end-to-end
+//! encrypted account, behind an ETag (README "Key slots").
+//!
+//! The server never opens a slot or a keyring (it has no key); it checks their public
+//! headers as `steel-crypto` lays them out, so a device can trust that every stored slot is
+//! a well-formed slot of the kind and id it is listed under, and that every slot wraps the
+//! generation the keyring (or its absence) names: each one opens the whole vault. A PUT
+//! needs `If-Match` with the ETag of the state it replaces: missing is 428, stale 412, and
+//! nothing changes then. The set is never empty, so the last slot cannot be removed.
+
+use std::collections::HashSet;
+
+use aws_lambda_events::http::{HeaderValue, header};
+use base64::Engine as _;
+use steel_crypto::seal::{FORMAT_VERSION, SEALED_HEADER_LEN, TAG_LEN};
+use steel_crypto::slot::{KeySlot, SLOT_LEN, SlotKind};
+use steel_protocol::wire::{
+    KEY_SLOT_BYTES, KeySlotEntry, KeySlotKind, KeysAnswer, MAX_KEY_SLOTS, MAX_KEYRING_BYTES,
+    PutKeysRequest,
+};
+
+use crate::auth::authenticate_within;
+use crate::budget::Charge;
+use crate::db::keys::{self, Keys, StoredSlot};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::runtime::AppState;
+
+/// A keyring's plaintext: name key, dedup key, entry count, then 68 bytes per generation
+/// (README "Keys").
+const KEYRING_FIXED: usize = 32 + 32 + 4;
+const KEYRING_ENTRY: usize = 4 + 32 + 32;
+/// The shortest keyring: one older generation.
+const MIN_KEYRING_BYTES: usize = SEALED_HEADER_LEN + KEYRING_FIXED + KEYRING_ENTRY + TAG_LEN;
+
+const _: () = assert!(KEY_SLOT_BYTES == SLOT_LEN, "the protocol's slot length");
+
+pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let charge = if request.method == "PUT" {
+        Charge::WRITE
+    } else {
+        Charge::READ
+    };
+    let caller = authenticate_within(state, &request, charge).await?;
+    if request.method == "PUT" {
+        put(state, caller.user_id, &request).await
+    } else {
+        let current = keys::read(&state.db, caller.user_id).await?;
+        answer(current)
+    }
+}
+
+async fn put(
+    state: &AppState,
+    user_id: crate::domain::UserId,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    // The precondition first: a write without one is refused before its body is read.
+    let expected = if_match(request.header("if-match"))?;
+    let body: PutKeysRequest = request.json()?;
+    let (slots, keyring) = validate(&body)?;
+    let expected = expected.ok_or_else(stale)?;
+    match keys::replace(&state.db, user_id, expected, &slots, keyring.as_deref()).await? {
+        Some(version) => answer(Keys {
+            version,
+            slots,
+            keyring,
+        }),
+        None => Err(stale()),
+    }
+}
+
+fn stale() -> ApiError {
+    ApiError::PreconditionFailed {
+        code: ErrorCode::PreconditionFailed,
+        message: "the key slots changed since this ETag was read: GET /vault/keys again, \
+                  then send the change with the new ETag"
+            .into(),
+    }
+}
+
+/// The ETag of the state at `version`: a strong ETag, `"v<version>"`.
+pub fn etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// The version `If-Match` names: `None` when it names no state this server issued (412 once
+/// the body is valid). Missing, or `*` (which would overwrite whatever is there), is 428.
+fn if_match(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let required = || ApiError::PreconditionRequired {
+        code: ErrorCode::PreconditionRequired,
+        message: "PUT /vault/keys needs If-Match with the etag of GET /vault/keys (\"*\" is \
+                  not accepted)"
+            .into(),
+    };
+    let raw = raw.map(str::trim).ok_or_else(required)?;
+    if raw.is_empty() || raw == "*" {
+        return Err(required());
+    }
+    // Exactly `"v<digits>"` as issued, no leading zeros; anything else matches nothing.
+    let digits = raw
+        .strip_prefix("\"v")
+        .and_then(|r| r.strip_suffix('"'))
+        .filter(|d| {
+            !d.is_empty()
+                && d.len() <= 18
+                && d.bytes().all(|b| b.is_ascii_digit())
+                && (d == &"0" || !d.starts_with('0'))
+        });
+    Ok(digits.and_then(|d| d.parse::<i64>().ok()))
+}
+
+fn bad(code: ErrorCode, message: String) -> ApiError {
+    ApiError::bad_request(code, message)
+}
+
+/// The request's slots and keyring as bytes, every header checked.
+fn validate(body: &PutKeysRequest) -> Result<(Vec<StoredSlot>, Option<Vec<u8>>), ApiError> {
+    if body.slots.is_empty() {
+        return Err(bad(
+            ErrorCode::NoKeySlots,
+            "slots: an encrypted account keeps at least one key slot (the last slot that \
+             opens the vault cannot be removed)"
+                .into(),
+        ));
+    }
+    if body.slots.len() > MAX_KEY_SLOTS {
+        return Err(bad(
+            ErrorCode::TooManyKeySlots,
+            format!("slots: at most {MAX_KEY_SLOTS} key slots"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut slots = Vec::with_capacity(body.slots.len());
+    let mut generation = None;
+    for (i, entry) in body.slots.iter().enumerate() {
+        let (slot, slot_generation) = validate_slot(i, entry)?;
+        if !seen.insert(slot.id) {
+            return Err(bad(
+                ErrorCode::DuplicateKeySlot,
+                format!("slots[{i}].id: {} is listed twice", entry.id),
+            ));
+        }
+        if *generation.get_or_insert(slot_generation) != slot_generation {
+            return Err(bad(
+                ErrorCode::KeyGenerationMismatch,
+                format!(
+                    "slots[{i}]: every slot must wrap the same key generation (this one \
+                     wraps {slot_generation}, slots[0] wraps {})",
+                    generation.unwrap_or_default()
+                ),
+            ));
+        }
+        slots.push(slot);
+    }
+    let generation = generation.unwrap_or_default();
+    let keyring = match &body.keyring {
+        None if generation == 0 => None,
+        None => {
+            return Err(bad(
+                ErrorCode::KeyGenerationMismatch,
+                format!("keyring: the slots wrap generation {generation}, which needs its keyring"),
+            ));
+        }
+        Some(text) => Some(validate_keyring(text, generation)?),
+    };
+    Ok((slots, keyring))
+}
+
+fn decode(text: &str, max: usize) -> Option<Vec<u8>> {
+    // Bounded before decoding: base64 is 4 characters per 3 bytes.
+    if text.len() > max.div_ceil(3) * 4 {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// One slot: 32 lowercase hex characters of id, base64 of exactly 126 bytes, magic and
+/// format version, and the kind and id inside matching the ones it is listed under.
+fn validate_slot(i: usize, entry: &KeySlotEntry) -> Result<(StoredSlot, u32), ApiError> {
+    let invalid = |why: String| bad(ErrorCode::InvalidKeySlot, format!("slots[{i}]: {why}"));
+    let id_ok = entry.id.len() == 32
+        && entry
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let id: [u8; 16] = hex::decode(&entry.id)
+        .ok()
+        .filter(|_| id_ok)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| invalid("id must be 32 lowercase hex characters (the slot's id)".into()))?;
+    let bytes = decode(&entry.slot, SLOT_LEN)
+        .filter(|b| b.len() == SLOT_LEN)
+        .ok_or_else(|| invalid(format!("slot must be the base64 of {SLOT_LEN} bytes")))?;
+    let parsed = KeySlot::parse(&bytes)
+        .map_err(|e| invalid(format!("slot is not a version-1 key slot ({e})")))?;
+    let kind = match parsed.kind {
+        SlotKind::Passphrase => KeySlotKind::Passphrase,
+        SlotKind::RecoveryCode => KeySlotKind::RecoveryCode,
+    };
+    if kind != entry.kind {
+        return Err(invalid(format!(
+            "kind is {} but the slot is a {} slot",
+            entry.kind.as_str(),
+            kind.as_str()
+        )));
+    }
+    if parsed.id != id {
+        return Err(invalid("id is not the id inside the slot".into()));
+    }
+    Ok((
+        StoredSlot {
+            id,
+            kind: kind.as_str().to_owned(),
+            slot: bytes,
+        },
+        parsed.generation,
+    ))
+}
+
+/// The keyring: base64, a sealed object of format 1 whose length is a keyring's, of the
+/// slots' generation (> 0).
+fn validate_keyring(text: &str, generation: u32) -> Result<Vec<u8>, ApiError> {
+    let invalid = |why: String| bad(ErrorCode::InvalidKeyring, format!("keyring: {why}"));
+    let bytes = decode(text, MAX_KEYRING_BYTES)
+        .filter(|b| (MIN_KEYRING_BYTES..=MAX_KEYRING_BYTES).contains(&b.len()))
+        .ok_or_else(|| {
+            invalid(format!(
+                "must be the base64 of {MIN_KEYRING_BYTES}..{MAX_KEYRING_BYTES} bytes"
+            ))
+        })?;
+    if bytes[0] != FORMAT_VERSION
+        || !(bytes.len() - MIN_KEYRING_BYTES).is_multiple_of(KEYRING_ENTRY)
+    {
+        return Err(invalid("is not a version-1 sealed keyring".into()));
+    }
+    let keyring_generation = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+    if keyring_generation != generation {
+        return Err(bad(
+            ErrorCode::KeyGenerationMismatch,
+            format!(
+                "keyring: it is of generation {keyring_generation}, the slots wrap {generation}"
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn answer(keys: Keys) -> Result<ApiResponse, ApiError> {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let tag = etag(keys.version);
+    let mut response = ApiResponse::ok(&KeysAnswer {
+        encrypted: keys.encrypted(),
+        slots: keys
+            .slots
+            .iter()
+            .map(|s| {
+                Ok(KeySlotEntry {
+                    id: hex::encode(s.id),
+                    kind: KeySlotKind::from_name(&s.kind).ok_or_else(|| {
+                        ApiError::internal(anyhow::anyhow!("stored slot kind {:?}", s.kind))
+                    })?,
+                    slot: b64(&s.slot),
+                })
+            })
+            .collect::<Result<_, ApiError>>()?,
+        keyring: keys.keyring.as_deref().map(b64),
+        etag: tag.clone(),
+    })?;
+    response.headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&tag).map_err(ApiError::internal)?,
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_names_only_issued_etags() {
+        assert_eq!(if_match(Some("\"v0\"")).expect("ok"), Some(0));
+        assert_eq!(if_match(Some(" \"v12\" ")).expect("ok"), Some(12));
+        for other in [
+            "v1",
+            "\"v01\"",
+            "W/\"v1\"",
+            "\"v1\", \"v2\"",
+            "\"v\"",
+            "\"v-1\"",
+        ] {
+            assert_eq!(if_match(Some(other)).expect("ok"), None, "{other}");
+        }
+        assert_eq!(
+            if_match(Some(&format!("\"v{}\"", "9".repeat(19)))).expect("ok"),
+            None
+        );
+        for missing in [None, Some(""), Some("*")] {
+            assert_eq!(
+                if_match(missing).expect_err("428").status(),
+                428,
+                "{missing:?}"
+            );
+        }
+        assert_eq!(etag(3), "\"v3\"");
+    }
+
+    #[test]
+    fn keyring_lengths_follow_the_format() {
+        // Generation 1 carries generation 0's keys: 29 + 68 + 68 + 16 bytes.
+        assert_eq!(MIN_KEYRING_BYTES, 181);
+    }
+}
