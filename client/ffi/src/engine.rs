@@ -311,15 +311,5 @@ impl Inner {
 /// The folders this vault syncs: as the CLI remembered them (`--folders`, `--all`), else
 /// the seed's four.
 fn scan_config(store: &Store) -> Result<ScanConfig, EngineError> {
-    Ok(match store.meta("folders")? {
-        Some(v) if v == "*" => ScanConfig::whole_vault(),
-        Some(v) => ScanConfig {
-            folders: v
-                .split(',')
-                .map(|s| s.trim().trim_matches('/').to_owned())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        },
-        None => ScanConfig::default(),
-    })
+    Ok(ScanConfig::from_stored(store.meta("folders")?.as_deref()))
 }

@@ -41,6 +41,22 @@ impl ScanConfig {
         }
     }
 
+    /// The folders as `sync.db` keeps them (`folders` meta: `*` for the whole vault, else a
+    /// comma-separated list); nothing stored means the seed's four.
+    pub fn from_stored(stored: Option<&str>) -> Self {
+        match stored {
+            Some("*") => ScanConfig::whole_vault(),
+            Some(v) => ScanConfig {
+                folders: v
+                    .split(',')
+                    .map(|s| s.trim().trim_matches('/').to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            },
+            None => ScanConfig::default(),
+        }
+    }
+
     /// Whether a vault path (NFC, `/`-separated) is one this vault syncs.
     pub fn includes(&self, path: &str) -> bool {
         if !is_note(path) || path.split('/').any(|s| s.starts_with('.')) {
@@ -191,6 +207,23 @@ fn walk(root: &Path, dir: &Path, cache: &mut HashCache, out: &mut Scan) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_folders_read_back() {
+        let cases: [(Option<&str>, &[&str]); 4] = [
+            (None, &DEFAULT_FOLDERS),
+            (Some("*"), &[]),
+            (Some("thoughts, /sources/ ,,"), &["thoughts", "sources"]),
+            (Some(""), &[]),
+        ];
+        for (stored, folders) in cases {
+            assert_eq!(
+                ScanConfig::from_stored(stored).folders,
+                folders,
+                "{stored:?}"
+            );
+        }
+    }
     use crate::disk::write_atomic;
 
     #[test]

@@ -167,17 +167,9 @@ fn scan_config(args: &SyncArgs, store: &Store) -> anyhow::Result<ScanConfig> {
     if let Some(value) = &chosen {
         store.set_meta("folders", value)?;
     }
-    Ok(match chosen.or(store.meta("folders")?) {
-        Some(v) if v == "*" => ScanConfig::whole_vault(),
-        Some(v) => ScanConfig {
-            folders: v
-                .split(',')
-                .map(|s| s.trim().trim_matches('/').to_owned())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        },
-        None => ScanConfig::default(),
-    })
+    Ok(ScanConfig::from_stored(
+        chosen.or(store.meta("folders")?).as_deref(),
+    ))
 }
 
 /// When the scan ended (with the notes it found and how many it had to read) and when the
