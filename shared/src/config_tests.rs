@@ -51,6 +51,18 @@ fn each_required_variable_is_named_when_missing() {
     }
 }
 
+/// Each (variable, value) on top of [`base`] is refused, naming that variable.
+fn assert_each_invalid(cases: &[(&'static str, &'static str)]) {
+    for &(name, value) in cases {
+        let mut vars = base();
+        vars.insert(name, value);
+        match load(&vars) {
+            Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name, "{value}"),
+            other => panic!("{name}={value}: expected Invalid, got {:?}", other.err()),
+        }
+    }
+}
+
 #[test]
 fn malformed_values_are_named() {
     let cases = [
@@ -64,14 +76,7 @@ fn malformed_values_are_named() {
         ("APPLE_JWKS_URL", "ftp://keys"),
         ("REFRESH_TOKEN_TTL_DAYS", "1000"),
     ];
-    for (name, value) in cases {
-        let mut vars = base();
-        vars.insert(name, value);
-        match load(&vars) {
-            Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name, "{value}"),
-            other => panic!("{name}={value}: expected Invalid, got {:?}", other.err()),
-        }
-    }
+    assert_each_invalid(&cases);
 }
 
 #[test]
@@ -185,12 +190,5 @@ fn request_budgets_default_on_and_are_bounded() {
         ("DOWNLOAD_BUDGET_BURST", "999"),
         ("DOWNLOAD_BUDGET_PER_MINUTE", "lots"),
     ];
-    for (name, value) in cases {
-        let mut vars = base();
-        vars.insert(name, value);
-        match load(&vars) {
-            Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name, "{value}"),
-            other => panic!("{name}={value}: expected Invalid, got {:?}", other.err()),
-        }
-    }
+    assert_each_invalid(&cases);
 }
