@@ -21,6 +21,7 @@ pub mod scan;
 pub mod session;
 pub mod store;
 pub mod sync;
+pub mod vault_key;
 
 pub use api::{Api, TransferStats};
 pub use error::SyncError;

@@ -3,6 +3,7 @@
 //! counted in [`TransferStats`]. The request and answer bodies are in [`wire`].
 
 mod account;
+mod keys;
 mod limited;
 mod recovery;
 mod vault;
@@ -213,6 +214,18 @@ impl Api {
         path_and_query: &str,
         body: Option<&B>,
     ) -> Result<T> {
+        self.call_with(op, method, path_and_query, body, &[]).await
+    }
+
+    /// [`Self::call`] with request headers of its own (`If-Match`).
+    async fn call_with<T: DeserializeOwned, B: Serialize>(
+        &self,
+        op: Op,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&B>,
+        headers: &[(&str, &str)],
+    ) -> Result<T> {
         let body_bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let mut refreshed = false;
         let mut server_errors = 0;
@@ -222,6 +235,9 @@ impl Api {
             let url = format!("{base}{path_and_query}");
             let build = || {
                 let mut request = self.http.request(method.clone(), &url).bearer_auth(&token);
+                for (name, value) in headers {
+                    request = request.header(*name, *value);
+                }
                 if let Some(bytes) = &body_bytes {
                     request = request
                         .header("content-type", "application/json")
