@@ -86,6 +86,8 @@ error_codes! {
     // account, encrypted bodies to a plaintext one.
     VaultEncrypted = "vault_encrypted",
     VaultNotEncrypted = "vault_not_encrypted",
+    // A first `PUT /vault/keys` on an account that has notes (409).
+    VaultNotEmpty = "vault_not_empty",
     // Per-file refusals (`rejected[].code`).
     InvalidPath = "invalid_path",
     DuplicatePath = "duplicate_path",

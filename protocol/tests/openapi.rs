@@ -134,7 +134,16 @@ fn device_ref() -> DeviceRef {
 }
 
 /// (schema name, a sample of the type that schema describes).
+#[path = "openapi_parts/sealed.rs"]
+mod sealed;
+
 fn samples() -> Vec<(&'static str, Value)> {
+    let mut all = plain_samples();
+    all.extend(sealed::samples());
+    all
+}
+
+fn plain_samples() -> Vec<(&'static str, Value)> {
     let v = |x: serde_json::Result<Value>| x.expect("serialize");
     let user: UserId = "0b6a3c2d-1e4f-4a5b-8c7d-9e0f1a2b3c4d"
         .parse()

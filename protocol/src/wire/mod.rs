@@ -13,6 +13,7 @@ pub mod code;
 pub mod keys;
 pub mod recovery;
 pub mod sealed;
+pub mod sealed_recovery;
 pub mod vault;
 
 pub use account::*;
@@ -20,6 +21,7 @@ pub use code::Code;
 pub use keys::*;
 pub use recovery::*;
 pub use sealed::*;
+pub use sealed_recovery::*;
 pub use vault::*;
 
 /// Most files one push, confirm, pull, delete or restore may name.

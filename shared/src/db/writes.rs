@@ -29,6 +29,10 @@ pub enum WriteError {
     /// nothing was written (confirm answers them `not_uploaded` and commits the rest).
     #[error("blobs collected meanwhile: {0:?}")]
     BlobsGone(Vec<ContentHash>),
+    /// The account's mode is not the request's (it became encrypted meanwhile); nothing was
+    /// written. `true`: the account is encrypted.
+    #[error("the account's mode changed")]
+    ModeChanged(bool),
     /// A rewind's `resume` that no page of this rewind answered.
     #[error("resume is not one this rewind answered")]
     InvalidResume,
@@ -54,6 +58,14 @@ impl From<WriteError> for ApiError {
             WriteError::BlobsGone(_) => {
                 ApiError::internal(anyhow::anyhow!("blobs collected during confirm"))
             }
+            WriteError::ModeChanged(true) => ApiError::conflict(
+                ErrorCode::VaultEncrypted,
+                "this account became end-to-end encrypted: nothing was written",
+            ),
+            WriteError::ModeChanged(false) => ApiError::conflict(
+                ErrorCode::VaultNotEncrypted,
+                "this account is not end-to-end encrypted: nothing was written",
+            ),
             WriteError::InvalidResume => ApiError::bad_request(
                 ErrorCode::InvalidCursor,
                 "resume is not one a rewind answered (send the same as_of it came with)",
@@ -338,22 +350,34 @@ pub async fn commit_versions(
     proposals: &[Proposal],
     quota: u64,
 ) -> Result<Batch<Decision>, WriteError> {
-    commit_sealed_versions(pool, user_id, device_id, proposals, &HashMap::new(), quota).await
+    commit_sealed_versions(pool, user_id, device_id, proposals, None, quota).await
 }
 
-/// [`commit_versions`] for an encrypted account: each proposal's sealed fields are in
-/// `sealed` (by path key). A write whose version would not be the one its manifest was
-/// sealed as (the vault moved since push) is a conflict, and nothing is written for it.
+/// [`commit_versions`], for an encrypted account when `sealed` is given: each proposal's
+/// sealed fields are in it (by path key). A write whose version would not be the one its
+/// manifest was sealed as (the vault moved since push) is a conflict, and nothing is written
+/// for it. The account's mode is read again under its row lock: a request of the other
+/// mode (the account became encrypted since it was checked) writes nothing.
 pub async fn commit_sealed_versions(
     pool: &PgPool,
     user_id: UserId,
     device_id: Option<DeviceId>,
     proposals: &[Proposal],
-    sealed: &HashMap<VaultPath, SealedWrite>,
+    sealed: Option<&HashMap<VaultPath, SealedWrite>>,
     quota: u64,
 ) -> Result<Batch<Decision>, WriteError> {
     let mut tx = pool.begin().await?;
     let (seq, vault_size, compacted_version) = lock_user(&mut tx, user_id).await?;
+    let encrypted: bool =
+        super::query_scalar("SELECT EXISTS (SELECT 1 FROM vault_keys WHERE user_id = $1)")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !proposals.is_empty() && encrypted != sealed.is_some() {
+        return Err(WriteError::ModeChanged(encrypted));
+    }
+    let none = HashMap::new();
+    let sealed = sealed.unwrap_or(&none);
     let gone = lock_blobs(&mut tx, user_id, proposals).await?;
     if !gone.is_empty() {
         return Err(WriteError::BlobsGone(gone));

@@ -38,7 +38,7 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
         missing,
         ready,
         batch,
-    } = verify_and_commit(state, &caller, proposals, &HashMap::new()).await?;
+    } = verify_and_commit(state, &caller, proposals, None).await?;
 
     let mut response = ConfirmAnswer {
         confirmed: Vec::new(),
@@ -98,7 +98,7 @@ pub(crate) async fn verify_and_commit(
     state: &WriteState,
     caller: &crate::auth::Caller,
     proposals: Vec<Proposal>,
-    sealed: &HashMap<crate::domain::VaultPath, writes::SealedWrite>,
+    sealed: Option<&HashMap<crate::domain::VaultPath, writes::SealedWrite>>,
 ) -> Result<Verified, ApiError> {
     let app = &state.app;
     let limits = &app.config.limits;

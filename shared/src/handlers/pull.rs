@@ -22,6 +22,13 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
     let claimed = verify(app, &request)?;
     // An encrypted body is charged like a plaintext one, before the account's mode is read.
     if crate::vault::sealed::shape_of(request.body()) == Some(crate::vault::sealed::Shape::Sealed) {
+        let raw: serde_json::Value = request.json()?;
+        if raw.get("paths").is_some() {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRequest,
+                "send \"path_keys\" or \"paths\", not both",
+            ));
+        }
         let entries = super::sealed::pull_entries(request.json()?)?;
         request::check_count(entries.len())?;
         let caller = admit(app, claimed, Charge::downloads(entries.len())).await?;

@@ -5,11 +5,15 @@
 //! version beside it. A change notice of an encrypted account names no paths.
 
 mod read;
+mod recovery;
+mod restore;
 mod write;
 
 use std::collections::HashMap;
 
 pub use read::{pull, pull_entries, state_answer};
+pub use recovery::{deleted, history};
+pub use restore::restore;
 pub use write::{confirm, delete, push};
 
 use crate::auth::Caller;
@@ -96,7 +100,7 @@ fn quota_exceeded(key: &Key32, quota: u64) -> SealedRejected {
 
 /// Queues the change notice of an encrypted account: the cursor, no paths (not even path
 /// keys), so no push payload names a note. Logged, never returned, on failure.
-async fn announce(changes: &Queue, caller: &Caller, cursor: Cursor, changed: bool) {
+pub(crate) async fn announce(changes: &Queue, caller: &Caller, cursor: Cursor, changed: bool) {
     if !changed {
         return;
     }

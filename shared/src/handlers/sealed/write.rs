@@ -182,7 +182,7 @@ pub async fn confirm(
         missing,
         ready,
         batch,
-    } = verify_and_commit(state, caller, proposals, &sealed).await?;
+    } = verify_and_commit(state, caller, proposals, Some(&sealed)).await?;
     let mut answer = SealedConfirmAnswer::default();
     for m in missing {
         answer.missing.push(SealedMissing {
