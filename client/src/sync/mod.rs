@@ -300,11 +300,13 @@ impl Syncer {
             self.merge(plan, &mut fetched, &bases, &mut round)?;
         }
         self.remove_local(plan, &mut round)?;
-        if !plan.pushes.is_empty() {
-            self.push(plan, &mut round).await?;
-        }
+        // Deletes before pushes: a note renamed only in letter case (`Idea.md` to `idea.md`)
+        // is a delete and a new note the server refuses while the old name is still live.
         if !plan.deletes.is_empty() {
             self.delete_remote(&plan.deletes, &mut round).await?;
+        }
+        if !plan.pushes.is_empty() {
+            self.push(plan, &mut round).await?;
         }
         Ok(Outcome {
             again: round.again,
