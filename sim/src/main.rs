@@ -4,16 +4,51 @@
 //! replays it, and exits 1.
 //!
 //! ```text
-//! steel-sim [--ops N] [--ops-per-seed N] [--first-seed S] [--budget SECS]
+//! steel-sim [--ops N] [--ops-per-seed N] [--first-seed S] [--budget SECS] [--jobs N]
 //! steel-sim --seed S [--ops-per-seed N] [--keep 0-3,7] [--verbose]
 //! ```
 
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use steel_sim::run::{self, Failure, parse_ranges, ranges};
 
+/// Counts over every seed run, from every thread.
+#[derive(Default)]
+struct Totals {
+    world_ops: AtomicU64,
+    requests: AtomicU64,
+    syncs: AtomicU64,
+    seeds: AtomicU64,
+}
+
+impl Totals {
+    fn add(&self, o: &run::Outcome) {
+        self.world_ops.fetch_add(o.ops, Ordering::Relaxed);
+        self.requests.fetch_add(o.requests, Ordering::Relaxed);
+        self.syncs.fetch_add(o.syncs, Ordering::Relaxed);
+        self.seeds.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Simulated operations: world ops and the requests they made.
+    fn ops(&self) -> u64 {
+        self.world_ops.load(Ordering::Relaxed) + self.requests.load(Ordering::Relaxed)
+    }
+
+    fn get(&self) -> (u64, u64, u64, u64) {
+        (
+            self.world_ops.load(Ordering::Relaxed),
+            self.requests.load(Ordering::Relaxed),
+            self.syncs.load(Ordering::Relaxed),
+            self.seeds.load(Ordering::Relaxed),
+        )
+    }
+}
+
 struct Args {
+    jobs: usize,
     ops: u64,
     per_seed: usize,
     first_seed: u64,
@@ -26,6 +61,7 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut args = Args {
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ops: 1_000_000,
         per_seed: 400,
         first_seed: 1,
@@ -44,6 +80,7 @@ fn parse() -> Result<Args, String> {
                 .map_err(|e| format!("{v}: {e}"))
         };
         match flag.as_str() {
+            "--jobs" => args.jobs = number(value()?)? as usize,
             "--ops" => args.ops = number(value()?)?,
             "--ops-per-seed" => args.per_seed = number(value()?)? as usize,
             "--first-seed" => args.first_seed = number(value()?)?,
@@ -117,31 +154,49 @@ fn main() -> ExitCode {
         };
     }
     let started = Instant::now();
-    let (mut world_ops, mut requests, mut syncs, mut seeds) = (0u64, 0u64, 0u64, 0u64);
-    let mut seed = args.first_seed;
-    while world_ops + requests < args.ops && args.budget.is_none_or(|b| started.elapsed() < b) {
-        let outcome = run::run(seed, args.per_seed, None, false);
-        world_ops += outcome.ops;
-        requests += outcome.requests;
-        syncs += outcome.syncs;
-        seeds += 1;
-        if let Some(f) = &outcome.failure {
-            println!(
-                "after {:.1} s and {seeds} seeds:",
-                started.elapsed().as_secs_f64()
-            );
-            report(seed, args.per_seed, f, args.shrink);
-            return ExitCode::FAILURE;
+    let totals = Totals::default();
+    let next_seed = AtomicU64::new(args.first_seed);
+    let failed: Mutex<Option<(u64, Failure)>> = Mutex::new(None);
+    let jobs = args.jobs.max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                while totals.ops() < args.ops
+                    && args.budget.is_none_or(|b| started.elapsed() < b)
+                    && failed.lock().is_ok_and(|f| f.is_none())
+                {
+                    let seed = next_seed.fetch_add(1, Ordering::Relaxed);
+                    let outcome = run::run(seed, args.per_seed, None, false);
+                    totals.add(&outcome);
+                    if let Some(f) = outcome.failure
+                        && let Ok(mut slot) = failed.lock()
+                    {
+                        // The lowest failing seed is the one reported.
+                        if slot.as_ref().is_none_or(|(s, _)| seed < *s) {
+                            *slot = Some((seed, f));
+                        }
+                    }
+                }
+            });
         }
-        seed += 1;
+    });
+    let (world_ops, requests, syncs, seeds) = totals.get();
+    if let Some((seed, f)) = failed.into_inner().ok().flatten() {
+        println!(
+            "after {:.1} s and {seeds} seeds:",
+            started.elapsed().as_secs_f64()
+        );
+        report(seed, args.per_seed, &f, args.shrink);
+        return ExitCode::FAILURE;
     }
     let secs = started.elapsed().as_secs_f64();
     let total = world_ops + requests;
     println!(
         "simulation: {total} operations ({world_ops} world ops, {requests} requests, {syncs} syncs) \
-         over {seeds} seeds ({}..={}) in {secs:.1} s: {:.0} operations/s; every invariant held",
+         over {seeds} seeds ({}..={}, {jobs} at a time) in {secs:.1} s: {:.0} operations/s; every \
+         invariant held",
         args.first_seed,
-        seed - 1,
+        args.first_seed + seeds - 1,
         total as f64 / secs.max(1e-9)
     );
     ExitCode::SUCCESS

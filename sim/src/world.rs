@@ -292,9 +292,7 @@ impl World {
             disk: device.disk.clone(),
             crashed: device.crashed.clone(),
         };
-        let api = Api::new(session, None)
-            .with_transport(Arc::new(net))
-            .with_faults(Arc::new(faults));
+        let api = Api::over(Arc::new(net), session, None).with_faults(Arc::new(faults));
         let clock: Arc<dyn Clock> = device.clock.clone();
         Syncer::with_world(
             api,

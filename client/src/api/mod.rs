@@ -99,8 +99,14 @@ pub fn http_client() -> reqwest::Client {
 
 impl Api {
     pub fn new(session: Session, vault: Option<PathBuf>) -> Self {
+        Self::over(Arc::new(Reqwest(http_client())), session, vault)
+    }
+
+    /// An API client that sends through `transport` (the simulation's network) and builds
+    /// no HTTP client of its own.
+    pub fn over(transport: Arc<dyn Transport>, session: Session, vault: Option<PathBuf>) -> Self {
         Api {
-            transport: Arc::new(Reqwest(http_client())),
+            transport,
             device_id: session.device_id.clone(),
             session: tokio::sync::Mutex::new(session),
             vault,
@@ -113,12 +119,6 @@ impl Api {
     /// Refreshed sessions go to `sink` too (see [`SessionSink`]).
     pub fn with_session_sink(mut self, sink: SessionSink) -> Self {
         self.sink = Some(sink);
-        self
-    }
-
-    /// Sends through `transport` instead of reqwest (the simulation's network).
-    pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = transport;
         self
     }
 
