@@ -27,7 +27,14 @@ impl Default for Retention {
 impl Server {
     /// One janitor pass at the server's `now`; answers how many tombstones went.
     pub fn janitor(&mut self, retention: Retention) -> usize {
-        let cutoff = self.now - retention.tombstones;
+        let gone = self.compact(self.now - retention.tombstones);
+        self.collect();
+        gone
+    }
+
+    /// Compacts the tombstones deleted before `cutoff` with their history, raising the
+    /// compaction marks (`compact_tombstones`); how many went.
+    pub fn compact(&mut self, cutoff: chrono::DateTime<chrono::Utc>) -> usize {
         let gone: Vec<_> = self
             .files
             .values()
@@ -41,7 +48,11 @@ impl Server {
             self.compacted_version = self.compacted_version.max(*version);
             self.compacted_until = self.compacted_until.max(*deleted_at);
         }
-        // Blobs no kept version names, and uploads never confirmed.
+        gone.len()
+    }
+
+    /// Collects the blobs no kept version names, and uploads never confirmed.
+    pub fn collect(&mut self) {
         let named: HashSet<ContentHash> = self
             .history
             .iter()
@@ -50,7 +61,6 @@ impl Server {
             .collect();
         self.verified.retain(|h, _| named.contains(h));
         self.bucket.retain(|h, _| named.contains(h));
-        gone.len()
     }
 
     /// The server-side invariants: the change sequence strictly increasing through the

@@ -407,7 +407,7 @@ impl Server {
                 answer.rejected.push(Rejected::new(
                     path.as_str(),
                     ErrorCode::InvalidVersion,
-                    "that version is a deletion",
+                    format!("version {version} is a deletion: restore the version before it"),
                 ));
                 continue;
             }
@@ -415,7 +415,7 @@ impl Server {
                 answer.rejected.push(Rejected::new(
                     path.as_str(),
                     ErrorCode::ContentGone,
-                    "the bytes are no longer stored",
+                    format!("the bytes of version {version} are no longer stored"),
                 ));
                 continue;
             }

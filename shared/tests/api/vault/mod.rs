@@ -6,6 +6,7 @@ mod case_twins;
 mod conflicts;
 mod deletes;
 mod isolation;
+mod model_diff;
 mod paths;
 mod retries;
 mod samples;
