@@ -16,7 +16,7 @@ MUTATIONS=(
   'compacted-version-ignored|shared/src/vault/rules.rs|s/self\.first = Version::stored\(compacted_version\)\.next\(\);/let _ = compacted_version;/'
   'pull-overwrites-local-edit|client/src/sync/pull.rs|s/if disk::current_hash\(&\*self\.disk, &rel\)\?\.as_deref\(\) != expect\.as_deref\(\) \{/if false {/'
   'conflict-copy-not-written|client/src/sync/merge.rs|s/disk::write_atomic\(&\*self\.disk, &copy, &ours\)\?;/let _ = \&copy;/'
-  'stale-base-accepted|shared/src/vault/rules.rs|s/let known = row\.version == proposal\.base\.get\(\);/let known = true;/'
+  'stale-push-overwrites|shared/src/vault/rules.rs|s/if server != proposal\.base \{\n\s*return Decision::Conflict;\n\s*\}//'
 )
 
 ops="${SIM_OPS:-1000000}"

@@ -42,6 +42,12 @@ pub trait Disk: Send + Sync {
     fn list(&self, dir: &str) -> io::Result<Vec<Entry>>;
     /// The metadata of `rel` (not following a link).
     fn stat(&self, rel: &str) -> io::Result<Stat>;
+
+    /// True when reading never blocks (an in-memory tree): the scan then runs on the sync's
+    /// own task, in a fixed order with its requests, instead of on a blocking thread.
+    fn in_memory(&self) -> bool {
+        false
+    }
 }
 
 /// The time of day, as the engine asks it (conflict-copy dates, the scan cache's moments).

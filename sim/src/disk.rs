@@ -223,4 +223,8 @@ impl Disk for MemDisk {
             .map(|n| n.stat)
             .ok_or_else(not_found)
     }
+
+    fn in_memory(&self) -> bool {
+        true
+    }
 }

@@ -19,3 +19,6 @@ pub mod oracle;
 pub mod person;
 pub mod run;
 pub mod world;
+
+#[cfg(test)]
+mod tests;
