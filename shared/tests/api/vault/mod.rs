@@ -7,6 +7,7 @@ mod conflicts;
 mod deletes;
 mod encrypted;
 mod isolation;
+mod model_diff;
 mod paths;
 mod retries;
 mod samples;
