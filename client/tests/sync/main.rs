@@ -6,6 +6,8 @@
 //!   the mass-delete hold, history, deleted, restore and rewind.
 //! - `e2e`: two vault folders of one user through the library: notes, edits, deletes,
 //!   renames, merges, conflicts, notices, faults.
+//! - `keys`: end-to-end encryption keys from the command line: encrypt, unlock, passphrase,
+//!   recovery-code, lock.
 //! - `model`: the seeded model test under injected faults.
 //! - `rate_limit`: a sync through the server's 429 `rate_limited`, with the account's
 //!   request budgets spent.
@@ -15,6 +17,7 @@
 mod cli;
 mod common;
 mod e2e;
+mod keys;
 mod model;
 mod rate_limit;
 mod retention;
