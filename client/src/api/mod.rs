@@ -254,8 +254,7 @@ impl Api {
             }
             // Over the account's request budget: nothing was done; wait and send it again.
             if status == StatusCode::TOO_MANY_REQUESTS && rate_limited < RATE_LIMIT_RETRIES {
-                let retry_after =
-                    (response.retry_after.as_deref()).and_then(|v| v.trim().parse::<u64>().ok());
+                let retry_after = retry_after_of(&response);
                 self.stats
                     .bytes_received
                     .fetch_add(response.body.len() as u64, Ordering::Relaxed);
@@ -266,6 +265,7 @@ impl Api {
                         status: status.as_u16(),
                         code,
                         message,
+                        retry_after,
                     });
                 }
                 rate_limited += 1;
@@ -370,6 +370,7 @@ impl Api {
                     .chars()
                     .take(300)
                     .collect(),
+                retry_after: None,
             });
         }
         Ok(())
@@ -391,6 +392,7 @@ impl Api {
                 status,
                 code: "s3_error".into(),
                 message: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+                retry_after: None,
             });
         }
         self.stats
@@ -440,6 +442,7 @@ fn decode_counted<T: DeserializeOwned>(
     stats: &TransferStats,
 ) -> Result<T> {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let retry_after = retry_after_of(&response);
     let bytes = response.body;
     stats
         .bytes_received
@@ -457,7 +460,13 @@ fn decode_counted<T: DeserializeOwned>(
         status: status.as_u16(),
         code,
         message,
+        retry_after,
     })
+}
+
+/// The answer's `Retry-After` as whole seconds (the API sends seconds, never a date).
+fn retry_after_of(response: &Response) -> Option<u64> {
+    (response.retry_after.as_deref()).and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The code and message of an error answer's body (`http_error` and the start of the body
