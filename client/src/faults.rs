@@ -31,6 +31,10 @@ pub enum Op {
     Logout,
     /// `DELETE /account`.
     DeleteAccount,
+    /// `GET /vault/keys`.
+    GetKeys,
+    /// `PUT /vault/keys`.
+    PutKeys,
 }
 
 impl Op {
@@ -52,6 +56,8 @@ impl Op {
             Op::Account => "account",
             Op::Logout => "logout",
             Op::DeleteAccount => "delete account",
+            Op::GetKeys => "read key slots",
+            Op::PutKeys => "write key slots",
         }
     }
 }

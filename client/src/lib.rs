@@ -23,6 +23,7 @@ pub mod scan;
 pub mod session;
 pub mod store;
 pub mod sync;
+pub mod vault_key;
 pub mod vfs;
 
 pub use api::{Api, TransferStats};

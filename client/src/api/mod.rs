@@ -4,6 +4,7 @@
 //! simulation's network). The request and answer bodies are in [`wire`].
 
 mod account;
+mod keys;
 mod limited;
 mod recovery;
 pub mod transport;
@@ -218,6 +219,18 @@ impl Api {
         path_and_query: &str,
         body: Option<&B>,
     ) -> Result<T> {
+        self.call_with(op, method, path_and_query, body, &[]).await
+    }
+
+    /// [`Self::call`] with request headers of its own (`If-Match`).
+    async fn call_with<T: DeserializeOwned, B: Serialize>(
+        &self,
+        op: Op,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&B>,
+        extra: &[(&str, &str)],
+    ) -> Result<T> {
         let body_bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let mut refreshed = false;
         let mut server_errors = 0;
@@ -227,6 +240,9 @@ impl Api {
             let url = format!("{base}{path_and_query}");
             let build = || {
                 let mut headers = vec![("authorization".to_owned(), format!("Bearer {token}"))];
+                for (name, value) in extra {
+                    headers.push(((*name).to_owned(), (*value).to_owned()));
+                }
                 if body_bytes.is_some() {
                     headers.push(("content-type".to_owned(), "application/json".to_owned()));
                 }

@@ -12,12 +12,16 @@ pub mod account;
 pub mod code;
 pub mod keys;
 pub mod recovery;
+pub mod sealed;
+pub mod sealed_recovery;
 pub mod vault;
 
 pub use account::*;
 pub use code::Code;
 pub use keys::*;
 pub use recovery::*;
+pub use sealed::*;
+pub use sealed_recovery::*;
 pub use vault::*;
 
 /// Most files one push, confirm, pull, delete or restore may name.

@@ -25,6 +25,7 @@ pub mod janitor;
 pub mod keys;
 pub mod recovery;
 pub mod retention;
+pub mod sealed;
 pub mod tokens;
 pub mod uploads;
 pub mod users;
@@ -242,6 +243,7 @@ mod tests {
         ("keys.rs", include_str!("keys.rs")),
         ("recovery.rs", include_str!("recovery.rs")),
         ("retention.rs", include_str!("retention.rs")),
+        ("sealed.rs", include_str!("sealed.rs")),
         ("tokens.rs", include_str!("tokens.rs")),
         ("uploads.rs", include_str!("uploads.rs")),
         ("users.rs", include_str!("users.rs")),
