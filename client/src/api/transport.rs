@@ -122,3 +122,7 @@ fn describe(e: &reqwest::Error) -> String {
     }
     message
 }
+
+#[cfg(test)]
+#[path = "transport_tests.rs"]
+mod tests;
