@@ -11,12 +11,14 @@
 pub mod account;
 pub mod code;
 pub mod keys;
+pub mod packs;
 pub mod recovery;
 pub mod vault;
 
 pub use account::*;
 pub use code::Code;
 pub use keys::*;
+pub use packs::*;
 pub use recovery::*;
 pub use vault::*;
 
