@@ -16,5 +16,6 @@ mod cli;
 mod common;
 mod e2e;
 mod model;
+mod packs;
 mod rate_limit;
 mod retention;
