@@ -102,6 +102,14 @@ cargo build --locked --profile bench-fast -p steel-bench -p steel-sync -p state 
   -p login -p refresh -p register
 # Part 9 runs steel-crypto's example as a process of its own (its peak memory is the KDF's).
 cargo build --locked --profile bench-fast -p steel-crypto --example crypto_bench
+# Part 2 also syncs through the apps' engine from Kotlin (client/ffi/kotlin/bench/NoChange.kt),
+# with the cdylib built in the same profile as the CLI, and weighs the release cdylib.
+if [ "$wants_part2" -eq 1 ]; then
+  scripts/kotlin-bench-build.sh
+  export BENCH_KOTLIN_CLASSPATH BENCH_KOTLIN_LIB BENCH_CDYLIB_BYTES
+  # shellcheck disable=SC1091
+  . target/bench-fast/kotlin-bench/env
+fi
 build_secs=$((SECONDS - t))
 
 # SQS of the bench's own: moto spends time in proportion to the messages waiting on its

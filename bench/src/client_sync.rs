@@ -4,13 +4,19 @@
 //! plan was, the server's changes read meanwhile). `BENCH_CLIENT_BASELINE=<path of another steel-sync binary>` runs the same syncs
 //! with that binary too, interleaved on the same vault: the client before and after a
 //! change, side by side in one run.
+//!
+//! The apps' engine (issue 27): with `BENCH_KOTLIN_CLASSPATH` and `BENCH_KOTLIN_LIB` (set by
+//! scripts/bench.sh, which builds the `steel-sync-ffi` cdylib in the same profile and compiles
+//! the Kotlin bindings with `client/ffi/kotlin/bench/NoChange.kt`), the same no-change sync of
+//! the same notes through `SyncEngine.syncNow()`, timed in Kotlin, on a copy of the vault's
+//! notes signed in as a device of its own; its median against the CLI's in-process one.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::e2e_rclone::steel_sync;
+use crate::e2e_rclone::{copy_tree, steel_sync};
 use crate::stats::{Series, ms};
 
 /// One client's series of no-change syncs.
@@ -117,9 +123,66 @@ fn median(s: &Series) -> String {
         .map_or_else(|| "–".into(), |v| format!("{} ms", ms(v)))
 }
 
-/// `runs` no-change syncs of `vault` with `bin` (and with the baseline, interleaved): a
-/// Markdown table, and the summary line for the README.
-pub fn no_change(bin: &Path, vault: &Path, runs: usize) -> anyhow::Result<(String, String)> {
+/// Where the Kotlin bench program and the cdylib it loads are (scripts/bench.sh).
+struct KotlinBench {
+    classpath: String,
+    lib_dir: String,
+}
+
+impl KotlinBench {
+    fn from_env() -> Option<Self> {
+        Some(KotlinBench {
+            classpath: std::env::var("BENCH_KOTLIN_CLASSPATH").ok()?,
+            lib_dir: std::env::var("BENCH_KOTLIN_LIB").ok()?,
+        })
+    }
+
+    /// `runs` no-change `syncNow()` calls from Kotlin on a copy of `vault`'s notes, signed
+    /// in as a new device of `sub`: their times.
+    fn run(&self, vault: &Path, api: &str, sub: &str, runs: usize) -> anyhow::Result<Series> {
+        let work = tempfile::tempdir()?;
+        let copy = work.path().join("kotlin");
+        copy_tree(vault, &copy)?;
+        let token = dev_token::DevToken::apple(sub)
+            .mint()
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let out = std::process::Command::new("java")
+            .arg(format!("-Djna.library.path={}", self.lib_dir))
+            .args(["-cp", &self.classpath, "app.steelnotes.bench.NoChangeKt"])
+            .arg(&copy)
+            .args([api, &token, &runs.to_string()])
+            .output()
+            .context("running java (the Kotlin bench)")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        anyhow::ensure!(
+            out.status.success(),
+            "the Kotlin bench failed: {}{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut series = Series::default();
+        for line in stdout.lines().filter_map(|l| l.strip_prefix("sync ")) {
+            let secs: f64 = line
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok())
+                .with_context(|| format!("unexpected Kotlin bench line: sync {line}"))?;
+            series.push(Duration::from_secs_f64(secs));
+        }
+        anyhow::ensure!(series.len() == runs, "the Kotlin bench printed {stdout}");
+        Ok(series)
+    }
+}
+
+/// `runs` no-change syncs of `vault` with `bin` (and with the baseline, interleaved; and
+/// through the Kotlin binding when scripts/bench.sh built it): a Markdown table, and the
+/// summary line for the README.
+pub fn no_change(
+    bin: &Path,
+    vault: &Path,
+    api: &str,
+    sub: &str,
+    runs: usize,
+) -> anyhow::Result<(String, String)> {
     let mut clients = vec![Client::new("this build".into(), bin.to_path_buf())];
     if let Some(base) = std::env::var_os("BENCH_CLIENT_BASELINE") {
         let base = PathBuf::from(base);
@@ -157,7 +220,7 @@ pub fn no_change(bin: &Path, vault: &Path, runs: usize) -> anyhow::Result<(Strin
             c.requests.map_or_else(|| "–".into(), |r| r.to_string()),
         ));
     }
-    let summary = clients
+    let mut summary = clients
         .iter()
         .map(|c| {
             format!(
@@ -169,6 +232,44 @@ pub fn no_change(bin: &Path, vault: &Path, runs: usize) -> anyhow::Result<(Strin
         })
         .collect::<Vec<_>>()
         .join("; ");
+    match KotlinBench::from_env() {
+        Some(kotlin) => {
+            let series = kotlin.run(vault, api, sub, runs)?;
+            let ratio = match (series.median_ms(), clients[0].inside.median_ms()) {
+                (Some(k), Some(cli)) if cli > 0.0 => format!("{:.2}×", k / cli),
+                _ => "–".into(),
+            };
+            table.push_str(&format!(
+                "| Kotlin binding, `SyncEngine.syncNow()` timed in Kotlin | – | {} ({}–{}), {ratio} the CLI's | – | – | – | – |\n",
+                median(&series),
+                series.min_ms().map_or("–".into(), ms),
+                series.max_ms().map_or("–".into(), ms),
+            ));
+            summary.push_str(&format!(
+                "; Kotlin binding: {} ({ratio} the CLI's in-process)",
+                median(&series)
+            ));
+        }
+        None => table.push_str(
+            "\n(The Kotlin binding was not measured: BENCH_KOTLIN_CLASSPATH is not set.)\n",
+        ),
+    }
+    if let Some(bytes) = std::env::var("BENCH_CDYLIB_BYTES")
+        .ok()
+        .and_then(|b| b.parse::<u64>().ok())
+    {
+        let mib = bytes as f64 / (1024.0 * 1024.0);
+        table.push_str(&format!(
+            "\nThe apps' engine as shipped: `libsteel_sync_ffi.so` for this host (x86_64 Linux, \
+             `release` profile: fat LTO, one codegen unit, stripped) is {bytes} bytes \
+             ({mib:.1} MiB). The Android arm64 library is not built here: the Android NDK (its \
+             linker and bionic sysroot) and Rust's `aarch64-linux-android` standard library are \
+             in none of the registries this machine reaches.\n"
+        ));
+        summary.push_str(&format!(
+            "; the host's release cdylib {mib:.1} MiB stripped"
+        ));
+    }
     Ok((table, summary))
 }
 

@@ -319,7 +319,7 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
     // The first no-change sync above reads back this device's own 10,000 new versions (its
     // cursor predates its pushes); these find an empty delta.
     let (client_table, client_summary) =
-        client_sync::no_change(&bin, &ours_a, if quick { 3 } else { 7 })?;
+        client_sync::no_change(&bin, &ours_a, &api, &sub, if quick { 3 } else { 7 })?;
     edit_one(&ours_a, 1)?;
     edit_one(&theirs_a, 1)?;
     rows.push((

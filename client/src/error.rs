@@ -13,6 +13,8 @@ pub enum SyncError {
         status: u16,
         code: String,
         message: String,
+        /// The answer's `Retry-After` in seconds (429 and 503 send one), when readable.
+        retry_after: Option<u64>,
     },
     #[error("not signed in or the session has ended: {0} (run `steel-sync login`)")]
     Auth(String),

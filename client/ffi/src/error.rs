@@ -29,13 +29,14 @@ pub enum EngineError {
     #[error("conflict on {path}: {reason}")]
     Conflict { path: String, reason: String },
     /// The server is down or overloaded (5xx); try again later. `retry_after_secs` is the
-    /// server's `Retry-After` when the library learns it (not yet: see the README).
+    /// server's `Retry-After` when it sent one (503 `temporarily_unavailable` does).
     #[error("server unavailable: {reason}")]
     ServerUnavailable {
         retry_after_secs: Option<u64>,
         reason: String,
     },
-    /// Too many requests (429): wait `retry_after_secs` when known.
+    /// Too many requests (429), after the library's own waits (it sends a rate-limited
+    /// request again up to 8 times): wait `retry_after_secs`, the server's `Retry-After`.
     #[error("rate limited: {reason}")]
     RateLimited {
         retry_after_secs: Option<u64>,
@@ -100,8 +101,9 @@ impl From<SyncError> for EngineError {
                 status,
                 code,
                 message,
+                retry_after,
                 ..
-            } => from_api(status, code, message),
+            } => from_api(status, code, message, retry_after),
             SyncError::Io { .. } | SyncError::Db(_) => EngineError::LocalStorage { reason },
             SyncError::Integrity { .. } => EngineError::Integrity { reason },
             SyncError::Crash(_) | SyncError::Other(_) => EngineError::Internal { reason },
@@ -110,18 +112,18 @@ impl From<SyncError> for EngineError {
 }
 
 /// A refusal by the server, by its status and error code.
-fn from_api(status: u16, code: String, reason: String) -> EngineError {
+fn from_api(status: u16, code: String, reason: String, retry_after: Option<u64>) -> EngineError {
     match (status, code.as_str()) {
         (401, _) => EngineError::SignedOut { reason },
         (_, "mass_delete_held") => EngineError::MassDeleteHeld { reason },
         (_, "quota_exceeded") => EngineError::QuotaExceeded { reason },
         (429, _) => EngineError::RateLimited {
-            retry_after_secs: None,
+            retry_after_secs: retry_after,
             reason,
         },
         (404, _) | (_, "not_found" | "device_not_found") => EngineError::NotFound { reason },
         (500..=599, _) | (_, "temporarily_unavailable") => EngineError::ServerUnavailable {
-            retry_after_secs: None,
+            retry_after_secs: retry_after,
             reason,
         },
         _ => EngineError::Refused {
@@ -142,6 +144,7 @@ mod tests {
             status,
             code: code.into(),
             message: "m".into(),
+            retry_after: None,
         }
     }
 
@@ -219,6 +222,38 @@ mod tests {
                 reason: "m".into()
             }
         );
+    }
+
+    #[test]
+    fn the_servers_retry_after_reaches_the_app() {
+        let with = |status: u16, code: &str, secs: Option<u64>| SyncError::Api {
+            op: "state",
+            status,
+            code: code.into(),
+            message: "m".into(),
+            retry_after: secs,
+        };
+        assert_eq!(
+            EngineError::from(with(429, "rate_limited", Some(7))),
+            EngineError::RateLimited {
+                retry_after_secs: Some(7),
+                reason: "m".into()
+            }
+        );
+        assert_eq!(
+            EngineError::from(with(503, "temporarily_unavailable", Some(1))),
+            EngineError::ServerUnavailable {
+                retry_after_secs: Some(1),
+                reason: "m".into()
+            }
+        );
+        assert!(matches!(
+            EngineError::from(with(502, "http_error", None)),
+            EngineError::ServerUnavailable {
+                retry_after_secs: None,
+                ..
+            }
+        ));
     }
 
     #[test]

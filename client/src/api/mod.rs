@@ -255,11 +255,7 @@ impl Api {
             if response.status() == StatusCode::TOO_MANY_REQUESTS
                 && rate_limited < RATE_LIMIT_RETRIES
             {
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok());
+                let retry_after = retry_after_of(&response);
                 let status = response.status();
                 let bytes = response.bytes().await.map_err(|e| network(op, e))?;
                 self.stats
@@ -272,6 +268,7 @@ impl Api {
                         status: status.as_u16(),
                         code,
                         message,
+                        retry_after,
                     });
                 }
                 rate_limited += 1;
@@ -379,6 +376,7 @@ impl Api {
                 status: status.as_u16(),
                 code: "s3_error".into(),
                 message: text.chars().take(300).collect(),
+                retry_after: None,
             });
         }
         Ok(())
@@ -399,6 +397,7 @@ impl Api {
                 status: status.as_u16(),
                 code: "s3_error".into(),
                 message: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+                retry_after: None,
             });
         }
         self.stats
@@ -439,6 +438,7 @@ async fn decode_counted<T: DeserializeOwned>(
     stats: &TransferStats,
 ) -> Result<T> {
     let status = response.status();
+    let retry_after = retry_after_of(&response);
     let bytes = response.bytes().await.map_err(|e| network(op, e))?;
     stats
         .bytes_received
@@ -456,7 +456,17 @@ async fn decode_counted<T: DeserializeOwned>(
         status: status.as_u16(),
         code,
         message,
+        retry_after,
     })
+}
+
+/// The answer's `Retry-After` as whole seconds (the API sends seconds, never a date).
+fn retry_after_of(response: &reqwest::Response) -> Option<u64> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The code and message of an error answer's body (`http_error` and the start of the body

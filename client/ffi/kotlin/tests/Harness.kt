@@ -106,6 +106,17 @@ fun expect(condition: Boolean, message: () -> String) {
     if (!condition) throw AssertionError(message())
 }
 
+/** Runs [block], which must throw a [T]; returns it. `what` names what must not happen. */
+inline fun <reified T : Throwable> refused(what: String, block: () -> Unit): T {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is T) return e
+        throw AssertionError("$what: expected ${T::class.simpleName}, got $e", e)
+    }
+    throw AssertionError(what)
+}
+
 class Runner {
     private var passed = 0
     private var failed = 0

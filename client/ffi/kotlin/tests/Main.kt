@@ -142,12 +142,10 @@ fun main() {
             expect(a.vault.read("thoughts/Idea.md") == "first\n") { "a deleted note restored" }
             val rewound = a.engine.rewind(before, "thoughts", false)
             expect(rewound.restored == 0uL && rewound.unchanged == 1uL) { "rewind: $rewound" }
-            try {
+            val e = refused<EngineException.InvalidArgument>("a bad moment was accepted") {
                 a.engine.rewind("yesterday", null, false)
-                throw AssertionError("a bad moment was accepted")
-            } catch (e: EngineException.InvalidArgument) {
-                expect(e.reason.contains("yesterday")) { e.reason }
             }
+            expect(e.reason.contains("yesterday")) { e.reason }
         }
     }
 
@@ -168,22 +166,18 @@ fun main() {
             // (The refreshed pair: the first one was used up by that refresh.)
             val failing = MemoryTokenStore(expired.session!!.copy(accessExpiresAt = 0), failSaves = true)
             engine(newVault(), failing, "Pixel").use { e ->
-                try {
+                val x = refused<EngineException.TokenStoreFailed>("a refresh that could not be saved went on") {
                     e.syncNow()
-                    throw AssertionError("a refresh that could not be saved went on")
-                } catch (x: EngineException.TokenStoreFailed) {
-                    expect(x.reason.contains("keychain locked")) { x.reason }
-                    expect(describe(x).contains("keychain")) { describe(x) }
                 }
+                expect(x.reason.contains("keychain locked")) { x.reason }
+                expect(describe(x).contains("keychain")) { describe(x) }
             }
             // A store that fails at sign-in.
             engine(newVault(), MemoryTokenStore(failSaves = true)).use { e ->
-                try {
+                val x = refused<EngineException.TokenStoreFailed>("sign-in went on without saving") {
                     e.signIn(IdentityProvider.APPLE, mint(uniqueUser("tokens-fail")))
-                    throw AssertionError("sign-in went on without saving")
-                } catch (x: EngineException.TokenStoreFailed) {
-                    expect(x.reason == "keychain locked") { x.reason }
                 }
+                expect(x.reason == "keychain locked") { x.reason }
             }
             // A store that fails to load: the engine does not open.
             val broken = object : app.steelnotes.sync.TokenStore {
@@ -191,12 +185,10 @@ fun main() {
                 override fun save(session: app.steelnotes.sync.StoredSession) {}
                 override fun clear() {}
             }
-            try {
+            val x = refused<EngineException.TokenStoreFailed>("opened on a broken store") {
                 engine(newVault(), broken).close()
-                throw AssertionError("opened on a broken store")
-            } catch (x: EngineException.TokenStoreFailed) {
-                expect(x.reason.contains("keystore gone")) { x.reason }
             }
+            expect(x.reason.contains("keystore gone")) { x.reason }
         }
     }
 
@@ -216,12 +208,10 @@ fun main() {
             engine(newVault(), MemoryTokenStore(a.store.session), "Pixel", "http://127.0.0.1:9").use { e ->
                 val down = Recorder()
                 e.observeStatus(down).use {
-                    try {
+                    val x = refused<EngineException.Offline>("synced without a server") {
                         e.syncNow()
-                        throw AssertionError("synced without a server")
-                    } catch (x: EngineException.Offline) {
-                        expect(describe(x).startsWith("Offline")) { describe(x) }
                     }
+                    expect(describe(x).startsWith("Offline")) { describe(x) }
                     val seen = down.seen.toList()
                     expect(seen.any { it is EngineStatus.Syncing } && seen.last() == EngineStatus.Offline) { "seen: $seen" }
                     expect(e.status() == EngineStatus.Offline) { "status: ${e.status()}" }
@@ -265,12 +255,10 @@ fun main() {
             expect(details.fileCount == 1L && details.devices.single().current) { "account: $details" }
             a.engine.signOut()
             expect(a.store.session == null) { "the store was cleared" }
-            try {
+            val x = refused<EngineException.SignedOut>("synced after sign-out") {
                 a.engine.syncNow()
-                throw AssertionError("synced after sign-out")
-            } catch (x: EngineException.SignedOut) {
-                expect(describe(x) == "Please sign in again.") { describe(x) }
             }
+            expect(describe(x) == "Please sign in again.") { describe(x) }
         }
         Device(uniqueUser("delete"), "Pixel").use { d ->
             d.vault.write("thoughts/Idea.md", "x\n")
