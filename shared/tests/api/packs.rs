@@ -315,3 +315,17 @@ async fn a_bad_packs_request_is_refused_whole(pool: PgPool) {
         .await;
     assert_eq!(anonymous.status, 401);
 }
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn deleting_the_account_purges_its_packs(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = app.new_user_device("packs-purge").await;
+    app.sync_up(&dev, "n.md", 0, b"n").await;
+    packs_of(&app, &dev, &[b"n"]).await;
+    assert_eq!(pack_objects(&app, dev.user_id).await, 1);
+    let deleted = app.delete_account(&dev, json!({"confirm": "DELETE"})).await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    assert_eq!(deleted.body["purge_complete"], json!(true));
+    assert_eq!(pack_objects(&app, dev.user_id).await, 0);
+    assert_eq!(pack_rows(&pool, dev.user_id).await, 0);
+}
