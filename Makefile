@@ -5,9 +5,16 @@
 test: tools
 	scripts/with-services.sh scripts/test.sh
 
-# The sync client's seeded model test under injected faults, SEEDS seeds (default 1000).
+# The sync client's seeded model test under injected faults, SEEDS seeds (default 1000), then
+# the deterministic simulation for SIM_OPS simulated operations (default 20,000,000).
 soak: tools
 	SEEDS=$(or $(SEEDS),1000) scripts/soak.sh
+	cargo run --quiet --locked -p steel-sim -- --ops $(or $(SIM_OPS),20000000) --first-seed $(or $(SIM_FIRST_SEED),1000000)
+
+# Only the deterministic simulation, SIM_OPS operations (default 1,000,000, as `make test`).
+.PHONY: sim
+sim:
+	cargo run --quiet --locked -p steel-sim -- --ops $(or $(SIM_OPS),1000000)
 
 # Runs the backend locally: services, migrations, then every function behind
 # `cargo lambda watch` on http://127.0.0.1:9000 (routes as in API Gateway).

@@ -41,6 +41,12 @@ else
   echo "fault suite: no report (target/tmp/fault-cells-*)" | tee .tools/fault-summary
   exit 1
 fi
+# The deterministic simulation (sim/, README "Tests"): the client engine against the in-memory
+# server under seeded faults, SIM_OPS simulated operations (world ops and the requests they
+# made) over as many seeds as that takes, both cores. Prints its operation count and rate;
+# a failure prints its seed, a shrunk trace and the command that replays it.
+phase "simulation (steel-sim, ${SIM_OPS:-1000000} operations)"
+cargo run --quiet --locked -p steel-sim -- --ops "${SIM_OPS:-1000000}" 2>&1 | tee -a .tools/cargo-test.log
 # The rest runs against the backend as `make dev` serves it (cargo lambda watch): the
 # README's curl walk-through, then the reference client's unit, end-to-end and model tests
 # (STEEL_MODEL_SEEDS seeds of the model test; `make soak` runs many more). One test at a time:

@@ -28,6 +28,10 @@ pub enum SyncError {
     Db(#[from] rusqlite::Error),
     #[error("downloaded bytes of {path} do not match their hash (expected {expected})")]
     Integrity { path: String, expected: String },
+    /// End-to-end encryption: a wrong passphrase or recovery code, or bytes from the server
+    /// that fail authentication.
+    #[error("end-to-end encryption: {0}")]
+    Crypto(#[from] steel_crypto::CryptoError),
     /// A test fault: the process "died" at this point.
     #[error("simulated crash: {0}")]
     Crash(String),

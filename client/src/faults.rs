@@ -33,6 +33,10 @@ pub enum Op {
     Logout,
     /// `DELETE /account`.
     DeleteAccount,
+    /// `GET /vault/keys`.
+    GetKeys,
+    /// `PUT /vault/keys`.
+    PutKeys,
 }
 
 impl Op {
@@ -55,6 +59,8 @@ impl Op {
             Op::Account => "account",
             Op::Logout => "logout",
             Op::DeleteAccount => "delete account",
+            Op::GetKeys => "read key slots",
+            Op::PutKeys => "write key slots",
         }
     }
 }

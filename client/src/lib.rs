@@ -8,6 +8,8 @@
 //!   and the scan's hash cache.
 //! - [`scan`]: finds and hashes the vault's notes, re-reading only what changed.
 //! - [`disk`]: atomic writes, and reads checked against the hash a plan was made from.
+//! - [`vfs`]: the seams to the file system and the clock (the simulation's stand-ins plug in
+//!   there; the API's is [`api::Transport`]).
 //! - [`merge`]: three-way line merge and conflict-copy names.
 //! - [`sync`]: the sync cycle that ties them together: facts, a pure classification of
 //!   every path, and the executors.
@@ -21,6 +23,8 @@ pub mod scan;
 pub mod session;
 pub mod store;
 pub mod sync;
+pub mod vault_key;
+pub mod vfs;
 
 pub use api::{Api, TransferStats};
 pub use error::SyncError;

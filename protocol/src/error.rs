@@ -82,6 +82,12 @@ error_codes! {
     DuplicateKeySlot = "duplicate_key_slot",
     InvalidKeyring = "invalid_keyring",
     KeyGenerationMismatch = "key_generation_mismatch",
+    // The body's shape is not the account's mode (409): plaintext bodies to an encrypted
+    // account, encrypted bodies to a plaintext one.
+    VaultEncrypted = "vault_encrypted",
+    VaultNotEncrypted = "vault_not_encrypted",
+    // A first `PUT /vault/keys` on an account that has notes (409).
+    VaultNotEmpty = "vault_not_empty",
     // Per-file refusals (`rejected[].code`).
     InvalidPath = "invalid_path",
     DuplicatePath = "duplicate_path",
@@ -91,6 +97,10 @@ error_codes! {
     InvalidVersion = "invalid_version",
     CaseConflict = "case_conflict",
     QuotaExceeded = "quota_exceeded",
+    // Per-file refusals of an encrypted account's bodies.
+    InvalidPathKey = "invalid_path_key",
+    InvalidBlobId = "invalid_blob_id",
+    InvalidSealedField = "invalid_sealed_field",
     // Uploads confirm could not find as promised (`missing[].code`).
     NotUploaded = "not_uploaded",
     ContentMismatch = "content_mismatch",

@@ -39,6 +39,13 @@ pub enum ApiError {
         message: Cow<'static, str>,
         details: serde_json::Value,
     },
+    /// 409: the request does not fit the account's state (a plaintext body to an
+    /// end-to-end encrypted account, or the reverse).
+    #[error("{code}: {message}")]
+    Conflict {
+        code: ErrorCode,
+        message: Cow<'static, str>,
+    },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     /// 412: a conditional write whose `If-Match` no longer names the current state.
@@ -139,6 +146,13 @@ impl ApiError {
         }
     }
 
+    pub fn conflict(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn unauthorized(code: ErrorCode) -> Self {
         ApiError::Unauthorized { code }
     }
@@ -152,7 +166,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized { .. } => 401,
             ApiError::NotFound { .. } => 404,
-            ApiError::Held { .. } => 409,
+            ApiError::Held { .. } | ApiError::Conflict { .. } => 409,
             ApiError::Gone { .. } => 410,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::PreconditionFailed { .. } => 412,
@@ -170,6 +184,7 @@ impl ApiError {
             | ApiError::ServiceUnavailable { code }
             | ApiError::NotFound { code, .. }
             | ApiError::Held { code, .. }
+            | ApiError::Conflict { code, .. }
             | ApiError::TooManyRequests { code, .. }
             | ApiError::PreconditionFailed { code, .. }
             | ApiError::PreconditionRequired { code, .. }
@@ -186,6 +201,7 @@ impl ApiError {
             ApiError::BadRequest { message, .. }
             | ApiError::NotFound { message, .. }
             | ApiError::Held { message, .. }
+            | ApiError::Conflict { message, .. }
             | ApiError::TooManyRequests { message, .. }
             | ApiError::PreconditionFailed { message, .. }
             | ApiError::PreconditionRequired { message, .. }

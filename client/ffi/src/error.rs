@@ -105,7 +105,7 @@ impl From<SyncError> for EngineError {
                 ..
             } => from_api(status, code, message, retry_after),
             SyncError::Io { .. } | SyncError::Db(_) => EngineError::LocalStorage { reason },
-            SyncError::Integrity { .. } => EngineError::Integrity { reason },
+            SyncError::Integrity { .. } | SyncError::Crypto(_) => EngineError::Integrity { reason },
             SyncError::Crash(_) | SyncError::Other(_) => EngineError::Internal { reason },
         }
     }

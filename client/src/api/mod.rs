@@ -1,10 +1,13 @@
 //! The client's HTTP side: the JSON API (with the bearer token, refreshed when it runs out)
 //! and the presigned S3 transfers. Every request goes through the [`Faults`] hook and is
-//! counted in [`TransferStats`]. The request and answer bodies are in [`wire`].
+//! counted in [`TransferStats`], then out through a [`Transport`] (reqwest, or the
+//! simulation's network). The request and answer bodies are in [`wire`].
 
 mod account;
+mod keys;
 mod limited;
 mod recovery;
+pub mod transport;
 mod vault;
 
 use std::path::PathBuf;
@@ -12,13 +15,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Result, SyncError};
 use crate::faults::{Fault, Faults, NoFaults, Op};
 use crate::session::{Session, TokenAnswer};
+pub use transport::{Failure, FailureKind, Request, Reqwest, Response, Transport};
 
 pub use limited::{RATE_LIMIT_MAX_WAIT, RATE_LIMIT_RETRIES, rate_limit_wait};
 use steel_protocol::error::ErrorBody;
@@ -72,7 +76,7 @@ pub type SessionSink = Arc<dyn Fn(&Session) -> Result<()> + Send + Sync>;
 
 /// One signed-in vault's connection to the API.
 pub struct Api {
-    http: reqwest::Client,
+    transport: Arc<dyn Transport>,
     device_id: Option<String>,
     session: tokio::sync::Mutex<Session>,
     /// Where refreshed tokens are written back; `None` keeps them in memory only.
@@ -105,8 +109,14 @@ pub fn http_client() -> reqwest::Client {
 
 impl Api {
     pub fn new(session: Session, vault: Option<PathBuf>) -> Self {
+        Self::over(Arc::new(Reqwest(http_client())), session, vault)
+    }
+
+    /// An API client that sends through `transport` (the simulation's network) and builds
+    /// no HTTP client of its own.
+    pub fn over(transport: Arc<dyn Transport>, session: Session, vault: Option<PathBuf>) -> Self {
         Api {
-            http: http_client(),
+            transport,
             device_id: session.device_id.clone(),
             session: tokio::sync::Mutex::new(session),
             vault,
@@ -149,7 +159,6 @@ impl Api {
         device_name: &str,
         platform: &str,
     ) -> Result<Session> {
-        let http = http_client();
         let url = format!("{}/auth/login", api_url.trim_end_matches('/'));
         let parse = |what: &str, value: &str| {
             SyncError::Other(format!("{what} {value:?}: {}", "not one the API knows"))
@@ -165,29 +174,26 @@ impl Api {
                 push_environment: None,
             }),
         };
-        let response = http
-            .post(&url)
-            .json(&body)
-            .send()
+        let response = Reqwest(http_client())
+            .send(json_request(Method::POST, url, None, &body))
             .await
             .map_err(|e| network(Op::Login, e))?;
-        let answer: TokenAnswer = decode(Op::Login, response).await?;
+        let answer: TokenAnswer = decode(Op::Login, response)?;
         Ok(Session::from_answer(api_url, device_name, answer))
     }
 
     async fn refresh(&self, session: &mut Session) -> Result<()> {
         let url = format!("{}/auth/refresh", session.api_url);
+        let body = RefreshRequest {
+            refresh_token: session.refresh_token.clone(),
+        };
         let response = self
-            .http
-            .post(&url)
-            .json(&RefreshRequest {
-                refresh_token: session.refresh_token.clone(),
-            })
-            .send()
+            .transport
+            .send(json_request(Method::POST, url, None, &body))
             .await
             .map_err(|e| network(Op::Refresh, e))?;
         self.stats.api_requests.fetch_add(1, Ordering::Relaxed);
-        let answer: TokenAnswer = match decode(Op::Refresh, response).await {
+        let answer: TokenAnswer = match decode(Op::Refresh, response) {
             Ok(a) => a,
             Err(SyncError::Api { status: 401, .. }) => {
                 return Err(SyncError::Auth(
@@ -222,6 +228,18 @@ impl Api {
         path_and_query: &str,
         body: Option<&B>,
     ) -> Result<T> {
+        self.call_with(op, method, path_and_query, body, &[]).await
+    }
+
+    /// [`Self::call`] with request headers of its own (`If-Match`).
+    async fn call_with<T: DeserializeOwned, B: Serialize>(
+        &self,
+        op: Op,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&B>,
+        extra: &[(&str, &str)],
+    ) -> Result<T> {
         let body_bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let mut refreshed = false;
         let mut server_errors = 0;
@@ -230,38 +248,42 @@ impl Api {
             let (base, token) = self.token(refreshed).await?;
             let url = format!("{base}{path_and_query}");
             let build = || {
-                let mut request = self.http.request(method.clone(), &url).bearer_auth(&token);
-                if let Some(bytes) = &body_bytes {
-                    request = request
-                        .header("content-type", "application/json")
-                        .body(bytes.clone());
+                let mut headers = vec![("authorization".to_owned(), format!("Bearer {token}"))];
+                for (name, value) in extra {
+                    headers.push(((*name).to_owned(), (*value).to_owned()));
                 }
-                request
+                if body_bytes.is_some() {
+                    headers.push(("content-type".to_owned(), "application/json".to_owned()));
+                }
+                Request {
+                    method: method.clone(),
+                    url: url.clone(),
+                    headers,
+                    body: body_bytes.clone(),
+                    // An API answer comes within API Gateway's 30 s or never.
+                    timeout: Some(API_TIMEOUT),
+                }
             };
             let sent = body_bytes.as_ref().map_or(0, Vec::len) as u64;
             let response = self.send(op, sent, build, false).await?;
-            if response.status() == StatusCode::UNAUTHORIZED && !refreshed {
+            let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            if status == StatusCode::UNAUTHORIZED && !refreshed {
                 refreshed = true;
                 continue;
             }
             // A function restarted or overloaded: every request here is safe to repeat.
-            if response.status().is_server_error() && server_errors < 2 {
+            if status.is_server_error() && server_errors < 2 {
                 server_errors += 1;
-                let _ = response.bytes().await;
                 tokio::time::sleep(Duration::from_millis(500 * server_errors)).await;
                 continue;
             }
             // Over the account's request budget: nothing was done; wait and send it again.
-            if response.status() == StatusCode::TOO_MANY_REQUESTS
-                && rate_limited < RATE_LIMIT_RETRIES
-            {
+            if status == StatusCode::TOO_MANY_REQUESTS && rate_limited < RATE_LIMIT_RETRIES {
                 let retry_after = retry_after_of(&response);
-                let status = response.status();
-                let bytes = response.bytes().await.map_err(|e| network(op, e))?;
                 self.stats
                     .bytes_received
-                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                let (code, message) = error_of(&bytes);
+                    .fetch_add(response.body.len() as u64, Ordering::Relaxed);
+                let (code, message) = error_of(&response.body);
                 if code != "rate_limited" {
                     return Err(SyncError::Api {
                         op: op.name(),
@@ -280,7 +302,7 @@ impl Api {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            return decode_counted(op, response, &self.stats).await;
+            return decode_counted(op, response, &self.stats);
         }
     }
 
@@ -289,9 +311,9 @@ impl Api {
         &self,
         op: Op,
         sent_bytes: u64,
-        build: impl Fn() -> RequestBuilder,
+        build: impl Fn() -> Request,
         s3: bool,
-    ) -> Result<reqwest::Response> {
+    ) -> Result<Response> {
         let counter = if s3 {
             &self.stats.s3_requests
         } else {
@@ -309,16 +331,14 @@ impl Api {
                     .fetch_add(sent_bytes, Ordering::Relaxed);
                 // An API answer comes within API Gateway's 30 s or never: one that did not is
                 // asked for again (a request lost on the way, or in a stuck function).
-                let request = if s3 {
-                    build()
-                } else {
-                    build().timeout(API_TIMEOUT)
-                };
-                match request.send().await {
+                match self.transport.send(build()).await {
                     Err(e)
                         if attempt < 2
-                            && ((!s3 && e.is_timeout())
-                                || (!e.is_timeout() && (e.is_connect() || e.is_request()))) =>
+                            && ((!s3 && e.kind == FailureKind::Timeout)
+                                || matches!(
+                                    e.kind,
+                                    FailureKind::Connect | FailureKind::Request
+                                )) =>
                     {
                         attempt += 1;
                         tokio::time::sleep(Duration::from_millis(150 * attempt)).await;
@@ -331,16 +351,12 @@ impl Api {
             Fault::None | Fault::Pretend => once().await,
             Fault::DropRequest => Err(injected(op, "request dropped before it was sent")),
             Fault::LoseResponse => {
-                // Read the whole answer so the server has finished with it.
-                if let Ok(r) = once().await {
-                    let _ = r.bytes().await;
-                }
+                // The whole answer is read, so the server has finished with it.
+                let _ = once().await;
                 Err(injected(op, "response lost after the server handled it"))
             }
             Fault::Duplicate => {
-                if let Ok(r) = once().await {
-                    let _ = r.bytes().await;
-                }
+                let _ = once().await;
                 once().await
             }
         }
@@ -355,27 +371,30 @@ impl Api {
             return Ok(());
         }
         let len = bytes.len() as u64;
-        let build = || {
-            let mut request = self.http.put(url).body(bytes.clone());
-            for (name, value) in upload.headers.iter().flatten() {
-                // reqwest sets these itself, from the URL and the body.
-                if !name.eq_ignore_ascii_case("host")
-                    && !name.eq_ignore_ascii_case("content-length")
-                {
-                    request = request.header(name, value);
-                }
-            }
-            request
+        let build = || Request {
+            method: Method::PUT,
+            url: url.clone(),
+            // reqwest sets host and content-length itself, from the URL and the body.
+            headers: (upload.headers.iter().flatten())
+                .filter(|(name, _)| {
+                    !name.eq_ignore_ascii_case("host")
+                        && !name.eq_ignore_ascii_case("content-length")
+                })
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect(),
+            body: Some(bytes.clone()),
+            timeout: None,
         };
         let response = self.send(Op::Upload, len, build, true).await?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
+        if !(200..300).contains(&response.status) {
             return Err(SyncError::Api {
                 op: "upload",
-                status: status.as_u16(),
+                status: response.status,
                 code: "s3_error".into(),
-                message: text.chars().take(300).collect(),
+                message: String::from_utf8_lossy(&response.body)
+                    .chars()
+                    .take(300)
+                    .collect(),
                 retry_after: None,
             });
         }
@@ -383,18 +402,19 @@ impl Api {
     }
 
     pub async fn download(&self, url: &str) -> Result<Vec<u8>> {
-        let response = self
-            .send(Op::Download, 0, || self.http.get(url), true)
-            .await?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| network(Op::Download, e))?;
-        if !status.is_success() {
+        let get = || Request {
+            method: Method::GET,
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            timeout: None,
+        };
+        let response = self.send(Op::Download, 0, get, true).await?;
+        let (status, bytes) = (response.status, response.body);
+        if !(200..300).contains(&status) {
             return Err(SyncError::Api {
                 op: "download",
-                status: status.as_u16(),
+                status,
                 code: "s3_error".into(),
                 message: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
                 retry_after: None,
@@ -403,21 +423,30 @@ impl Api {
         self.stats
             .bytes_received
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
 }
 
-fn network(op: Op, e: reqwest::Error) -> SyncError {
-    // reqwest's own words ("error sending request") say little: the causes say why.
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
+/// A JSON request without a token (sign-in and refresh).
+fn json_request(
+    method: Method,
+    url: String,
+    timeout: Option<Duration>,
+    body: &impl Serialize,
+) -> Request {
+    Request {
+        method,
+        url,
+        headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+        body: Some(serde_json::to_vec(body).unwrap_or_default()),
+        timeout,
     }
+}
+
+fn network(op: Op, e: Failure) -> SyncError {
     SyncError::Network {
         op: op.name(),
-        message,
+        message: e.message,
     }
 }
 
@@ -428,18 +457,18 @@ fn injected(op: Op, what: &str) -> SyncError {
     }
 }
 
-async fn decode<T: DeserializeOwned>(op: Op, response: reqwest::Response) -> Result<T> {
-    decode_counted(op, response, &TransferStats::default()).await
+fn decode<T: DeserializeOwned>(op: Op, response: Response) -> Result<T> {
+    decode_counted(op, response, &TransferStats::default())
 }
 
-async fn decode_counted<T: DeserializeOwned>(
+fn decode_counted<T: DeserializeOwned>(
     op: Op,
-    response: reqwest::Response,
+    response: Response,
     stats: &TransferStats,
 ) -> Result<T> {
-    let status = response.status();
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let retry_after = retry_after_of(&response);
-    let bytes = response.bytes().await.map_err(|e| network(op, e))?;
+    let bytes = response.body;
     stats
         .bytes_received
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -461,12 +490,8 @@ async fn decode_counted<T: DeserializeOwned>(
 }
 
 /// The answer's `Retry-After` as whole seconds (the API sends seconds, never a date).
-fn retry_after_of(response: &reqwest::Response) -> Option<u64> {
-    response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
+fn retry_after_of(response: &Response) -> Option<u64> {
+    (response.retry_after.as_deref()).and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The code and message of an error answer's body (`http_error` and the start of the body

@@ -107,9 +107,15 @@ pub struct HashCache {
 impl HashCache {
     /// A cache holding what earlier scans hashed; the scan using it begins now.
     pub fn new(known: HashMap<String, Cached>) -> Self {
+        Self::starting_at(known, nanos(SystemTime::now()))
+    }
+
+    /// A cache for a scan that begins at `started_ns` (nanoseconds since the Unix epoch, by
+    /// the clock the disk's modification times come from).
+    pub fn starting_at(known: HashMap<String, Cached>, started_ns: i64) -> Self {
         HashCache {
             known,
-            started_ns: nanos(SystemTime::now()),
+            started_ns,
             hashed: Vec::new(),
         }
     }

@@ -14,6 +14,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::disk::TEMP_MARKER;
 use crate::error::{Result, SyncError};
+use crate::vfs::{Disk, FsDisk, Kind};
 
 pub use cache::{Cached, HashCache, Stat};
 
@@ -112,67 +113,64 @@ pub fn scan(root: &Path, config: &ScanConfig) -> Result<Scan> {
 
 /// Scans the vault, hashing only the notes `cache` cannot vouch for.
 pub fn scan_with(root: &Path, config: &ScanConfig, cache: &mut HashCache) -> Result<Scan> {
+    scan_disk(&FsDisk::new(root), config, cache)
+}
+
+/// [`scan_with`] on any [`Disk`].
+pub fn scan_disk(disk: &dyn Disk, config: &ScanConfig, cache: &mut HashCache) -> Result<Scan> {
     let mut out = Scan::default();
-    let tops: Vec<PathBuf> = if config.folders.is_empty() {
-        vec![root.to_path_buf()]
+    let tops: Vec<&str> = if config.folders.is_empty() {
+        vec![""]
     } else {
-        config.folders.iter().map(|f| root.join(f)).collect()
+        config.folders.iter().map(String::as_str).collect()
     };
     for top in tops {
-        walk(root, &top, cache, &mut out)?;
+        walk(disk, top, cache, &mut out)?;
     }
     Ok(out)
 }
 
-fn walk(root: &Path, dir: &Path, cache: &mut HashCache, out: &mut Scan) -> Result<()> {
-    let entries = match std::fs::read_dir(dir) {
+fn walk(disk: &dyn Disk, dir: &str, cache: &mut HashCache, out: &mut Scan) -> Result<()> {
+    let entries = match disk.list(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(SyncError::io(dir)(e)),
+        Err(e) => return Err(SyncError::io(disk.root().join(dir))(e)),
     };
     for entry in entries {
-        let entry = entry.map_err(SyncError::io(dir))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            out.ignored
-                .push((path, "the name is not valid UTF-8".into()));
+        let Some(name) = entry.name.to_str() else {
+            out.ignored.push((
+                disk.root().join(dir).join(&entry.name),
+                "the name is not valid UTF-8".into(),
+            ));
             continue;
+        };
+        let rel = if dir.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{dir}/{name}")
         };
         if name.starts_with('.') {
             // A temporary file left by an interrupted write.
             if name.contains(TEMP_MARKER) {
-                let _ = std::fs::remove_file(&path);
+                let _ = disk.remove(&rel);
             }
             continue;
         }
-        let kind = entry.file_type().map_err(SyncError::io(&path))?;
-        if kind.is_dir() {
-            walk(root, &path, cache, out)?;
-        } else if kind.is_file() && is_note(name) {
-            let Some(rel) = path
-                .strip_prefix(root)
-                .ok()
-                .and_then(|p| p.to_str())
-                .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
-            else {
-                continue;
-            };
+        if entry.kind == Kind::Dir {
+            walk(disk, &rel, cache, out)?;
+        } else if entry.kind == Kind::File && is_note(name) {
             // Metadata before the bytes: a change in between shows as changed metadata next
             // time, never as an old hash trusted for new bytes.
-            let hashed = entry
-                .metadata()
-                .map(|meta| Stat::of(&meta))
-                .and_then(|stat| {
-                    cache
-                        .hash(&rel, stat, || std::fs::read(&path))
-                        .map(|hash| (stat, hash))
-                });
+            let hashed = disk.stat(&rel).and_then(|stat| {
+                cache
+                    .hash(&rel, stat, || disk.read(&rel))
+                    .map(|hash| (stat, hash))
+            });
             let (stat, hash) = match hashed {
                 Ok(found) => found,
                 // Deleted while we scanned: simply not there.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(SyncError::io(&path)(e)),
+                Err(e) => return Err(SyncError::io(disk.root().join(&rel))(e)),
             };
             let key = nfc(&rel);
             let file = LocalFile {
@@ -184,13 +182,13 @@ fn walk(root: &Path, dir: &Path, cache: &mut HashCache, out: &mut Scan) -> Resul
                 // Two names for one note (NFC and NFD side by side): the NFC one wins.
                 Some(existing) if existing.rel == key || file.rel != key => {
                     out.ignored.push((
-                        path,
+                        disk.root().join(&file.rel),
                         format!("another file names the same note: {}", existing.rel),
                     ));
                 }
                 Some(existing) => {
                     out.ignored.push((
-                        root.join(&existing.rel),
+                        disk.root().join(&existing.rel),
                         format!("another file names the same note: {}", file.rel),
                     ));
                     out.files.insert(key, file);
@@ -224,7 +222,10 @@ mod tests {
             );
         }
     }
-    use crate::disk::write_atomic;
+
+    fn write_atomic(root: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
+        crate::disk::write_atomic(&FsDisk::new(root), rel, bytes)
+    }
 
     #[test]
     fn scans_notes_in_the_synced_folders_only() {

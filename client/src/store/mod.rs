@@ -193,6 +193,16 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Self::with_schema(conn)
+    }
+
+    /// A `sync.db` in memory (the simulation's devices): it lasts as long as the `Store`,
+    /// which a simulated restart hands to the next syncer, as a real one opens the file.
+    pub fn in_memory() -> Result<Self> {
+        Self::with_schema(Connection::open_in_memory()?)
+    }
+
+    fn with_schema(conn: Connection) -> Result<Self> {
         conn.execute_batch(SCHEMA)?;
         Ok(Store {
             conn: std::sync::Mutex::new(conn),

@@ -16,15 +16,14 @@ impl Syncer {
     pub(super) fn remove_local(&self, plan: &Plan, round: &mut Round<'_>) -> Result<()> {
         for Removal { path, expect } in &plan.removals {
             let rel = plan.disk_path(path);
-            if disk::current_hash(&self.root, &rel)?.as_deref() != Some(expect.as_str()) {
+            if disk::current_hash(&*self.disk, &rel)?.as_deref() != Some(expect.as_str()) {
                 round.defer(path);
                 continue;
             }
-            let full = self.root.join(&rel);
-            match std::fs::remove_file(&full) {
+            match self.disk.remove(&rel) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(SyncError::io(full)(e)),
+                Err(e) => return Err(SyncError::io(self.root.join(&rel))(e)),
             }
             self.store.apply(
                 &[RowChange::Forget { path: path.clone() }],

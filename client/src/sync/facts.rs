@@ -190,13 +190,18 @@ impl Syncer {
     /// Scans the vault off the async threads, re-hashing only what the cache cannot vouch
     /// for, and stores what it learnt in the cache.
     async fn scan_vault(&self) -> Result<BTreeMap<String, LocalFile>> {
-        let mut cache = HashCache::new(self.store.scan_cache()?);
-        let (root, config) = (self.root.clone(), self.scan.clone());
-        let (found, cache) = tokio::task::spawn_blocking(move || {
-            scan::scan_with(&root, &config, &mut cache).map(|found| (found, cache))
-        })
-        .await
-        .map_err(|e| SyncError::Other(e.to_string()))??;
+        let mut cache = HashCache::starting_at(self.store.scan_cache()?, self.clock.now_ns());
+        let (disk, config) = (self.disk.clone(), self.scan.clone());
+        let (found, cache) = if disk.in_memory() {
+            let found = scan::scan_disk(&*disk, &config, &mut cache)?;
+            (found, cache)
+        } else {
+            tokio::task::spawn_blocking(move || {
+                scan::scan_disk(&*disk, &config, &mut cache).map(|found| (found, cache))
+            })
+            .await
+            .map_err(|e| SyncError::Other(e.to_string()))??
+        };
         self.report_progress(super::Progress::Scanned {
             files: found.files.len(),
             read: cache.reads(),

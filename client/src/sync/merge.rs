@@ -55,7 +55,7 @@ impl Syncer {
                 continue;
             };
             let rel = plan.disk_path(path);
-            let Some(ours) = disk::read_if_hash(&self.root, &rel, local_hash) else {
+            let Some(ours) = disk::read_if_hash(&*self.disk, &rel, local_hash) else {
                 round.defer(path);
                 continue;
             };
@@ -65,16 +65,16 @@ impl Syncer {
                 .and_then(|b| three_way(b, &ours, &theirs));
             let log = match merged {
                 Some(m) => {
-                    disk::write_atomic(&self.root, &rel, &m)?;
+                    disk::write_atomic(&*self.disk, &rel, &m)?;
                     round.report.merged.push(path.clone());
                     LogEntry::merged(path, version.number)
                 }
                 None => {
                     let copy = self.free_copy_name(path, &ours)?;
-                    if disk::current_hash(&self.root, &copy)?.as_deref() != Some(local_hash) {
-                        disk::write_atomic(&self.root, &copy, &ours)?;
+                    if disk::current_hash(&*self.disk, &copy)?.as_deref() != Some(local_hash) {
+                        disk::write_atomic(&*self.disk, &copy, &ours)?;
                     }
-                    disk::write_atomic(&self.root, &rel, &theirs)?;
+                    disk::write_atomic(&*self.disk, &rel, &theirs)?;
                     let log = LogEntry::conflict_copy(path, &copy);
                     round.report.conflict_copies.push((path.clone(), copy));
                     log
@@ -93,11 +93,11 @@ impl Syncer {
 
     /// A conflict-copy name that is free, or already holds exactly these bytes.
     fn free_copy_name(&self, path: &str, bytes: &[u8]) -> Result<String> {
-        let today = chrono::Utc::now().date_naive();
+        let today = self.clock.now().date_naive();
         let hash = hash_bytes(bytes);
         for n in 1.. {
             let name = conflict_copy_name(path, &self.device_name, today, n);
-            match disk::current_hash(&self.root, &name)? {
+            match disk::current_hash(&*self.disk, &name)? {
                 None => return Ok(name),
                 Some(h) if h == hash => return Ok(name),
                 Some(_) => {}

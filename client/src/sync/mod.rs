@@ -39,6 +39,7 @@ use crate::api::{Api, Conflict};
 use crate::error::Result;
 use crate::scan::ScanConfig;
 use crate::store::Store;
+use crate::vfs::{Clock, Disk, FsDisk, SystemClock};
 
 use classify::Remote;
 use facts::Learnt;
@@ -59,6 +60,8 @@ type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 /// Syncs one vault folder.
 pub struct Syncer {
     root: PathBuf,
+    disk: Arc<dyn Disk>,
+    clock: Arc<dyn Clock>,
     api: Arc<Api>,
     store: Store,
     scan: ScanConfig,
@@ -109,16 +112,46 @@ impl Round<'_> {
 
 impl Syncer {
     pub fn open(root: &Path, api: Api, device_name: &str, scan: ScanConfig) -> Result<Self> {
-        Ok(Syncer {
-            root: root.to_path_buf(),
-            store: Store::open(root)?,
+        let store = Store::open(root)?;
+        let disk = Arc::new(FsDisk::new(root));
+        Ok(Self::with_world(
+            api,
+            store,
+            disk,
+            Arc::new(SystemClock),
+            device_name,
+            scan,
+        ))
+    }
+
+    /// A syncer on any disk and clock, with its `sync.db` already open (the simulation's
+    /// in-memory file tree, clock and database; the API's transport is the [`Api`]'s).
+    pub fn with_world(
+        api: Api,
+        store: Store,
+        disk: Arc<dyn Disk>,
+        clock: Arc<dyn Clock>,
+        device_name: &str,
+        scan: ScanConfig,
+    ) -> Self {
+        Syncer {
+            root: disk.root().to_path_buf(),
+            disk,
+            clock,
+            store,
             api: Arc::new(api),
             scan,
             deletes: DeletePolicy::default(),
             device_name: device_name.to_owned(),
             progress: None,
             pack_threshold: PACK_THRESHOLD,
-        })
+        }
+    }
+
+    /// Ends this syncer and hands back its `sync.db` (a simulated restart opens the same
+    /// database again, as a real one opens the file).
+    pub fn into_store(self) -> Store {
+        self.store
     }
 
     /// What this sync does with notes missing here (see [`guard`]).
@@ -272,11 +305,13 @@ impl Syncer {
             self.merge(plan, &mut fetched, &bases, &mut round)?;
         }
         self.remove_local(plan, &mut round)?;
-        if !plan.pushes.is_empty() {
-            self.push(plan, &mut round).await?;
-        }
+        // Deletes before pushes: a note renamed only in letter case (`Idea.md` to `idea.md`)
+        // is a delete and a new note the server refuses while the old name is still live.
         if !plan.deletes.is_empty() {
             self.delete_remote(&plan.deletes, &mut round).await?;
+        }
+        if !plan.pushes.is_empty() {
+            self.push(plan, &mut round).await?;
         }
         Ok(Outcome {
             again: round.again,

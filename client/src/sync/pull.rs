@@ -111,13 +111,13 @@ impl Syncer {
                 continue;
             };
             let rel = plan.disk_path(path);
-            if disk::current_hash(&self.root, &rel)?.as_deref() != expect.as_deref() {
+            if disk::current_hash(&*self.disk, &rel)?.as_deref() != expect.as_deref() {
                 round.defer(path);
                 continue;
             }
-            let tmp = disk::write_temp(&self.root, &rel, &bytes)?;
+            let tmp = disk::write_temp(&*self.disk, &rel, &bytes)?;
             self.store.begin_pull(path, &version, &tmp)?;
-            if let Err(e) = disk::commit_temp(&self.root, &tmp, &rel) {
+            if let Err(e) = disk::commit_temp(&*self.disk, &tmp, &rel) {
                 self.store.clear_pending(path)?;
                 return Err(e);
             }
@@ -142,9 +142,8 @@ impl Syncer {
     /// note became that version, whatever the user has done to it since.
     pub(super) fn recover_pulls(&self) -> Result<()> {
         for pending in self.store.pending_pulls()? {
-            let tmp = self.root.join(&pending.temp_path);
-            if tmp.exists() {
-                let _ = std::fs::remove_file(&tmp);
+            if self.disk.exists(&pending.temp_path) {
+                let _ = self.disk.remove(&pending.temp_path);
                 self.store.clear_pending(&pending.path)?;
             } else {
                 let log = LogEntry::recovered_pull(&pending.path, pending.version.number);

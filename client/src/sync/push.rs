@@ -50,7 +50,7 @@ impl Syncer {
             hash,
         } in &plan.pushes
         {
-            let Some(bytes) = disk::read_if_hash(&self.root, &plan.disk_path(path), hash) else {
+            let Some(bytes) = disk::read_if_hash(&*self.disk, &plan.disk_path(path), hash) else {
                 round.defer(path);
                 continue;
             };

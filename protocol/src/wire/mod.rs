@@ -13,6 +13,8 @@ pub mod code;
 pub mod keys;
 pub mod packs;
 pub mod recovery;
+pub mod sealed;
+pub mod sealed_recovery;
 pub mod vault;
 
 pub use account::*;
@@ -20,6 +22,8 @@ pub use code::Code;
 pub use keys::*;
 pub use packs::*;
 pub use recovery::*;
+pub use sealed::*;
+pub use sealed_recovery::*;
 pub use vault::*;
 
 /// Most files one push, confirm, pull, delete or restore may name.

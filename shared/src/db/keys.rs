@@ -74,17 +74,42 @@ pub async fn read(pool: &PgPool, user_id: UserId) -> Result<Keys, sqlx::Error> {
     Ok(keys)
 }
 
-/// Replaces the account's slots and keyring if its version is still `expected`; the new
-/// version, or `None` when another write came first (nothing changed). The first
-/// replacement (from version 0) marks the account encrypted for good.
+/// What a replacement did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaced {
+    /// Replaced: the new version.
+    Done(i64),
+    /// Another write came first: nothing changed.
+    Stale,
+    /// A first replacement on an account that has notes: nothing changed (its plaintext
+    /// notes cannot be switched over yet, README "Encrypted notes on the server").
+    VaultNotEmpty,
+}
+
+/// Replaces the account's slots and keyring if its version is still `expected`. The first
+/// replacement (from version 0) marks the account encrypted for good, and only for an
+/// account without notes: checked under the user's row lock, which every write of notes
+/// takes too (and re-checks the account's mode under), so no plaintext note can slip in.
 pub async fn replace(
     pool: &PgPool,
     user_id: UserId,
     expected: i64,
     slots: &[StoredSlot],
     keyring: Option<&[u8]>,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Replaced, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    if expected == 0 {
+        let has_notes: Option<bool> = super::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM file_state WHERE user_id = $1)
+             FROM users WHERE id = $1 FOR UPDATE",
+        )
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if has_notes == Some(true) {
+            return Ok(Replaced::VaultNotEmpty);
+        }
+    }
     let version: Option<i64> = if expected == 0 {
         super::query_scalar(
             "INSERT INTO vault_keys (user_id, version, keyring) VALUES ($1, 1, $2)
@@ -108,7 +133,7 @@ pub async fn replace(
         .await?
     };
     let Some(version) = version else {
-        return Ok(None);
+        return Ok(Replaced::Stale);
     };
     super::query("DELETE FROM key_slots WHERE user_id = $1")
         .bind(user_id)
@@ -129,5 +154,5 @@ pub async fn replace(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Some(version))
+    Ok(Replaced::Done(version))
 }

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod packs;
 pub mod recovery;
 pub mod retention;
+pub mod sealed;
 pub mod tokens;
 pub mod uploads;
 pub mod users;
@@ -244,6 +245,7 @@ mod tests {
         ("packs.rs", include_str!("packs.rs")),
         ("recovery.rs", include_str!("recovery.rs")),
         ("retention.rs", include_str!("retention.rs")),
+        ("sealed.rs", include_str!("sealed.rs")),
         ("tokens.rs", include_str!("tokens.rs")),
         ("uploads.rs", include_str!("uploads.rs")),
         ("users.rs", include_str!("users.rs")),

@@ -11,7 +11,9 @@ use sqlx::PgPool;
 use crate::db::files::{self, PastVersion};
 use crate::db::files::{FILE_COLUMNS, FileState, live_keys};
 use crate::db::history;
-use crate::db::writes::{Batch, Outcome, WriteError, Writes, lock_files, lock_user, outcomes};
+use crate::db::writes::{
+    Batch, Outcome, Sealing, WriteError, Writes, lock_files, lock_user, outcomes,
+};
 use crate::domain::{ContentHash, Cursor, DeviceId, UserId, VaultPath, Version};
 use crate::vault::recovery::{PastState, RewindDecision, decide_rewind};
 use crate::vault::rules::{self, Content, Decision, Proposal, Room};
@@ -60,6 +62,8 @@ pub async fn restore_versions(
     // The notes whose past bytes can come back go to the rules like any write.
     let mut decisions: Vec<Option<RestoreDecision>> = Vec::with_capacity(requests.len());
     let mut proposals = Vec::new();
+    // The version each restored note copies (its sealed fields, in an encrypted account).
+    let mut source_of: HashMap<VaultPath, i64> = HashMap::new();
     for r in requests {
         let decision = match sources.get(&(r.path.clone(), r.version.get())) {
             None => Some(RestoreDecision::NotFound),
@@ -68,6 +72,7 @@ pub async fn restore_versions(
             }) => Some(RestoreDecision::IsDeletion),
             Some(s) if !stored.contains(&s.content_hash) => Some(RestoreDecision::ContentGone),
             Some(s) => {
+                source_of.insert(r.path.clone(), r.version.get());
                 proposals.push(Proposal {
                     path: r.path.clone(),
                     base: r.base,
@@ -104,7 +109,15 @@ pub async fn restore_versions(
                 ) = (proposal_of.next(), &decision)
                 {
                     let (hash, size) = (&p.content.hash, p.content.size);
-                    writes.push(&p.path, *version, hash, size, false, *size_delta);
+                    let from = source_of.get(&p.path).map(|v| Sealing::CopyFrom(*v));
+                    writes.push(
+                        &p.path,
+                        *version,
+                        Content { hash: *hash, size },
+                        false,
+                        *size_delta,
+                        from,
+                    );
                 }
                 RestoreDecision::Write(decision)
             }
@@ -209,8 +222,8 @@ pub async fn rewind_page(
     let names: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
 
     // Each note's newest version at the target.
-    let then: Vec<(String, String, i64, bool)> = super::query_as(
-        "SELECT DISTINCT ON (path) path, content_hash, size_bytes, is_deleted
+    let then: Vec<(String, String, i64, bool, i64)> = super::query_as(
+        "SELECT DISTINCT ON (path) path, content_hash, size_bytes, is_deleted, version
          FROM file_versions
          WHERE user_id = $1 AND path = ANY($2::TEXT[]) AND change_seq <= $3
          ORDER BY path, version DESC",
@@ -220,9 +233,13 @@ pub async fn rewind_page(
     .bind(position.target_seq)
     .fetch_all(&mut *tx)
     .await?;
+    let then_version: HashMap<String, i64> = then
+        .iter()
+        .map(|(path, .., v)| (path.clone(), *v))
+        .collect();
     let then: HashMap<String, (Content, bool)> = then
         .into_iter()
-        .filter_map(|(path, hash, size, deleted)| {
+        .filter_map(|(path, hash, size, deleted, _)| {
             let hash = ContentHash::parse(&hash).ok()?;
             Some((path, (Content { hash, size }, deleted)))
         })
@@ -292,7 +309,17 @@ pub async fn rewind_page(
             }) => {
                 if let Some(p) = past(row) {
                     let (hash, size) = (&p.content.hash, p.content.size);
-                    writes.push(&row.path, *version, hash, size, false, *size_delta);
+                    let from = then_version
+                        .get(row.path.as_str())
+                        .map(|v| Sealing::CopyFrom(*v));
+                    writes.push(
+                        &row.path,
+                        *version,
+                        Content { hash: *hash, size },
+                        false,
+                        *size_delta,
+                        from,
+                    );
                 }
             }
             // The tombstone keeps the hash and size of what it deleted.
@@ -301,7 +328,15 @@ pub async fn rewind_page(
                 size_delta,
             }) => {
                 let (hash, size) = (&row.content_hash, row.size_bytes);
-                writes.push(&row.path, *version, hash, size, true, *size_delta);
+                let from = Some(Sealing::CopyFrom(row.version));
+                writes.push(
+                    &row.path,
+                    *version,
+                    Content { hash: *hash, size },
+                    true,
+                    *size_delta,
+                    from,
+                );
             }
             _ => {}
         }

@@ -14,7 +14,7 @@ use crate::db::files::{FILE_COLUMNS, FileState, live_keys};
 use crate::domain::{ContentHash, Cursor, DeviceId, UserId, VaultPath, Version};
 use crate::error::{ApiError, ErrorCode};
 use crate::vault::recovery::{MassDelete, MassDeletePolicy};
-use crate::vault::rules::{self, Decision, DeleteDecision, Proposal, Room};
+use crate::vault::rules::{self, Content, Decision, DeleteDecision, Proposal, Room};
 
 /// Why a write did not happen at all.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,10 @@ pub enum WriteError {
     /// nothing was written (confirm answers them `not_uploaded` and commits the rest).
     #[error("blobs collected meanwhile: {0:?}")]
     BlobsGone(Vec<ContentHash>),
+    /// The account's mode is not the request's (it became encrypted meanwhile); nothing was
+    /// written. `true`: the account is encrypted.
+    #[error("the account's mode changed")]
+    ModeChanged(bool),
     /// A rewind's `resume` that no page of this rewind answered.
     #[error("resume is not one this rewind answered")]
     InvalidResume,
@@ -54,6 +58,14 @@ impl From<WriteError> for ApiError {
             WriteError::BlobsGone(_) => {
                 ApiError::internal(anyhow::anyhow!("blobs collected during confirm"))
             }
+            WriteError::ModeChanged(true) => ApiError::conflict(
+                ErrorCode::VaultEncrypted,
+                "this account became end-to-end encrypted: nothing was written",
+            ),
+            WriteError::ModeChanged(false) => ApiError::conflict(
+                ErrorCode::VaultNotEncrypted,
+                "this account is not end-to-end encrypted: nothing was written",
+            ),
             WriteError::InvalidResume => ApiError::bad_request(
                 ErrorCode::InvalidCursor,
                 "resume is not one a rewind answered (send the same as_of it came with)",
@@ -136,9 +148,34 @@ pub(crate) async fn lock_files(
     Ok(rows.into_iter().map(|r| (r.path.clone(), r)).collect())
 }
 
+/// Where a new version's sealed fields (encrypted accounts) come from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sealing<'a> {
+    /// Given by the device (confirm).
+    Given(&'a SealedWrite),
+    /// Copied from this version of the same note (tombstone, restore, rewind): NULL for a
+    /// plaintext note, whose versions have none.
+    CopyFrom(i64),
+}
+
+/// The sealed fields a device sends with a version of an encrypted note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedWrite {
+    pub sealed_path: Vec<u8>,
+    pub sealed_manifest: Vec<u8>,
+    /// The version the manifest was sealed as: the commit must give the note this version.
+    pub manifest_version: i64,
+    pub blob_id: String,
+}
+
 /// Rows to write: new file_state values (also appended to file_versions).
 #[derive(Default)]
 pub(crate) struct Writes {
+    sealed_paths: Vec<Option<Vec<u8>>>,
+    sealed_manifests: Vec<Option<Vec<u8>>>,
+    manifest_versions: Vec<Option<i64>>,
+    blob_ids: Vec<Option<String>>,
+    copy_from: Vec<Option<i64>>,
     paths: Vec<String>,
     keys: Vec<String>,
     versions: Vec<i64>,
@@ -163,18 +200,32 @@ impl Writes {
         &mut self,
         path: &VaultPath,
         version: Version,
-        hash: &ContentHash,
-        size: i64,
+        content: Content,
         deleted: bool,
         size_delta: i64,
+        sealing: Option<Sealing<'_>>,
     ) {
+        let given = match sealing {
+            Some(Sealing::Given(w)) => Some(w),
+            _ => None,
+        };
+        self.sealed_paths.push(given.map(|w| w.sealed_path.clone()));
+        self.sealed_manifests
+            .push(given.map(|w| w.sealed_manifest.clone()));
+        self.manifest_versions
+            .push(given.map(|w| w.manifest_version));
+        self.blob_ids.push(given.map(|w| w.blob_id.clone()));
+        self.copy_from.push(match sealing {
+            Some(Sealing::CopyFrom(v)) => Some(v),
+            _ => None,
+        });
         self.seq += 1;
         self.size_delta += size_delta;
         self.paths.push(path.to_string());
         self.keys.push(path.case_key());
         self.versions.push(version.get());
-        self.hashes.push(hash.to_hex());
-        self.sizes.push(size);
+        self.hashes.push(content.hash.to_hex());
+        self.sizes.push(content.size);
         self.deleted.push(deleted);
         self.seqs.push(self.seq);
     }
@@ -200,6 +251,11 @@ impl Writes {
                                       $7::BIGINT[], $8::BOOLEAN[], $9::BIGINT[])
                      AS t(path, path_key, version, content_hash, size_bytes, is_deleted, change_seq)
              ),
+             sealing AS (
+                 SELECT * FROM UNNEST($3::TEXT[], $12::BYTEA[], $13::BYTEA[], $14::BIGINT[],
+                                      $15::TEXT[], $16::BIGINT[])
+                     AS t(path, sealed_path, sealed_manifest, manifest_version, blob_id, copy_from)
+             ),
              written AS (
                  INSERT INTO file_state AS f
                      (user_id, path, path_key, version, content_hash, size_bytes, is_deleted,
@@ -219,10 +275,18 @@ impl Writes {
              history AS (
                  INSERT INTO file_versions
                      (user_id, path, version, content_hash, size_bytes, is_deleted, device_id,
-                      change_seq, created_at)
-                 SELECT $1, path, version, content_hash, size_bytes, is_deleted, updated_by,
-                        change_seq, updated_at
-                 FROM written
+                      change_seq, created_at,
+                      sealed_path, sealed_manifest, manifest_version, blob_id)
+                 SELECT $1, w.path, w.version, w.content_hash, w.size_bytes, w.is_deleted,
+                        w.updated_by, w.change_seq, w.updated_at,
+                        COALESCE(s.sealed_path, src.sealed_path),
+                        COALESCE(s.sealed_manifest, src.sealed_manifest),
+                        COALESCE(s.manifest_version, src.manifest_version),
+                        COALESCE(s.blob_id, src.blob_id)
+                 FROM written w
+                 JOIN sealing s ON s.path = w.path
+                 LEFT JOIN file_versions src
+                     ON src.user_id = $1 AND src.path = w.path AND src.version = s.copy_from
              ),
              -- Every CTE reads the rows as they were before this statement: the live notes
              -- among the paths before, against the live ones written.
@@ -248,6 +312,11 @@ impl Writes {
         .bind(&self.seqs)
         .bind(self.seq)
         .bind(self.size_delta)
+        .bind(&self.sealed_paths)
+        .bind(&self.sealed_manifests)
+        .bind(&self.manifest_versions)
+        .bind(&self.blob_ids)
+        .bind(&self.copy_from)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -281,8 +350,34 @@ pub async fn commit_versions(
     proposals: &[Proposal],
     quota: u64,
 ) -> Result<Batch<Decision>, WriteError> {
+    commit_sealed_versions(pool, user_id, device_id, proposals, None, quota).await
+}
+
+/// [`commit_versions`], for an encrypted account when `sealed` is given: each proposal's
+/// sealed fields are in it (by path key). A write whose version would not be the one its
+/// manifest was sealed as (the vault moved since push) is a conflict, and nothing is written
+/// for it. The account's mode is read again under its row lock: a request of the other
+/// mode (the account became encrypted since it was checked) writes nothing.
+pub async fn commit_sealed_versions(
+    pool: &PgPool,
+    user_id: UserId,
+    device_id: Option<DeviceId>,
+    proposals: &[Proposal],
+    sealed: Option<&HashMap<VaultPath, SealedWrite>>,
+    quota: u64,
+) -> Result<Batch<Decision>, WriteError> {
     let mut tx = pool.begin().await?;
     let (seq, vault_size, compacted_version) = lock_user(&mut tx, user_id).await?;
+    let encrypted: bool =
+        super::query_scalar("SELECT EXISTS (SELECT 1 FROM vault_keys WHERE user_id = $1)")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !proposals.is_empty() && encrypted != sealed.is_some() {
+        return Err(WriteError::ModeChanged(encrypted));
+    }
+    let none = HashMap::new();
+    let sealed = sealed.unwrap_or(&none);
     let gone = lock_blobs(&mut tx, user_id, proposals).await?;
     if !gone.is_empty() {
         return Err(WriteError::BlobsGone(gone));
@@ -290,7 +385,7 @@ pub async fn commit_versions(
     let paths: Vec<&VaultPath> = proposals.iter().map(|p| &p.path).collect();
     let current = lock_files(&mut tx, user_id, &paths).await?;
     let live = live_keys(&mut tx, user_id, &paths).await?;
-    let decisions = rules::decide_writes(
+    let mut decisions = rules::decide_writes(
         proposals,
         &current,
         &live,
@@ -298,14 +393,26 @@ pub async fn commit_versions(
         Room::new(vault_size, quota).above_compacted(compacted_version),
     );
     let mut writes = Writes::starting_at(seq);
-    for (p, decision) in proposals.iter().zip(&decisions) {
+    for (p, decision) in proposals.iter().zip(decisions.iter_mut()) {
         if let Decision::Write {
             version,
             size_delta,
-        } = decision
+        } = *decision
         {
+            let given = sealed.get(&p.path);
+            if given.is_some_and(|w| w.manifest_version != version.get()) {
+                *decision = Decision::Conflict;
+                continue;
+            }
             let (hash, size) = (&p.content.hash, p.content.size);
-            writes.push(&p.path, *version, hash, size, false, *size_delta);
+            writes.push(
+                &p.path,
+                version,
+                Content { hash: *hash, size },
+                false,
+                size_delta,
+                given.map(Sealing::Given),
+            );
         }
     }
     let written = writes.commit(tx, user_id, device_id).await?;
@@ -365,7 +472,15 @@ pub async fn delete_files(
         {
             // The tombstone keeps the hash and size of what it deleted.
             let (hash, size) = (&row.content_hash, row.size_bytes);
-            writes.push(path, *version, hash, size, true, *size_delta);
+            let from = Sealing::CopyFrom(row.version);
+            writes.push(
+                path,
+                *version,
+                Content { hash: *hash, size },
+                true,
+                *size_delta,
+                Some(from),
+            );
         }
     }
     let written = writes.commit(tx, user_id, device_id).await?;

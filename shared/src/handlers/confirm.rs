@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::write::{announce, describe_conflict};
 use crate::auth::authenticate_within;
 use crate::budget::Charge;
-use crate::db::{blobs, writes};
+use crate::db::{blobs, sealed, writes};
 use crate::domain::ContentHash;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
@@ -24,12 +24,85 @@ const CHECK_CONCURRENCY: usize = 16;
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
     let caller = authenticate_within(app, &request, Charge::WRITE).await?;
+    let encrypted = sealed::is_encrypted(&app.db, caller.user_id).await?;
+    crate::vault::sealed::check_mode(encrypted, request.body())?;
+    if encrypted {
+        return super::sealed::confirm(state, &caller, &request).await;
+    }
     let body: FilesRequest = request.json()?;
     request::check_count(body.files.len())?;
     let limits = &app.config.limits;
     let (proposals, mut rejected) = request::parse_files(&body.files, limits.max_file_bytes);
     let user_id = caller.user_id;
+    let Verified {
+        missing,
+        ready,
+        batch,
+    } = verify_and_commit(state, &caller, proposals, None).await?;
 
+    let mut response = ConfirmAnswer {
+        confirmed: Vec::new(),
+        conflicts: Vec::new(),
+        missing,
+        rejected: Vec::new(),
+    };
+    // Only new commits are news; a retried confirm was announced the first time.
+    let mut committed_now = Vec::new();
+    for (p, outcome) in ready.iter().zip(batch.outcomes) {
+        let row = match (outcome.decision, outcome.row) {
+            (Decision::Write { .. }, Some(row)) => {
+                committed_now.push(row.path.clone());
+                row
+            }
+            (Decision::Unchanged, Some(row)) => row,
+            (Decision::CaseConflict { existing }, _) => {
+                rejected.push(Rejected::case_conflict(&p.path, &existing));
+                continue;
+            }
+            (Decision::QuotaExceeded, _) => {
+                rejected.push(Rejected::quota_exceeded(&p.path, limits.vault_quota_bytes));
+                continue;
+            }
+            // A stale base (or the same content reached from another base): the caller
+            // learns the server's version.
+            (_, row) => {
+                response.conflicts.push(
+                    describe_conflict(&state.storage, user_id, &p.path, p.base.get(), row.as_ref())
+                        .await?,
+                );
+                continue;
+            }
+        };
+        response.confirmed.push(Versioned {
+            path: row.path,
+            version: row.version,
+            content_hash: row.content_hash,
+        });
+    }
+    response.rejected = rejected;
+    announce(&state.changes, &caller, batch.cursor, committed_now).await;
+    ApiResponse::ok(&response)
+}
+
+/// What confirm found and committed: the files whose bytes are not (yet) the promised ones,
+/// the files that went to the commit, and the commit's outcomes (in `ready`'s order).
+pub(crate) struct Verified {
+    pub missing: Vec<Missing>,
+    pub ready: Vec<Proposal>,
+    pub batch: writes::Batch<Decision>,
+}
+
+/// Verifies the proposals' blobs (database, then bucket) and commits the files whose bytes
+/// are the promised ones, with their sealed fields for an encrypted account.
+pub(crate) async fn verify_and_commit(
+    state: &WriteState,
+    caller: &crate::auth::Caller,
+    proposals: Vec<Proposal>,
+    sealed: Option<&HashMap<crate::domain::VaultPath, writes::SealedWrite>>,
+) -> Result<Verified, ApiError> {
+    let app = &state.app;
+    let limits = &app.config.limits;
+    let user_id = caller.user_id;
     // Which blobs hold bytes with their hash, and how many: known-good ones from the
     // database, the others checked in the bucket once per hash (and remembered when good).
     // Each file is then compared with its blob on its own, so one wrong size fails only
@@ -99,11 +172,12 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
     // lock): its files are `not_uploaded` (a new push hands out an upload URL), the rest
     // commit. Each round removes at least one hash, so this ends.
     let batch = loop {
-        match writes::commit_versions(
+        match writes::commit_sealed_versions(
             &app.db,
             user_id,
             caller.device_id,
             &ready,
+            sealed,
             limits.vault_quota_bytes,
         )
         .await
@@ -122,46 +196,9 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
             other => break other?,
         }
     };
-    let mut response = ConfirmAnswer {
-        confirmed: Vec::new(),
-        conflicts: Vec::new(),
+    Ok(Verified {
         missing,
-        rejected: Vec::new(),
-    };
-    // Only new commits are news; a retried confirm was announced the first time.
-    let mut committed_now = Vec::new();
-    for (p, outcome) in ready.iter().zip(batch.outcomes) {
-        let row = match (outcome.decision, outcome.row) {
-            (Decision::Write { .. }, Some(row)) => {
-                committed_now.push(row.path.clone());
-                row
-            }
-            (Decision::Unchanged, Some(row)) => row,
-            (Decision::CaseConflict { existing }, _) => {
-                rejected.push(Rejected::case_conflict(&p.path, &existing));
-                continue;
-            }
-            (Decision::QuotaExceeded, _) => {
-                rejected.push(Rejected::quota_exceeded(&p.path, limits.vault_quota_bytes));
-                continue;
-            }
-            // A stale base (or the same content reached from another base): the caller
-            // learns the server's version.
-            (_, row) => {
-                response.conflicts.push(
-                    describe_conflict(&state.storage, user_id, &p.path, p.base.get(), row.as_ref())
-                        .await?,
-                );
-                continue;
-            }
-        };
-        response.confirmed.push(Versioned {
-            path: row.path,
-            version: row.version,
-            content_hash: row.content_hash,
-        });
-    }
-    response.rejected = rejected;
-    announce(&state.changes, &caller, batch.cursor, committed_now).await;
-    ApiResponse::ok(&response)
+        ready,
+        batch,
+    })
 }

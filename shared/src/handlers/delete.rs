@@ -17,6 +17,11 @@ use steel_protocol::wire::{DeleteAnswer, Tombstone};
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
     let caller = authenticate_within(app, &request, Charge::WRITE).await?;
+    let encrypted = crate::db::sealed::is_encrypted(&app.db, caller.user_id).await?;
+    crate::vault::sealed::check_mode(encrypted, request.body())?;
+    if encrypted {
+        return super::sealed::delete(state, &caller, &request).await;
+    }
     let body: DeleteRequest = request.json()?;
     request::check_count(body.files.len())?;
     let user_id = caller.user_id;

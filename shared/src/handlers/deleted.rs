@@ -16,6 +16,7 @@ pub const MAX_LIMIT: u32 = 1000;
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate_within(state, &request, Charge::READ).await?;
+    let encrypted = crate::db::sealed::is_encrypted(&state.db, caller.user_id).await?;
     let limit = page_limit(request.query_param("limit"), DEFAULT_LIMIT, MAX_LIMIT)?;
     let below = parse_page_cursor(request.query_param("cursor"), 'd')?;
     let mut notes = history::deleted_notes(&state.db, caller.user_id, below, limit + 1).await?;
@@ -24,6 +25,9 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     let next_cursor = more
         .then(|| notes.last().map(|n| format!("d{}", n.change_seq)))
         .flatten();
+    if encrypted {
+        return crate::handlers::sealed::deleted(state, &caller, notes, next_cursor).await;
+    }
     ApiResponse::ok(&DeletedAnswer {
         files: notes.into_iter().map(deleted).collect(),
         next_cursor,

@@ -27,6 +27,15 @@ impl From<Author> for DeviceRef {
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate_within(state, &request, Charge::READ).await?;
+    if crate::db::sealed::is_encrypted(&state.db, caller.user_id).await? {
+        return super::sealed::history(state, &caller, &request).await;
+    }
+    if request.query_param("path_key").is_some() {
+        return Err(ApiError::conflict(
+            ErrorCode::VaultNotEncrypted,
+            "this account is not end-to-end encrypted: ask for ?path=<note path>",
+        ));
+    }
     let raw = request.query_param("path").ok_or_else(|| {
         ApiError::bad_request(
             ErrorCode::InvalidRequest,

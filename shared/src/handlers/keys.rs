@@ -61,12 +61,17 @@ async fn put(
     let (slots, keyring) = validate(&body)?;
     let expected = expected.ok_or_else(stale)?;
     match keys::replace(&state.db, user_id, expected, &slots, keyring.as_deref()).await? {
-        Some(version) => answer(Keys {
+        keys::Replaced::Done(version) => answer(Keys {
             version,
             slots,
             keyring,
         }),
-        None => Err(stale()),
+        keys::Replaced::Stale => Err(stale()),
+        keys::Replaced::VaultNotEmpty => Err(ApiError::conflict(
+            ErrorCode::VaultNotEmpty,
+            "this vault already has notes: turning encryption on for an existing vault is \
+             not supported yet (README, \"Encrypted notes on the server\"); nothing changed",
+        )),
     }
 }
 

@@ -17,5 +17,6 @@ pub mod refresh;
 pub mod register;
 pub mod remove_device;
 pub mod restore;
+pub mod sealed;
 pub mod state;
 pub mod write;

@@ -20,6 +20,23 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
     // The token first (no I/O), then the body: the budget this pull spends from is one
     // download URL per file it names.
     let claimed = verify(app, &request)?;
+    // An encrypted body is charged like a plaintext one, before the account's mode is read.
+    if crate::vault::sealed::shape_of(request.body()) == Some(crate::vault::sealed::Shape::Sealed) {
+        let raw: serde_json::Value = request.json()?;
+        if raw.get("paths").is_some() {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRequest,
+                "send \"path_keys\" or \"paths\", not both",
+            ));
+        }
+        let entries = super::sealed::pull_entries(request.json()?)?;
+        request::check_count(entries.len())?;
+        let caller = admit(app, claimed, Charge::downloads(entries.len())).await?;
+        if !crate::db::sealed::is_encrypted(&app.db, caller.user_id).await? {
+            crate::vault::sealed::check_mode(false, request.body())?;
+        }
+        return super::sealed::pull(state, &caller, entries).await;
+    }
     let body: PullRequest = request.json()?;
     let storage = &state.storage;
     let mut response = PullAnswer {
@@ -44,6 +61,14 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
     request::check_count(entries.len())?;
     let caller = admit(app, claimed, Charge::downloads(entries.len())).await?;
     let user_id = caller.user_id;
+    if crate::db::sealed::is_encrypted(&app.db, user_id).await? {
+        crate::vault::sealed::check_mode(true, request.body())?;
+        // A body that does not say its shape (no paths): nothing of the plaintext kind.
+        return Err(ApiError::conflict(
+            ErrorCode::VaultEncrypted,
+            "this account is end-to-end encrypted: name notes by path_keys",
+        ));
+    }
     // Two versions of one path are two files (a three-way merge needs the base and the
     // current one); the same version twice is a duplicate.
     let mut seen = HashSet::new();

@@ -23,6 +23,11 @@ use steel_protocol::wire::{PushAnswer, Upload, Versioned};
 pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
     let caller = authenticate_within(app, &request, Charge::WRITE).await?;
+    let encrypted = crate::db::sealed::is_encrypted(&app.db, caller.user_id).await?;
+    crate::vault::sealed::check_mode(encrypted, request.body())?;
+    if encrypted {
+        return super::sealed::push(state, &caller, &request).await;
+    }
     let body: FilesRequest = request.json()?;
     request::check_count(body.files.len())?;
     let limits = &app.config.limits;
@@ -120,7 +125,7 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
 /// Records the upload grants of `asked`, or refuses the whole push: 429 `upload_limit` while
 /// too many bytes of earlier URLs are unconfirmed (with the seconds until enough of them
 /// expire), 400 `push_too_large` for a push that alone asks for more than the allowance.
-async fn allow_uploads(
+pub(crate) async fn allow_uploads(
     app: &crate::runtime::AppState,
     user_id: crate::domain::UserId,
     asked: &[(ContentHash, i64)],

@@ -19,20 +19,47 @@ use crate::vault::Rejected;
 use crate::vault::recovery::RewindDecision;
 use crate::vault::request::{self, PathParser};
 use crate::vault::rules::Decision;
-use steel_protocol::wire::{self as wire, RestoreAnswer, RestoreEntry, Restored, RewindAnswer};
+use steel_protocol::wire::{self as wire, RestoreAnswer, Restored, RewindAnswer};
+
+pub(crate) use crate::db::recovery::RestoreRequest as Restore;
 
 pub const DEFAULT_REWIND_PAGE: u32 = 1000;
 pub const MAX_REWIND_PAGE: u32 = 5000;
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate_within(&state.app, &request, Charge::WRITE).await?;
+    let encrypted = crate::db::sealed::is_encrypted(&state.app.db, caller.user_id).await?;
+    crate::vault::sealed::check_mode(encrypted, request.body())?;
+    if encrypted {
+        return Box::pin(super::sealed::restore(state, &caller, &request)).await;
+    }
     let body: wire::RestoreRequest = request.json()?;
     let rewind_fields =
         body.prefix.is_some() || body.remove_newer || body.resume.is_some() || body.limit.is_some();
     match (body.files, body.as_of) {
         // Boxed: two large futures in one would nest past the compiler's type-depth limit.
         (Some(files), None) if !rewind_fields => {
-            Box::pin(restore_files(state, &caller, files)).await
+            request::check_count(files.len())?;
+            let mut paths = PathParser::default();
+            let mut rejected = Vec::new();
+            let mut requests = Vec::new();
+            for e in &files {
+                let parsed = paths.parse(&e.path).and_then(|path| {
+                    let version = request::parse_version(&path, &e.version)?;
+                    let base = request::parse_base(&path, &e.base_version, 0)?;
+                    Ok(RestoreRequest {
+                        path,
+                        version,
+                        base,
+                    })
+                });
+                match parsed {
+                    Ok(r) => requests.push(r),
+                    Err(r) => rejected.push(r),
+                }
+            }
+            let answer = Box::pin(restore_files(state, &caller, requests, rejected, false)).await?;
+            ApiResponse::ok(&answer)
         }
         (None, Some(as_of)) => {
             let page = rewind_request(
@@ -43,7 +70,7 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
                 body.resume,
                 body.limit,
             )?;
-            Box::pin(rewind(state, &caller, page)).await
+            ApiResponse::ok(&Box::pin(rewind(state, &caller, page, false)).await?)
         }
         _ => Err(ApiError::bad_request(
             ErrorCode::InvalidRequest,
@@ -53,31 +80,20 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
     }
 }
 
-async fn restore_files(
+/// Restores the parsed requests (`rejected`: the entries refused while parsing) and
+/// announces the change (without paths for an `encrypted` account).
+pub(crate) async fn restore_files(
     state: &WriteState,
     caller: &Caller,
-    entries: Vec<RestoreEntry>,
-) -> Result<ApiResponse, ApiError> {
-    request::check_count(entries.len())?;
+    requests: Vec<RestoreRequest>,
+    rejected: Vec<Rejected>,
+    encrypted: bool,
+) -> Result<RestoreAnswer, ApiError> {
     let limits = &state.app.config.limits;
-    let mut paths = PathParser::default();
-    let mut response = RestoreAnswer::default();
-    let mut requests = Vec::new();
-    for e in &entries {
-        let parsed = paths.parse(&e.path).and_then(|path| {
-            let version = request::parse_version(&path, &e.version)?;
-            let base = request::parse_base(&path, &e.base_version, 0)?;
-            Ok(RestoreRequest {
-                path,
-                version,
-                base,
-            })
-        });
-        match parsed {
-            Ok(r) => requests.push(r),
-            Err(r) => response.rejected.push(r),
-        }
-    }
+    let mut response = RestoreAnswer {
+        rejected,
+        ..RestoreAnswer::default()
+    };
     let batch = recovery::restore_versions(
         &state.app.db,
         caller.user_id,
@@ -138,12 +154,27 @@ async fn restore_files(
             ),
         }
     }
-    announce(&state.changes, caller, batch.cursor, changed).await;
-    ApiResponse::ok(&response)
+    announce_for(state, caller, batch.cursor, changed, encrypted).await;
+    Ok(response)
+}
+
+/// The change notice of a restore or rewind: with paths, or none for an encrypted account.
+async fn announce_for(
+    state: &WriteState,
+    caller: &Caller,
+    cursor: crate::domain::Cursor,
+    changed: Vec<VaultPath>,
+    encrypted: bool,
+) {
+    if encrypted {
+        super::sealed::announce(&state.changes, caller, cursor, !changed.is_empty()).await;
+    } else {
+        announce(&state.changes, caller, cursor, changed).await;
+    }
 }
 
 /// Parses the rewind form.
-fn rewind_request(
+pub(crate) fn rewind_request(
     as_of: &str,
     retention: chrono::TimeDelta,
     prefix: Option<String>,
@@ -237,11 +268,13 @@ fn format_resume(p: &RewindPosition) -> String {
     format!("r{}.{}.{}", p.target_seq, p.head_seq, p.done_seq)
 }
 
-async fn rewind(
+/// One page of a rewind; announces the change (without paths for an `encrypted` account).
+pub(crate) async fn rewind(
     state: &WriteState,
     caller: &Caller,
     page: RewindPage,
-) -> Result<ApiResponse, ApiError> {
+    encrypted: bool,
+) -> Result<RewindAnswer, ApiError> {
     let quota = state.app.config.limits.vault_quota_bytes;
     let done = recovery::rewind_page(
         &state.app.db,
@@ -287,6 +320,6 @@ async fn rewind(
             }
         }
     }
-    announce(&state.changes, caller, done.cursor, changed).await;
-    ApiResponse::ok(&response)
+    announce_for(state, caller, done.cursor, changed, encrypted).await;
+    Ok(response)
 }

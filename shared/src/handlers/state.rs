@@ -51,6 +51,7 @@ fn resync(why: &str) -> ApiError {
 
 pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate_within(state, &request, Charge::READ).await?;
+    let encrypted = crate::db::sealed::is_encrypted(&state.db, caller.user_id).await?;
     let limit = match request.query_param("limit") {
         None => DEFAULT_LIMIT,
         Some(raw) => raw
@@ -125,6 +126,18 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
     } else {
         page.cursor.to_string()
     };
+    if encrypted {
+        let (files, has_more) = (page.files, page.has_more);
+        return crate::handlers::sealed::state_answer(
+            state,
+            &caller,
+            files,
+            cursor,
+            has_more,
+            server_time,
+        )
+        .await;
+    }
     ApiResponse::ok(&StateAnswer {
         files: page.files.into_iter().map(StateFile::from).collect(),
         cursor,

@@ -8,6 +8,7 @@ pub mod answer;
 pub mod recovery;
 pub mod request;
 pub mod rules;
+pub mod sealed;
 pub mod uploads;
 
 pub use answer::{Conflict, Rejected};

@@ -77,7 +77,11 @@ pub fn parse_version(path: &VaultPath, raw: &Number) -> Result<Version, Rejected
         })
 }
 
-fn parse_size(path: &VaultPath, raw: &Number, max_file_bytes: u64) -> Result<i64, Rejected> {
+pub(crate) fn parse_size(
+    path: &VaultPath,
+    raw: &Number,
+    max_file_bytes: u64,
+) -> Result<i64, Rejected> {
     raw.as_u64()
         .filter(|size| *size <= max_file_bytes)
         .and_then(|size| i64::try_from(size).ok())

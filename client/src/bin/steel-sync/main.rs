@@ -9,11 +9,17 @@
 //! steel-sync deleted <vault> [--json]
 //! steel-sync restore <vault> <path> [--version N] [--json]
 //! steel-sync rewind  <vault> --to <RFC 3339> [--folder F] [--remove-newer] [--json]
+//! steel-sync encrypt <vault>
+//! steel-sync unlock  <vault> [--recovery-code]
+//! steel-sync passphrase <vault> [--recovery-code]
+//! steel-sync recovery-code <vault> [--recovery-code]
+//! steel-sync lock    <vault>
 //! ```
 //! Exit status: 0 done, 1 failed (the message says why; the next sync resumes), 2 done but
 //! the server refused some files (listed), 3 done but a mass delete was held back (the
 //! message says how to go on).
 
+mod keys;
 mod recovery;
 
 use std::io::IsTerminal;
@@ -61,6 +67,16 @@ enum Command {
     Restore(recovery::RestoreArgs),
     /// Take the vault (or a folder) back to how it was at a moment; undone by another rewind.
     Rewind(recovery::RewindArgs),
+    /// Turn on end-to-end encryption: a passphrase, and a recovery code shown once.
+    Encrypt(keys::EncryptArgs),
+    /// Open an encrypted vault on this device (passphrase or recovery code).
+    Unlock(keys::UnlockArgs),
+    /// Change the passphrase (asks for the current one, or the recovery code).
+    Passphrase(keys::UnlockArgs),
+    /// Replace the recovery code; the old one stops working.
+    RecoveryCode(keys::UnlockArgs),
+    /// Forget the vault key on this device (unlock again to sync).
+    Lock(keys::VaultArg),
 }
 
 #[derive(Args)]
@@ -119,6 +135,11 @@ async fn main() -> ExitCode {
         Command::Deleted(args) => recovery::deleted(args).await,
         Command::Restore(args) => recovery::restore(args).await,
         Command::Rewind(args) => recovery::rewind(args).await,
+        Command::Encrypt(args) => keys::encrypt(args).await,
+        Command::Unlock(args) => keys::unlock(args).await,
+        Command::Passphrase(args) => keys::passphrase(args).await,
+        Command::RecoveryCode(args) => keys::recovery_code(args).await,
+        Command::Lock(args) => keys::lock(args).await,
     };
     match result {
         Ok(code) => code,

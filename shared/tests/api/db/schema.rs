@@ -94,6 +94,10 @@ async fn migrations_build_the_expected_columns(pool: PgPool) {
             "device_id",
             "change_seq",
             "created_at",
+            "sealed_path",
+            "sealed_manifest",
+            "manifest_version",
+            "blob_id",
         ])
     );
     assert_eq!(
@@ -134,6 +138,7 @@ async fn migrations_build_the_expected_indexes(pool: PgPool) {
         "refresh_tokens_family_idx",
         "file_state_deleted_at_idx",
         "file_versions_created_idx",
+        "file_versions_user_blob_id_idx",
         "blobs_verified_idx",
     ] {
         assert!(

@@ -1,0 +1,179 @@
+//! State and pull of an encrypted account.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+
+use super::sealed_of;
+use crate::auth::Caller;
+use crate::db::{FileState, files};
+use crate::domain::VaultPath;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::ApiResponse;
+use crate::runtime::{AppState, VaultState};
+use crate::storage::PRESIGN_TTL;
+use crate::vault::request;
+use crate::vault::sealed::{key_of, path_of, sealed_rejected};
+use steel_protocol::wire::{
+    Key32, SealedDownload, SealedPullAnswer, SealedPullRequest, SealedRejected, SealedStateAnswer,
+    SealedStateFile, SealedTombstone,
+};
+
+/// A page of `GET /vault/state` in the encrypted shape.
+pub async fn state_answer(
+    app: &AppState,
+    caller: &Caller,
+    files: Vec<FileState>,
+    cursor: String,
+    has_more: bool,
+    server_time: DateTime<Utc>,
+) -> Result<ApiResponse, ApiError> {
+    let wanted: Vec<(VaultPath, i64)> = files.iter().map(|f| (f.path.clone(), f.version)).collect();
+    let mut found = sealed_of(app, caller.user_id, &wanted).await?;
+    let files = files
+        .into_iter()
+        .map(|f| {
+            Ok(SealedStateFile {
+                path_key: key_of(&f.path)?,
+                sealed: found.remove(&(f.path.clone(), f.version)),
+                version: f.version,
+                content_hash: f.content_hash,
+                size_bytes: f.size_bytes,
+                updated_at: f.updated_at,
+                updated_by: f.updated_by,
+                is_deleted: f.is_deleted,
+                deleted_at: f.deleted_at,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    ApiResponse::ok(&SealedStateAnswer {
+        files,
+        cursor,
+        has_more,
+        server_time,
+        encrypted: true,
+    })
+}
+
+/// The entries a sealed pull names: (path key as sent, version as sent).
+pub fn pull_entries(
+    body: SealedPullRequest,
+) -> Result<Vec<(String, Option<serde_json::Number>)>, ApiError> {
+    match (body.path_keys, body.files) {
+        (Some(keys), None) => Ok(keys.into_iter().map(|k| (k, None)).collect()),
+        (None, Some(files)) => Ok(files
+            .into_iter()
+            .map(|f| (f.path_key, Some(f.version)))
+            .collect()),
+        _ => Err(ApiError::bad_request(
+            ErrorCode::InvalidRequest,
+            "send either \"path_keys\" (current versions) or \"files\" (path_key and version)",
+        )),
+    }
+}
+
+/// `POST /vault/pull` of an encrypted account (the caller already admitted).
+pub async fn pull(
+    state: &VaultState,
+    caller: &Caller,
+    entries: Vec<(String, Option<serde_json::Number>)>,
+) -> Result<ApiResponse, ApiError> {
+    let app = &state.app;
+    let user_id = caller.user_id;
+    let mut answer = SealedPullAnswer::default();
+    let mut seen = HashSet::new();
+    let mut wanted: Vec<(Key32, VaultPath, Option<i64>)> = Vec::new();
+    for (raw, version) in entries {
+        let parsed = Key32::parse_as(&raw, ErrorCode::InvalidPathKey, "path_key")
+            .map_err(|e| SealedRejected {
+                path_key: raw.clone(),
+                code: e.code.into(),
+                message: e.message,
+            })
+            .and_then(|key| {
+                let path = path_of(&key);
+                let version = version
+                    .map(|v| request::parse_version(&path, &v))
+                    .transpose()
+                    .map_err(sealed_rejected)?
+                    .map(|v| v.get());
+                if !seen.insert((key, version)) {
+                    return Err(SealedRejected {
+                        path_key: raw.clone(),
+                        code: ErrorCode::DuplicatePath.into(),
+                        message: "the same note (and version) appears twice in this request".into(),
+                    });
+                }
+                Ok((key, path, version))
+            });
+        match parsed {
+            Ok(w) => wanted.push(w),
+            Err(r) => answer.rejected.push(r),
+        }
+    }
+    let current: Vec<&VaultPath> = wanted
+        .iter()
+        .filter(|(_, _, v)| v.is_none())
+        .map(|(_, p, _)| p)
+        .collect();
+    let past: Vec<(VaultPath, i64)> = wanted
+        .iter()
+        .filter_map(|(_, p, v)| v.map(|v| (p.clone(), v)))
+        .collect();
+    let rows = files::get_files(&app.db, user_id, &current).await?;
+    let mut conn = crate::db::single(&app.db).await?;
+    let history = files::get_versions(&mut *conn, user_id, &past).await?;
+    conn.done().await?;
+    let mut found_versions = Vec::new();
+    let mut found = Vec::new();
+    for (key, path, version) in wanted {
+        let hit = match version {
+            None => rows.get(&path).map(|r| {
+                (
+                    r.version,
+                    r.content_hash,
+                    r.size_bytes,
+                    r.is_deleted,
+                    r.deleted_at,
+                )
+            }),
+            Some(v) => history
+                .get(&(path.clone(), v))
+                .map(|h| (v, h.content_hash, h.size_bytes, h.is_deleted, None)),
+        };
+        match hit {
+            None => answer.not_found.push(key),
+            Some(hit) => {
+                found_versions.push((path.clone(), hit.0));
+                found.push((key, path, hit));
+            }
+        }
+    }
+    let mut sealed = sealed_of(app, user_id, &found_versions).await?;
+    for (key, path, (version, hash, size, is_deleted, deleted_at)) in found {
+        let fields = sealed.remove(&(path, version));
+        if is_deleted {
+            answer.deleted.push(SealedTombstone {
+                path_key: key,
+                version,
+                deleted_at,
+                sealed: fields,
+            });
+            continue;
+        }
+        let presigned = state
+            .storage
+            .presign_download(user_id, &hash, PRESIGN_TTL)
+            .await?;
+        answer.files.push(SealedDownload {
+            path_key: key,
+            version,
+            content_hash: hash,
+            size_bytes: size,
+            download_url: presigned.url,
+            expires_at: presigned.expires_at,
+            sealed: fields,
+        });
+    }
+    ApiResponse::ok(&answer)
+}

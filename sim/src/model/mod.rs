@@ -1,0 +1,298 @@
+//! The in-memory server: one user's vault as the handlers keep it in Postgres (`file_state`,
+//! `file_versions`, the user's counters and compaction marks, verified blobs) and the
+//! bucket's objects, answering the vault endpoints' HTTP requests with the protocol's bodies.
+//! Every decision is the handlers' own pure function from `steel-core` (`decide_writes`,
+//! `decide_deletes`, `is_held`, `request::parse_files`, ...): this module only loads, stores
+//! and shapes, as `shared/src/db` and `shared/src/handlers` do.
+//!
+//! Left out: authentication (the bearer token names the device), request budgets (429),
+//! the unconfirmed-upload allowance, rewind (`as_of`), history and deleted listings, change
+//! notices. A request for those answers 404 `not_found`.
+
+mod janitor;
+mod writes;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use steel_core::domain::{ContentHash, Cursor, DeviceId, VaultPath};
+use steel_core::vault::recovery::MassDeletePolicy;
+use steel_core::vault::rules::FileState;
+use steel_protocol::error::ErrorCode;
+use steel_protocol::wire::{StateAnswer, StateFile};
+
+pub use janitor::Retention;
+
+/// One version as `file_versions` keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastVersion {
+    pub path: VaultPath,
+    pub version: i64,
+    pub content_hash: ContentHash,
+    pub size_bytes: i64,
+    pub is_deleted: bool,
+    pub device: Option<DeviceId>,
+    pub change_seq: i64,
+    pub created_at: DateTime<Utc>,
+    /// Made by a restore (not a push): the oracle tells deliberate recoveries apart.
+    pub restored: bool,
+}
+
+/// The server's limits, as `Config` has them by default.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_file_bytes: u64,
+    pub vault_quota_bytes: u64,
+    pub mass_delete: MassDeletePolicy,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 50 * 1024 * 1024,
+            vault_quota_bytes: 5 * 1024 * 1024 * 1024,
+            mass_delete: MassDeletePolicy {
+                min_files: 50,
+                fraction_ppm: 250_000,
+            },
+        }
+    }
+}
+
+/// One user's vault and bucket prefix.
+#[derive(Debug, Default)]
+pub struct Server {
+    pub limits: Limits,
+    pub files: BTreeMap<VaultPath, FileState>,
+    /// Every version kept, in commit order.
+    pub history: Vec<PastVersion>,
+    pub change_seq: i64,
+    pub vault_size: i64,
+    pub file_count: i64,
+    pub compacted_seq: i64,
+    pub compacted_version: i64,
+    pub compacted_until: Option<DateTime<Utc>>,
+    /// `blobs`: hashes confirm verified, with their sizes.
+    pub verified: HashMap<ContentHash, i64>,
+    /// The bucket's objects of this user.
+    pub bucket: HashMap<ContentHash, Vec<u8>>,
+    /// The server's clock.
+    pub now: DateTime<Utc>,
+}
+
+/// An HTTP answer: status and JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn ok(body: &impl Serialize) -> Self {
+        Answer {
+            status: 200,
+            body: serde_json::to_vec(body).unwrap_or_default(),
+        }
+    }
+
+    pub fn error(status: u16, code: ErrorCode, message: impl Into<String>) -> Self {
+        let body = serde_json::json!({"error": {"code": code.as_str(), "message": message.into()}});
+        Answer {
+            status,
+            body: body.to_string().into_bytes(),
+        }
+    }
+}
+
+/// The URL an object of the bucket is uploaded to and downloaded from.
+pub fn object_url(hash: &ContentHash) -> String {
+    format!("sim://bucket/{}", hash.to_hex())
+}
+
+impl Server {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Server {
+            now,
+            ..Server::default()
+        }
+    }
+
+    /// Answers one API request (`path_and_query` as sent, after the host).
+    pub fn handle(
+        &mut self,
+        device: Option<DeviceId>,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> Answer {
+        let (route, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let result = match (method, route) {
+            ("GET", "/vault/state") => self.state(query),
+            ("POST", "/vault/push") => parse(body).map(|b| self.push(device, b)),
+            ("POST", "/vault/push/confirm") => parse(body).map(|b| self.confirm(device, b)),
+            ("POST", "/vault/pull") => parse(body).and_then(|b| self.pull(b)),
+            ("POST", "/vault/delete") => parse(body).and_then(|b| self.delete(device, b)),
+            ("POST", "/vault/restore") => parse(body).and_then(|b| self.restore(device, b)),
+            _ => Err(Answer::error(
+                404,
+                ErrorCode::NotFound,
+                "no such route here",
+            )),
+        };
+        result.unwrap_or_else(|e| e)
+    }
+
+    /// `GET /vault/state`, as `handlers/state.rs` answers it.
+    fn state(&self, query: &str) -> Result<Answer, Answer> {
+        let mut cursor_raw = None;
+        let mut limit = 1000u32;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("cursor", v)) => cursor_raw = Some(v.to_owned()),
+                Some(("limit", v)) => {
+                    limit = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=5000).contains(n))
+                        .ok_or_else(|| {
+                            Answer::error(400, ErrorCode::InvalidLimit, "limit must be 1 to 5000")
+                        })?;
+                }
+                _ => {}
+            }
+        }
+        let head = self.change_seq;
+        let resync = |why: &str| Answer::error(410, ErrorCode::ResyncRequired, why);
+        let (from, mut listing) = match cursor_raw {
+            None => (0, true),
+            Some(raw) => {
+                let (raw, listing) = match raw.strip_prefix('l') {
+                    Some(rest) => (format!("c{rest}"), true),
+                    None => (raw, false),
+                };
+                let cursor = Cursor::parse(&raw).map_err(|_| resync("unknown cursor"))?;
+                if cursor.seq() > head {
+                    return Err(resync("cursor is ahead of the server"));
+                }
+                if cursor.seq() < self.compacted_seq && !listing {
+                    return Err(resync(
+                        "deleted notes older than this cursor were forgotten",
+                    ));
+                }
+                (cursor.seq(), listing)
+            }
+        };
+        let mut rows: Vec<&FileState> = self
+            .files
+            .values()
+            .filter(|f| f.change_seq > from)
+            .collect();
+        rows.sort_by_key(|f| f.change_seq);
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let mut seq = rows.last().map_or(from, |f| f.change_seq);
+        if !has_more {
+            seq = seq.max(head);
+        }
+        listing &= has_more;
+        let cursor = if listing {
+            format!("l{seq}")
+        } else {
+            Cursor::from_seq(seq).to_string()
+        };
+        Ok(Answer::ok(&StateAnswer {
+            files: rows.into_iter().map(|f| state_file(f.clone())).collect(),
+            cursor,
+            has_more,
+            server_time: self.now,
+        }))
+    }
+
+    /// Live paths by case key, as `files::live_keys` reads them.
+    fn live_keys(&self, paths: &[&VaultPath]) -> HashMap<String, VaultPath> {
+        let wanted: std::collections::HashSet<String> =
+            paths.iter().map(|p| p.case_key()).collect();
+        self.files
+            .values()
+            .filter(|f| !f.is_deleted && wanted.contains(&f.path.case_key()))
+            .map(|f| (f.path.case_key(), f.path.clone()))
+            .collect()
+    }
+
+    fn rows_of(&self, paths: &[&VaultPath]) -> HashMap<VaultPath, FileState> {
+        paths
+            .iter()
+            .filter_map(|p| self.files.get(*p).map(|r| ((*p).clone(), r.clone())))
+            .collect()
+    }
+
+    /// Writes one row and its history entry, taking the next change sequence value, and
+    /// keeps the counters as `Writes::commit` does.
+    fn write_row(&mut self, row: WriteRow, device: Option<DeviceId>, restored: bool) -> FileState {
+        self.change_seq += 1;
+        let before_live = self.files.get(&row.path).is_some_and(|f| !f.is_deleted);
+        if !row.deleted {
+            self.file_count += 1;
+        }
+        if before_live {
+            self.file_count -= 1;
+        }
+        self.file_count = self.file_count.max(0);
+        self.vault_size = (self.vault_size + row.size_delta).max(0);
+        let state = FileState {
+            path: row.path.clone(),
+            version: row.version,
+            content_hash: row.hash,
+            size_bytes: row.size,
+            is_deleted: row.deleted,
+            deleted_at: row.deleted.then_some(self.now),
+            updated_at: self.now,
+            updated_by: device,
+            change_seq: self.change_seq,
+        };
+        self.history.push(PastVersion {
+            path: row.path.clone(),
+            version: row.version,
+            content_hash: row.hash,
+            size_bytes: row.size,
+            is_deleted: row.deleted,
+            device,
+            change_seq: self.change_seq,
+            created_at: self.now,
+            restored,
+        });
+        self.files.insert(row.path, state.clone());
+        state
+    }
+}
+
+/// One row to write.
+struct WriteRow {
+    path: VaultPath,
+    version: i64,
+    hash: ContentHash,
+    size: i64,
+    deleted: bool,
+    size_delta: i64,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Answer> {
+    serde_json::from_slice(body)
+        .map_err(|e| Answer::error(400, ErrorCode::InvalidRequest, e.to_string()))
+}
+
+pub fn state_file(f: FileState) -> StateFile {
+    StateFile {
+        path: f.path,
+        version: f.version,
+        content_hash: f.content_hash,
+        size_bytes: f.size_bytes,
+        updated_at: f.updated_at,
+        updated_by: f.updated_by,
+        is_deleted: f.is_deleted,
+        deleted_at: f.deleted_at,
+    }
+}

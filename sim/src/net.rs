@@ -1,0 +1,205 @@
+//! The network between a device and the API, and the bucket behind the presigned URLs: the
+//! client's [`Transport`] answered by the in-memory server, with the world's seeded faults.
+//! Per request, at the fault rate: dropped before it is sent (no connection), a 500 from a
+//! restarted function, the answer lost after the server committed (a timeout), sent twice,
+//! the person editing a note while the request is out, or the client process crashing.
+//! Uploads may never arrive (the client saw a 200) or arrive late (after the confirm).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rand::RngExt;
+use steel_core::domain::{ContentHash, DeviceId};
+use steel_sync::api::transport::{BoxFuture, Failure, FailureKind, Request, Response, Transport};
+use steel_sync::faults::Faults;
+
+use crate::disk::MemDisk;
+use crate::world::Shared;
+
+/// What a device's requests go through.
+pub struct SimNet {
+    pub shared: Arc<Mutex<Shared>>,
+    pub device: usize,
+    pub device_id: DeviceId,
+    pub disk: Arc<MemDisk>,
+    /// Set when the process crashed: nothing more goes out until the restart.
+    pub crashed: Arc<AtomicBool>,
+}
+
+fn failure(kind: FailureKind, message: &str) -> Failure {
+    Failure {
+        kind,
+        message: format!("{message} (simulated)"),
+    }
+}
+
+fn answer(status: u16, body: Vec<u8>) -> Response {
+    Response {
+        status,
+        retry_after: None,
+        body,
+    }
+}
+
+/// A fault the world rolled for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NetFault {
+    None,
+    Drop,
+    ServerError,
+    LoseAnswer,
+    Twice,
+    EditDuring,
+    Crash,
+}
+
+impl SimNet {
+    fn crash(&self, shared: &mut Shared, at: &str) -> Failure {
+        self.crashed.store(true, Ordering::Relaxed);
+        self.disk.freeze();
+        shared.log(format!("    D{} crashes at {at}", self.device));
+        failure(FailureKind::Other, "the process crashed")
+    }
+
+    fn handle(&self, shared: &mut Shared, request: &Request) -> Result<Response, Failure> {
+        if self.crashed.load(Ordering::Relaxed) {
+            return Err(failure(FailureKind::Other, "the process crashed"));
+        }
+        shared.requests += 1;
+        let fault = shared.roll_net_fault();
+        let what = describe(request);
+        let fault = match fault {
+            0 => NetFault::None,
+            1 => NetFault::Drop,
+            2 => NetFault::ServerError,
+            3 => NetFault::LoseAnswer,
+            4 => NetFault::Twice,
+            5 => NetFault::EditDuring,
+            _ => NetFault::Crash,
+        };
+        if fault != NetFault::None {
+            shared.log(format!("    D{} {what}: {fault:?}", self.device));
+        }
+        match fault {
+            NetFault::Crash => return Err(self.crash(shared, &what)),
+            NetFault::Drop => return Err(failure(FailureKind::Connect, "connection refused")),
+            NetFault::ServerError => return Ok(answer(500, b"{}".to_vec())),
+            NetFault::EditDuring => shared.person_edit(self.device, &self.disk),
+            _ => {}
+        }
+        let mut response = self.deliver(shared, request);
+        if fault == NetFault::Twice {
+            response = self.deliver(shared, request);
+        }
+        if fault == NetFault::LoseAnswer {
+            return Err(failure(FailureKind::Timeout, "no answer in time"));
+        }
+        Ok(response)
+    }
+
+    /// The request reaches the server or the bucket.
+    fn deliver(&self, shared: &mut Shared, request: &Request) -> Response {
+        shared.server.now = shared.time.now();
+        if let Some(key) = request.url.strip_prefix("sim://bucket/") {
+            return bucket(shared, self.device, request, key);
+        }
+        let Some(path) = request.url.strip_prefix(crate::world::API_URL) else {
+            return answer(404, Vec::new());
+        };
+        let device = request
+            .headers
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .and_then(|(_, v)| v.strip_prefix("Bearer "))
+            .and_then(|t| t.parse().ok())
+            .map(DeviceId);
+        if device != Some(self.device_id) {
+            return answer(
+                401,
+                br#"{"error":{"code":"invalid_token","message":"?"}}"#.to_vec(),
+            );
+        }
+        let body = request.body.as_deref().unwrap_or_default();
+        let a = shared
+            .server
+            .handle(device, request.method.as_str(), path, body);
+        shared.after_request(self.device);
+        answer(a.status, a.body)
+    }
+}
+
+/// A presigned PUT or GET of one object.
+fn bucket(shared: &mut Shared, device: usize, request: &Request, key: &str) -> Response {
+    let Ok(hash) = ContentHash::parse(key) else {
+        return answer(404, Vec::new());
+    };
+    if request.method.as_str() == "GET" {
+        return match shared.server.bucket.get(&hash) {
+            Some(bytes) => answer(200, bytes.clone()),
+            None => answer(404, b"NoSuchKey".to_vec()),
+        };
+    }
+    let bytes = request.body.clone().unwrap_or_default();
+    // The signed PUT carries the checksum: other bytes are refused.
+    if ContentHash::of(&bytes) != hash {
+        return answer(400, b"BadDigest".to_vec());
+    }
+    match shared.roll_upload_fault() {
+        0 => {
+            shared.server.bucket.insert(hash, bytes);
+        }
+        1 => shared.log(format!(
+            "    D{device} upload {}: never arrives",
+            short(key)
+        )),
+        _ => {
+            shared.log(format!("    D{device} upload {}: arrives late", short(key)));
+            shared.late.push((hash, bytes));
+        }
+    }
+    answer(200, Vec::new())
+}
+
+fn short(key: &str) -> &str {
+    key.get(..8).unwrap_or(key)
+}
+
+fn describe(request: &Request) -> String {
+    let url = request
+        .url
+        .strip_prefix(crate::world::API_URL)
+        .or_else(|| request.url.strip_prefix("sim://bucket/").map(short))
+        .unwrap_or(&request.url);
+    let url = url.split('?').next().unwrap_or(url);
+    format!("{} {url}", request.method)
+}
+
+impl Transport for SimNet {
+    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, Failure>> {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let result = self.handle(&mut shared, &request);
+        Box::pin(std::future::ready(result))
+    }
+}
+
+/// The crash between writing a pulled note and recording it (the client's own fault hook).
+pub struct SimFaults {
+    pub shared: Arc<Mutex<Shared>>,
+    pub device: usize,
+    pub disk: Arc<MemDisk>,
+    pub crashed: Arc<AtomicBool>,
+}
+
+impl Faults for SimFaults {
+    fn crash_after_write(&self, path: &str) -> bool {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let rate = shared.rates.crash_after_write;
+        if !shared.faults_on || !shared.rng.random_bool(rate) {
+            return false;
+        }
+        self.crashed.store(true, Ordering::Relaxed);
+        self.disk.freeze();
+        shared.log(format!("    D{} crashes after writing {path}", self.device));
+        true
+    }
+}

@@ -1,0 +1,97 @@
+//! The simulation's own tests: a run is deterministic (the same seed twice gives the same
+//! trace), the oracle catches a revert, the shrinker keeps to the failing invariant's
+//! kind, and traces' op lists read back.
+
+use steel_core::domain::{ContentHash, VaultPath};
+
+use crate::model::Server;
+use crate::person::Book;
+use crate::run::{self, kind_of, parse_ranges, ranges};
+use crate::world::{Rates, World};
+
+#[test]
+fn the_same_seed_runs_the_same_way_twice() {
+    let trace = |seed| {
+        let (devices, ops) = run::plan(seed, 120);
+        let mut world = World::new(seed, devices, Rates::default(), false);
+        for (i, op) in ops.into_iter().enumerate() {
+            world.step(i, op).expect("no finding in 120 ops");
+        }
+        let shared = world.shared();
+        (shared.requests, shared.trace_tail(4000).to_vec())
+    };
+    for seed in [3, 4, 5] {
+        let (first, second) = (trace(seed), trace(seed));
+        assert!(first.0 > 100, "seed {seed} made requests");
+        assert_eq!(first, second, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_version_bringing_back_earlier_content_is_a_finding_unless_restored() {
+    let mut server = Server::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+    let path = VaultPath::parse("notes/a.md").unwrap();
+    let mut book = Book::default();
+    let mut watch = crate::oracle::Watch::default();
+    let commit = |server: &mut Server, bytes: &[u8], version: i64, restored: bool| {
+        let hash = ContentHash::of(bytes);
+        server.bucket.insert(hash, bytes.to_vec());
+        server.change_seq += 1;
+        server.history.push(crate::model::PastVersion {
+            path: path.clone(),
+            version,
+            content_hash: hash,
+            size_bytes: bytes.len() as i64,
+            is_deleted: false,
+            device: None,
+            change_seq: server.change_seq,
+            created_at: server.now,
+            restored,
+        });
+    };
+    commit(&mut server, b"t1\n", 1, false);
+    commit(&mut server, b"t2\n", 2, false);
+    commit(&mut server, b"t1\n", 3, true);
+    watch.observe(&server, &mut book);
+    assert_eq!(watch.failure, None, "a restore may bring content back");
+    assert!(book.acked.contains("t1") && book.acked.contains("t2"));
+    commit(&mut server, b"t2\n", 4, false);
+    watch.observe(&server, &mut book);
+    assert!(
+        watch
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("came back"))
+    );
+}
+
+#[test]
+fn shrinking_keeps_to_the_kind_of_failure() {
+    assert_eq!(kind_of("acknowledged lines lost: [\"t1\"]"), "lost write");
+    assert_eq!(kind_of("D0 did not converge: only here []"), "divergence");
+    assert_eq!(
+        kind_of("x v2: content an earlier version had came back"),
+        "revert"
+    );
+    assert_eq!(
+        kind_of("still had work after every device synced 5 times"),
+        "no quiescence"
+    );
+    assert_eq!(kind_of("counters: vault_size 3"), "server");
+}
+
+#[test]
+fn op_lists_read_back() {
+    let keep = [0, 1, 2, 3, 7, 9, 10];
+    assert_eq!(ranges(&keep), "0-3,7,9-10");
+    assert_eq!(parse_ranges("0-3,7,9-10").as_deref(), Some(&keep[..]));
+    assert_eq!(parse_ranges("1-x"), None);
+}
+
+#[test]
+fn a_short_run_holds_every_invariant_and_counts_its_work() {
+    let outcome = run::run(1, 150, None, false);
+    assert_eq!(outcome.failure, None);
+    assert_eq!(outcome.ops, 150);
+    assert!(outcome.syncs > 20 && outcome.requests > outcome.syncs);
+}

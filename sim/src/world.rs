@@ -1,0 +1,483 @@
+//! The simulated world: one user's devices (each the real `steel-sync` engine on an
+//! in-memory disk, clock and `sync.db`), the in-memory server and bucket, the seeded network
+//! between them, and the people. [`World::step`] carries out one [`Op`]; everything random
+//! in it comes from the op's own seed, so a trace with ops left out replays the rest alike.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use steel_core::domain::{ContentHash, DeviceId, VaultPath};
+use steel_sync::store::Store;
+use steel_sync::sync::Plan;
+use steel_sync::sync::guard::MissingNotes;
+use steel_sync::vfs::Clock;
+use steel_sync::{Api, ScanConfig, Session, SyncError, SyncReport, Syncer};
+
+use crate::disk::{MemDisk, SkewedClock, WorldTime};
+use crate::model::{Retention, Server};
+use crate::net::{SimFaults, SimNet};
+use crate::person::Book;
+
+/// Where the devices send API requests (never resolved: the transport answers).
+pub const API_URL: &str = "http://api.sim";
+
+/// How often things go wrong.
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
+    /// A request meets a fault (then one of the kinds in [`SimNet`](crate::net::SimNet)).
+    pub net: f64,
+    /// An upload never arrives, or arrives late.
+    pub upload: f64,
+    pub crash_after_write: f64,
+}
+
+impl Default for Rates {
+    fn default() -> Self {
+        Rates {
+            net: 0.06,
+            upload: 0.04,
+            crash_after_write: 0.03,
+        }
+    }
+}
+
+/// What the devices and the server share, behind one lock (the simulation is one thread).
+pub struct Shared {
+    pub server: Server,
+    pub time: Arc<WorldTime>,
+    pub rng: ChaCha8Rng,
+    pub faults_on: bool,
+    pub rates: Rates,
+    /// Uploads on their way, late.
+    pub late: Vec<(ContentHash, Vec<u8>)>,
+    pub requests: u64,
+    pub book: Book,
+    pub oracle: crate::oracle::Watch,
+    trace: Vec<String>,
+    pub verbose: bool,
+}
+
+impl Shared {
+    pub fn log(&mut self, line: String) {
+        if self.verbose {
+            println!("{line}");
+        }
+        self.trace.push(line);
+        if self.trace.len() > 4000 {
+            self.trace.drain(..2000);
+        }
+    }
+
+    pub fn trace_tail(&self, n: usize) -> &[String] {
+        &self.trace[self.trace.len().saturating_sub(n)..]
+    }
+
+    /// 0 for no fault, else the kind (see `SimNet`).
+    pub fn roll_net_fault(&mut self) -> u8 {
+        if !self.faults_on || !self.rng.random_bool(self.rates.net) {
+            return 0;
+        }
+        // Drop, 500, lost answer, twice, edit during, crash.
+        [1, 1, 2, 3, 3, 4, 5, 5, 6][self.rng.random_range(0..9)]
+    }
+
+    /// 0: arrives; 1: never; 2: late.
+    pub fn roll_upload_fault(&mut self) -> u8 {
+        if !self.faults_on || !self.rng.random_bool(self.rates.upload) {
+            return 0;
+        }
+        self.rng.random_range(1..=2)
+    }
+
+    pub fn person_edit(&mut self, device: usize, disk: &MemDisk) {
+        let what = self.book.edit(&mut self.rng, disk);
+        self.log(format!("    D{device} person, during the sync, {what}"));
+    }
+
+    /// Watches what the request committed.
+    pub fn after_request(&mut self, _device: usize) {
+        let Shared {
+            server,
+            book,
+            oracle,
+            ..
+        } = self;
+        oracle.observe(server, book);
+    }
+}
+
+/// What a sync did, path by path, for the trace.
+pub fn details(r: &SyncReport) -> String {
+    let mut out = Vec::new();
+    let lists: [(&str, &Vec<String>); 7] = [
+        ("pushed", &r.pushed),
+        ("pulled", &r.pulled),
+        ("merged", &r.merged),
+        ("deleted here", &r.deleted_local),
+        ("deleted on the server", &r.deleted_remote),
+        ("held", &r.held),
+        ("deferred", &r.deferred),
+    ];
+    for (what, paths) in lists {
+        if !paths.is_empty() {
+            out.push(format!("{what} {paths:?}"));
+        }
+    }
+    for (path, copy) in &r.conflict_copies {
+        out.push(format!("conflict copy of {path:?}: {copy:?}"));
+    }
+    for x in &r.rejected {
+        out.push(format!("rejected {:?} ({})", x.path, x.code));
+    }
+    if out.is_empty() {
+        "nothing to do".to_owned()
+    } else {
+        out.join("; ")
+    }
+}
+
+/// One device: its disk, clock, `sync.db` and engine.
+pub struct Device {
+    pub name: String,
+    pub id: DeviceId,
+    pub disk: Arc<MemDisk>,
+    pub clock: Arc<SkewedClock>,
+    pub crashed: Arc<AtomicBool>,
+    pub syncer: Option<Syncer>,
+    pub pending: Option<Plan>,
+    /// The last sync held deletes back.
+    pub held: bool,
+}
+
+/// One step of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Create,
+    Edit,
+    Rewrite,
+    Rename,
+    Delete,
+    Wipe,
+    Import,
+    Sync,
+    /// The first half of a sync (its plan), the rest in a later [`Kind::Finish`].
+    Begin,
+    Finish,
+    /// A sync with `--restore-missing`.
+    SyncRestoreMissing,
+    /// A sync with `--allow-mass-delete`.
+    SyncAllowMassDelete,
+    /// An older version of a note made its newest (`steel-sync restore`).
+    Restore,
+    /// The device signs out for good; a new device joins with an empty folder.
+    Replace,
+    /// Days pass and the janitor runs (compaction: old cursors answer 410).
+    Janitor,
+    /// Late uploads arrive.
+    Deliver,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Op {
+    pub kind: Kind,
+    pub device: usize,
+    pub seed: u64,
+}
+
+pub struct World {
+    pub seed: u64,
+    pub shared: Arc<Mutex<Shared>>,
+    pub devices: Vec<Device>,
+    pub rt: tokio::runtime::Runtime,
+    next_device: u128,
+    pub syncs: u64,
+}
+
+fn start() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+}
+
+impl World {
+    pub fn new(seed: u64, devices: usize, rates: Rates, verbose: bool) -> World {
+        let time = WorldTime::starting_at(start());
+        let shared = Shared {
+            server: Server::new(time.now()),
+            time: time.clone(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            faults_on: true,
+            rates,
+            late: Vec::new(),
+            requests: 0,
+            book: Book::default(),
+            oracle: crate::oracle::Watch::default(),
+            trace: Vec::new(),
+            verbose,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a current-thread runtime");
+        let mut world = World {
+            seed,
+            shared: Arc::new(Mutex::new(shared)),
+            devices: Vec::new(),
+            rt,
+            next_device: 1,
+            syncs: 0,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+        for i in 0..devices {
+            let skew = TimeDelta::seconds(rng.random_range(-300..300));
+            let device = world.new_device(i, skew);
+            world.devices.push(device);
+        }
+        world
+    }
+
+    pub fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn log(&self, line: String) {
+        self.shared().log(line);
+    }
+
+    fn new_device(&mut self, slot: usize, skew: TimeDelta) -> Device {
+        let id = DeviceId(uuid::Uuid::from_u128(self.next_device));
+        self.next_device += 1;
+        let time = self.shared().time.clone();
+        let clock = Arc::new(SkewedClock { world: time, skew });
+        let name = format!("D{slot}");
+        let disk = Arc::new(MemDisk::new(&name, clock.clone()));
+        let mut device = Device {
+            name,
+            id,
+            disk,
+            clock,
+            crashed: Arc::new(AtomicBool::new(false)),
+            syncer: None,
+            pending: None,
+            held: false,
+        };
+        let store = Store::in_memory().expect("an in-memory sync.db");
+        device.syncer = Some(self.syncer(slot, &device, store));
+        device
+    }
+
+    /// The engine of a device, on the `sync.db` it had (a restart after a crash).
+    fn syncer(&self, slot: usize, device: &Device, store: Store) -> Syncer {
+        let session = Session {
+            api_url: API_URL.to_owned(),
+            user_id: uuid::Uuid::from_u128(1).to_string(),
+            device_id: Some(device.id.0.to_string()),
+            device_name: device.name.clone(),
+            access_token: device.id.0.to_string(),
+            refresh_token: "never used".to_owned(),
+            access_expires_at: DateTime::from_timestamp(4_000_000_000, 0).unwrap_or_default(),
+        };
+        let net = SimNet {
+            shared: self.shared.clone(),
+            device: slot,
+            device_id: device.id,
+            disk: device.disk.clone(),
+            crashed: device.crashed.clone(),
+        };
+        let faults = SimFaults {
+            shared: self.shared.clone(),
+            device: slot,
+            disk: device.disk.clone(),
+            crashed: device.crashed.clone(),
+        };
+        let api = Api::over(Arc::new(net), session, None).with_faults(Arc::new(faults));
+        let clock: Arc<dyn Clock> = device.clock.clone();
+        Syncer::with_world(
+            api,
+            store,
+            device.disk.clone(),
+            clock,
+            &device.name,
+            ScanConfig::default(),
+        )
+    }
+
+    /// A crashed device's process starts again from its `sync.db` and disk.
+    pub fn restart_if_crashed(&mut self, d: usize) {
+        if !self.devices[d].crashed.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(old) = self.devices[d].syncer.take() else {
+            return;
+        };
+        let store = old.into_store();
+        self.devices[d].pending = None;
+        self.devices[d].disk.thaw();
+        self.devices[d].crashed.store(false, Ordering::Relaxed);
+        let syncer = self.syncer(d, &self.devices[d], store);
+        self.devices[d].syncer = Some(syncer);
+        self.log(format!("    D{d} restarts from its sync.db"));
+    }
+
+    /// Runs a sync (or the rest of a begun one) on device `d`; a fault's error is expected,
+    /// anything else is a finding.
+    pub fn sync(&mut self, d: usize, missing: MissingNotes) -> Result<Option<SyncReport>, String> {
+        self.restart_if_crashed(d);
+        self.syncs += 1;
+        let pending = self.devices[d].pending.take();
+        let Some(syncer) = self.devices[d].syncer.as_mut() else {
+            return Ok(None);
+        };
+        syncer.set_missing_notes(missing);
+        let result = match pending {
+            Some(plan) => self.rt.block_on(syncer.finish(plan)),
+            None => self.rt.block_on(syncer.sync()),
+        };
+        syncer.set_missing_notes(MissingNotes::Guarded);
+        self.outcome(d, result)
+    }
+
+    pub fn begin(&mut self, d: usize) -> Result<(), String> {
+        self.restart_if_crashed(d);
+        let Some(syncer) = self.devices[d].syncer.as_mut() else {
+            return Ok(());
+        };
+        match self.rt.block_on(syncer.begin()) {
+            Ok(plan) => {
+                self.devices[d].pending = Some(plan);
+                Ok(())
+            }
+            Err(e) => self.outcome(d, Err(e)).map(|_| ()),
+        }
+    }
+
+    fn outcome(
+        &mut self,
+        d: usize,
+        result: Result<SyncReport, SyncError>,
+    ) -> Result<Option<SyncReport>, String> {
+        let crashed = self.devices[d].crashed.load(Ordering::Relaxed);
+        match result {
+            Ok(r) => {
+                self.log(format!("    D{d} sync: {}", details(&r)));
+                Ok(Some(r))
+            }
+            Err(SyncError::Network { .. } | SyncError::Crash(_)) => Ok(None),
+            Err(SyncError::Api { status, .. }) if status >= 500 => Ok(None),
+            Err(SyncError::Io { .. } | SyncError::Other(_)) if crashed => Ok(None),
+            Err(e) => Err(format!("D{d}'s sync failed: {e}")),
+        }
+    }
+
+    fn person(
+        &self,
+        i: usize,
+        d: usize,
+        rng: &mut ChaCha8Rng,
+        act: fn(&mut Book, &mut ChaCha8Rng, &MemDisk) -> String,
+    ) {
+        let disk = self.devices[d].disk.clone();
+        let mut shared = self.shared();
+        let what = act(&mut shared.book, rng, &disk);
+        shared.log(format!("#{i} D{d} {what}"));
+    }
+
+    /// Carries out one op.
+    pub fn step(&mut self, i: usize, op: Op) -> Result<(), String> {
+        let d = op.device % self.devices.len();
+        let mut rng = ChaCha8Rng::seed_from_u64(op.seed);
+        {
+            let mut shared = self.shared();
+            shared.rng = ChaCha8Rng::seed_from_u64(op.seed ^ 0x9e37_79b9_7f4a_7c15);
+            shared
+                .time
+                .advance(TimeDelta::seconds(rng.random_range(1..90)));
+        }
+        let rng = &mut rng;
+        match op.kind {
+            Kind::Create => self.person(i, d, rng, Book::create),
+            Kind::Edit => self.person(i, d, rng, Book::edit),
+            Kind::Rewrite => self.person(i, d, rng, Book::rewrite),
+            Kind::Rename => self.person(i, d, rng, Book::rename),
+            Kind::Delete => self.person(i, d, rng, Book::delete),
+            Kind::Wipe => self.person(i, d, rng, Book::wipe),
+            Kind::Import => self.person(i, d, rng, Book::import),
+            Kind::Sync | Kind::Finish => {
+                self.log(format!("#{i} D{d} syncs"));
+                let report = self.sync(d, MissingNotes::Guarded)?;
+                self.check_guard(d, report.as_ref())?;
+            }
+            Kind::Begin => {
+                self.log(format!("#{i} D{d} begins a sync"));
+                self.begin(d)?;
+            }
+            Kind::SyncRestoreMissing => {
+                self.log(format!("#{i} D{d} syncs --restore-missing"));
+                self.sync(d, MissingNotes::Restore)?;
+                self.devices[d].held = false;
+            }
+            Kind::SyncAllowMassDelete => {
+                self.log(format!("#{i} D{d} syncs --allow-mass-delete"));
+                self.sync(d, MissingNotes::DeleteAll)?;
+                self.devices[d].held = false;
+            }
+            Kind::Restore => self.restore(i, d, rng)?,
+            Kind::Replace => {
+                self.log(format!("#{i} D{d} signs out; a new device takes its place"));
+                // What the old folder held that the server does not goes with it.
+                let disk = self.devices[d].disk.clone();
+                let mut shared = self.shared();
+                for rel in crate::person::notes(&disk) {
+                    let bytes = disk.get(&rel).unwrap_or_default();
+                    let synced = VaultPath::parse(&steel_sync::scan::nfc(&rel))
+                        .ok()
+                        .and_then(|p| shared.server.files.get(&p).cloned())
+                        .is_some_and(|f| {
+                            !f.is_deleted && f.content_hash == ContentHash::of(&bytes)
+                        });
+                    if !synced {
+                        let gone = crate::person::tokens(&bytes).map(str::to_owned);
+                        shared.book.removed.extend(gone);
+                    }
+                }
+                drop(shared);
+                let skew = TimeDelta::seconds(rng.random_range(-300..300));
+                self.devices[d] = self.new_device(d, skew);
+            }
+            Kind::Janitor => {
+                let days = rng.random_range(20..120);
+                let mut shared = self.shared();
+                shared.time.advance(TimeDelta::days(days));
+                shared.server.now = shared.time.now();
+                let gone = shared.server.janitor(Retention::default());
+                shared.log(format!(
+                    "#{i} {days} days pass; the janitor compacts {gone} tombstones"
+                ));
+            }
+            Kind::Deliver => {
+                let mut shared = self.shared();
+                let late = std::mem::take(&mut shared.late);
+                shared.log(format!("#{i} {} late uploads arrive", late.len()));
+                shared.server.bucket.extend(late);
+            }
+        }
+        let mut shared = self.shared();
+        if shared.verbose {
+            // A replay shows the device's folder after each of its ops.
+            for (path, bytes) in self.devices[d].disk.files() {
+                let tokens: Vec<&str> = crate::person::tokens(&bytes).collect();
+                println!("      D{d} has {path:?} {tokens:?}");
+            }
+        }
+        let Shared {
+            server,
+            book,
+            oracle,
+            ..
+        } = &mut *shared;
+        oracle.observe(server, book);
+        oracle.failure.clone().map_or(Ok(()), Err)
+    }
+}
