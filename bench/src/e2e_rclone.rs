@@ -9,7 +9,7 @@
 //! the `steel-sync` binary and `rclone` on the PATH (scripts/bench.sh installs the Debian
 //! package when missing).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -17,15 +17,16 @@ use anyhow::{Context as _, bail};
 use dev_token::DevToken;
 
 use crate::client_sync;
+pub(crate) use crate::rclone::Rclone;
 use crate::report::Section;
 
 /// What one sync cost.
 #[derive(Debug, Clone, Copy, Default)]
-struct Cost {
-    secs: f64,
-    requests: u64,
-    sent: u64,
-    received: u64,
+pub(crate) struct Cost {
+    pub(crate) secs: f64,
+    pub(crate) requests: u64,
+    pub(crate) sent: u64,
+    pub(crate) received: u64,
 }
 
 const FOLDERS: [&str; 4] = ["sources", "thoughts", "questions", "syntheses"];
@@ -79,7 +80,7 @@ const WORDS: &[&str] = &[
 ];
 
 /// Notes of realistic sizes: most a few KB, some tens of KB, a few hundreds.
-fn write_vault(root: &Path, notes: usize) -> anyhow::Result<u64> {
+pub(crate) fn write_vault(root: &Path, notes: usize) -> anyhow::Result<u64> {
     let mut rng = Mix(42);
     let mut total = 0u64;
     for i in 0..notes {
@@ -118,7 +119,16 @@ fn edit_one(root: &Path, round: usize) -> anyhow::Result<()> {
 }
 
 pub(crate) fn steel_sync(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(bin)
+    steel_sync_via(bin, args, None)
+}
+
+/// [`steel_sync`], its requests through `proxy` (`STEEL_SYNC_PROXY`) when given.
+fn steel_sync_via(bin: &Path, args: &[&str], proxy: Option<&str>) -> anyhow::Result<String> {
+    let mut command = Command::new(bin);
+    if let Some(proxy) = proxy {
+        command.env("STEEL_SYNC_PROXY", proxy);
+    }
+    let out = command
         .args(args)
         .output()
         .with_context(|| format!("running {}", bin.display()))?;
@@ -136,15 +146,20 @@ pub(crate) fn steel_sync(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
 /// One `steel-sync sync --stats`: wall time of the whole process, requests and bytes as the
 /// client counted them.
 fn ours(bin: &Path, vault: &Path) -> anyhow::Result<Cost> {
-    ours_with_steps(bin, vault).map(|(cost, _)| cost)
+    ours_with_steps(bin, vault, None).map(|(cost, _)| cost)
 }
 
 /// [`ours`], and the steps the client reports after the `;` of its stats line, if any.
-fn ours_with_steps(bin: &Path, vault: &Path) -> anyhow::Result<(Cost, Option<String>)> {
+pub(crate) fn ours_with_steps(
+    bin: &Path,
+    vault: &Path,
+    proxy: Option<&str>,
+) -> anyhow::Result<(Cost, Option<String>)> {
     let started = Instant::now();
-    let out = steel_sync(
+    let out = steel_sync_via(
         bin,
         &["sync", vault.to_str().unwrap(), "--quiet", "--stats"],
+        proxy,
     )?;
     let secs = started.elapsed().as_secs_f64();
     let line = out
@@ -179,98 +194,6 @@ fn ours_with_steps(bin: &Path, vault: &Path) -> anyhow::Result<(Cost, Option<Str
     }
 }
 
-struct Rclone {
-    /// The `bench` remote, configured through rclone's environment variables.
-    env: Vec<(&'static str, String)>,
-    remote: String,
-    dump_dir: PathBuf,
-    runs: usize,
-}
-
-impl Rclone {
-    /// `rclone sync --checksum` (content compared by MD5 from the listing, as ours compares
-    /// SHA-256), 16 transfers (ours moves 16 files at a time), headers dumped to count the
-    /// requests and their body bytes. Not `--fast-list`: s3s-fs answers its recursive listing
-    /// (an empty delimiter) with one bogus common prefix, so rclone would see no files.
-    fn sync(&mut self, from: &str, to: &str) -> anyhow::Result<Cost> {
-        self.runs += 1;
-        let log = self.dump_dir.join(format!("rclone-{}.log", self.runs));
-        let started = Instant::now();
-        let out = Command::new("rclone")
-            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
-            // rclone's AWS SDK fails on a custom CA bundle with its own HTTP transport.
-            .env_remove("AWS_CA_BUNDLE")
-            .args([
-                "sync",
-                from,
-                to,
-                "--checksum",
-                "--transfers",
-                "16",
-                "--checkers",
-                "16",
-                "--exclude",
-                ".steel/**",
-                "--dump",
-                "headers",
-                "--log-file",
-                log.to_str().unwrap(),
-            ])
-            .output()
-            .context("running rclone")?;
-        let secs = started.elapsed().as_secs_f64();
-        if !out.status.success() {
-            bail!(
-                "rclone sync {from} {to} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let dump = std::fs::read_to_string(&log)
-            .with_context(|| format!("reading rclone's log {}", log.display()))?;
-        let (mut requests, mut sent, mut received) = (0u64, 0u64, 0u64);
-        let (mut in_request, mut head) = (false, false);
-        for line in dump.lines() {
-            if line.contains("HTTP REQUEST") {
-                requests += 1;
-                in_request = true;
-            } else if line.contains("HTTP RESPONSE") {
-                in_request = false;
-            } else if in_request && line.contains(" HTTP/1.1") {
-                // The answer to a HEAD names the object's length but carries no body.
-                head = line.contains("HEAD ");
-            } else if in_request || !head {
-                let Some(v) = line
-                    .split_once("Content-Length:")
-                    .and_then(|(_, v)| v.trim().parse::<u64>().ok())
-                else {
-                    continue;
-                };
-                if in_request {
-                    sent += v;
-                } else {
-                    received += v;
-                }
-            }
-        }
-        Ok(Cost {
-            secs,
-            requests,
-            sent,
-            received,
-        })
-    }
-
-    fn upload(&mut self, vault: &Path) -> anyhow::Result<Cost> {
-        let remote = self.remote.clone();
-        self.sync(vault.to_str().unwrap(), &remote)
-    }
-
-    fn download(&mut self, vault: &Path) -> anyhow::Result<Cost> {
-        let remote = self.remote.clone();
-        self.sync(&remote, vault.to_str().unwrap())
-    }
-}
-
 pub(crate) fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     for folder in FOLDERS {
         let (src, dst) = (from.join(folder), to.join(folder));
@@ -283,7 +206,13 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn login(bin: &Path, api: &str, vault: &Path, sub: &str, device: &str) -> anyhow::Result<()> {
+pub(crate) fn login(
+    bin: &Path,
+    api: &str,
+    vault: &Path,
+    sub: &str,
+    device: &str,
+) -> anyhow::Result<()> {
     let token = DevToken::apple(sub)
         .mint()
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -385,7 +314,7 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
         ours(&bin, &ours_a)?,
         rclone.upload(&theirs_a)?,
     ));
-    let (no_change, first_steps) = ours_with_steps(&bin, &ours_a)?;
+    let (no_change, first_steps) = ours_with_steps(&bin, &ours_a, None)?;
     rows.push(("no-change sync", no_change, rclone.upload(&theirs_a)?));
     // The first no-change sync above reads back this device's own 10,000 new versions (its
     // cursor predates its pushes); these find an empty delta.
@@ -413,6 +342,17 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
         rclone.download(&theirs_b)?,
     ));
 
+    // The same first upload and second vault's first sync, every request through a proxy
+    // that delays each direction by 25 ms (a 50 ms round trip, as on a phone).
+    rows.extend(crate::e2e_rtt::rows(&crate::e2e_rtt::Setup {
+        bin: &bin,
+        api: &api,
+        source: &ours_a,
+        work: work.path(),
+        rclone_env: &rclone.env,
+        run_id: &run_id,
+    })?);
+
     // Both second vaults must now hold the first's notes.
     let same = |a: &Path, b: &Path| -> anyhow::Result<bool> {
         let read = |root: &Path| {
@@ -432,7 +372,12 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
          (ours: API + S3; rclone: S3, from `--dump headers`); bytes: request and response \
          bodies (rclone's approximate: its header dump interleaves 16 transfers, and the \
          length a HEAD answer names is not counted). Ratio = ours / rclone (below 1: ours \
-         is cheaper).\n\n",
+         is cheaper). Ours fetches through packs (`POST /vault/packs`) from 64 notes to \
+         fetch, note by note below. Rows marked *50 ms RTT*: a new vault and bucket, every \
+         request of both tools through a local delaying proxy, 25 ms each way \
+         (`bench/src/delay_proxy.rs`: ours as its HTTP proxy, `STEEL_SYNC_PROXY`; rclone's \
+         S3 endpoint), the backend's own calls to Postgres and S3 on loopback as inside a \
+         region.\n\n",
         mib(bytes)
     );
     body.push_str(

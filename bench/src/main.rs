@@ -6,7 +6,9 @@
 //!
 //! 1. [`vault_size`]: handler cost vs vault size (100 to 100,000 files), SQL statements per
 //!    request.
-//! 2. [`e2e_rclone`]: the reference client against rclone, end to end, on the same S3.
+//! 2. [`e2e_rclone`]: the reference client against rclone, end to end, on the same S3 (the
+//!    runner of rclone in [`rclone`]), and again through a 50 ms round trip ([`e2e_rtt`],
+//!    [`delay_proxy`]).
 //! 3. [`cold_start`]: binary sizes and process start → first handled request.
 //! 4. [`concurrency`]: 50 devices of one user and 50 users syncing at once.
 //! 5. [`recovery`]: history, deleted, restore and a rewind on a vault of 10,000 notes.
@@ -28,7 +30,9 @@ mod api;
 mod client_sync;
 mod cold_start;
 mod concurrency;
+mod delay_proxy;
 mod e2e_rclone;
+mod e2e_rtt;
 mod e2ee;
 mod env;
 mod fair_use;
@@ -36,6 +40,7 @@ mod janitor;
 mod lambda_api;
 mod notifier;
 mod pooler;
+mod rclone;
 mod recovery;
 mod report;
 mod seed;

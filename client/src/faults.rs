@@ -12,6 +12,8 @@ pub enum Op {
     Push,
     Confirm,
     Pull,
+    /// `POST /vault/packs`.
+    Packs,
     Delete,
     /// `GET /vault/history`.
     History,
@@ -46,6 +48,7 @@ impl Op {
             Op::Push => "push",
             Op::Confirm => "confirm",
             Op::Pull => "pull",
+            Op::Packs => "packs",
             Op::Delete => "delete",
             Op::History => "history",
             Op::Deleted => "deleted",

@@ -5,8 +5,8 @@
 //! - [`Budget::Read`]: `state`, `history`, `deleted`, `account`, 1 a request.
 //! - [`Budget::Write`]: `push`, `confirm`, `delete`, `restore`, `register`, `remove-device`,
 //!   `logout`, 1 a request.
-//! - [`Budget::Download`]: `pull`, 1 per file the request names (the download URLs it may
-//!   hand out), at least 1.
+//! - [`Budget::Download`]: `pull` and `packs`, 1 per file (or hash) the request names (the
+//!   download URLs or packed blobs it may hand out), at least 1.
 //!
 //! A bucket holds at most `burst` tokens and gains `per_minute / 60` a second. It is one row
 //! of `request_budgets`, taken from in the same statement that checks the bearer's user and

@@ -16,6 +16,7 @@
 //! - [`notifier`]: SQS change notices to APNs silent pushes.
 //! - [`janitor`]: the scheduled run that collects unused blobs and abandoned uploads.
 //! - [`purge`]: deleting a deleted account's objects, resumably.
+//! - [`packs`]: many blobs for one device as a few pack objects (a disposable cache).
 //! - [`secrets`]: secrets fetched from Secrets Manager at cold start.
 //! - [`runtime`]: cold-start wiring shared by every function's `main`.
 
@@ -31,6 +32,7 @@ pub mod http;
 pub mod janitor;
 pub mod messages;
 pub mod notifier;
+pub mod packs;
 pub mod purge;
 pub mod queue;
 pub mod runtime;

@@ -49,6 +49,15 @@ pub fn blob_key(user_id: UserId, hash: &ContentHash) -> String {
     format!("{user_id}/blobs/{}", hash.to_hex())
 }
 
+/// A pack's key: under `packs/`, the prefix the bucket's lifecycle rule expires, never
+/// under the user's blob prefix (packs are a cache, not stored data).
+pub fn pack_key(user_id: UserId, pack_id: uuid::Uuid) -> String {
+    format!("{PACK_PREFIX}{user_id}/{pack_id}")
+}
+
+/// The prefix of every pack object.
+pub const PACK_PREFIX: &str = "packs/";
+
 /// The user and hash a blob key names; `None` for any other key.
 pub fn parse_blob_key(key: &str) -> Option<(UserId, ContentHash)> {
     let (user, hash) = key.split_once("/blobs/")?;
@@ -114,6 +123,71 @@ impl Storage {
             .get_object()
             .bucket(&self.bucket)
             .key(blob_key(user_id, hash))
+            .presigned(Self::presigning(ttl)?)
+            .await?;
+        Ok(Self::into_request(req, ttl))
+    }
+
+    /// A blob's bytes, `None` when there is no object under its key.
+    pub async fn get_blob(
+        &self,
+        user_id: UserId,
+        hash: &ContentHash,
+    ) -> Result<Option<Vec<u8>>, anyhow::Error> {
+        let key = blob_key(user_id, hash);
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await;
+        let object = match object {
+            Ok(o) => o,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(err) => return Err(sdk_failure(err, format!("GetObject {key}"))),
+        };
+        let bytes = object.body.collect().await.map_err(|e| {
+            anyhow::Error::new(Transient(e.into())).context(format!("reading {key}"))
+        })?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    /// Writes a pack object (with its SHA-256, which S3 checks on the way in).
+    pub async fn put_pack(
+        &self,
+        user_id: UserId,
+        pack_id: uuid::Uuid,
+        body: Vec<u8>,
+    ) -> Result<(), anyhow::Error> {
+        let key = pack_key(user_id, pack_id);
+        let checksum = ContentHash::of(&body).to_base64();
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .checksum_sha256(checksum)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| sdk_failure(e, format!("PutObject {key}")))?;
+        Ok(())
+    }
+
+    /// A GET of a pack object (a `Range` header may be added: it is not signed).
+    pub async fn presign_pack(
+        &self,
+        user_id: UserId,
+        pack_id: uuid::Uuid,
+        ttl: Duration,
+    ) -> Result<PresignedRequest, anyhow::Error> {
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(pack_key(user_id, pack_id))
             .presigned(Self::presigning(ttl)?)
             .await?;
         Ok(Self::into_request(req, ttl))
@@ -246,12 +320,27 @@ impl Storage {
         Ok(())
     }
 
-    /// Deletes the objects under the user's prefix, `page_size` keys per request, for at most
-    /// `max_pages` pages. Returns (objects deleted, whether the prefix is now empty).
-    /// Idempotent and resumable: every call starts over from what is left.
+    /// Deletes the objects under the user's prefix and then under the user's pack prefix,
+    /// `page_size` keys per request, for at most `max_pages` pages each. Returns (objects
+    /// deleted, whether both prefixes are now empty). Idempotent and resumable: every call
+    /// starts over from what is left.
     pub async fn purge_user(
         &self,
         user_id: UserId,
+        page_size: i32,
+        max_pages: usize,
+    ) -> Result<(u64, bool), anyhow::Error> {
+        let (blobs, blobs_done) = self
+            .purge_prefix(&format!("{user_id}/"), page_size, max_pages)
+            .await?;
+        let packs = format!("{PACK_PREFIX}{user_id}/");
+        let (packs, packs_done) = self.purge_prefix(&packs, page_size, max_pages).await?;
+        Ok((blobs + packs, blobs_done && packs_done))
+    }
+
+    async fn purge_prefix(
+        &self,
+        prefix: &str,
         page_size: i32,
         max_pages: usize,
     ) -> Result<(u64, bool), anyhow::Error> {
@@ -261,7 +350,7 @@ impl Storage {
                 .client
                 .list_objects_v2()
                 .bucket(&self.bucket)
-                .prefix(format!("{user_id}/"))
+                .prefix(prefix)
                 .max_keys(page_size)
                 .send()
                 .await
@@ -281,7 +370,7 @@ impl Storage {
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(format!("{user_id}/"))
+            .prefix(prefix)
             .max_keys(1)
             .send()
             .await

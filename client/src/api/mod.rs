@@ -28,8 +28,9 @@ pub use limited::{RATE_LIMIT_MAX_WAIT, RATE_LIMIT_RETRIES, rate_limit_wait};
 use steel_protocol::error::ErrorBody;
 pub use steel_protocol::wire::{
     ConfirmAnswer, Conflict, DeleteAnswer, DeleteEntry, DeleteRequest, Download, FileEntry,
-    FilesRequest, Missing, PullAnswer, PullRequest, PushAnswer, Rejected, StateAnswer, StateFile,
-    Upload, VersionRef, Versioned,
+    FilesRequest, MAX_HASHES_PER_PACKS_REQUEST, Missing, Pack, PackedBlob, PacksAnswer,
+    PacksRequest, PullAnswer, PullRequest, PushAnswer, Rejected, StateAnswer, StateFile, Upload,
+    VersionRef, Versioned,
 };
 use steel_protocol::wire::{DeviceInput, LoginRequest, RefreshRequest};
 
@@ -89,13 +90,21 @@ pub struct Api {
 /// on any request. (Presigned S3 transfers of up to 50 MiB get the client's 120 s.)
 const API_TIMEOUT: Duration = Duration::from_secs(35);
 
+/// `STEEL_SYNC_PROXY`, when set (`http://host:port`), sends every request (API and S3)
+/// through that HTTP proxy: a network that needs one, or the benchmarks' delaying proxy (an
+/// emulated round-trip time). An unusable value is ignored.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(120))
-        .pool_max_idle_per_host(32)
-        .build()
-        .unwrap_or_default()
+        .pool_max_idle_per_host(32);
+    if let Some(proxy) = std::env::var("STEEL_SYNC_PROXY")
+        .ok()
+        .and_then(|url| reqwest::Proxy::all(url).ok())
+    {
+        builder = builder.proxy(proxy);
+    }
+    builder.build().unwrap_or_default()
 }
 
 impl Api {

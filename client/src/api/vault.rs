@@ -1,10 +1,10 @@
-//! The sync endpoints: the change feed, push and confirm, pull, delete, each sending the
+//! The sync endpoints: the change feed, push and confirm, pull, packs, delete, each sending the
 //! protocol's request body and reading its answer.
 
 use reqwest::Method;
 use steel_protocol::wire::{
-    ConfirmAnswer, DeleteAnswer, DeleteEntry, DeleteRequest, FileEntry, FilesRequest, PullAnswer,
-    PullRequest, PushAnswer, StateAnswer, VersionRef,
+    ConfirmAnswer, DeleteAnswer, DeleteEntry, DeleteRequest, FileEntry, FilesRequest, PacksAnswer,
+    PacksRequest, PullAnswer, PullRequest, PushAnswer, StateAnswer, VersionRef,
 };
 
 use super::Api;
@@ -49,6 +49,15 @@ impl Api {
             files: None,
         };
         self.call(Op::Pull, Method::POST, "/vault/pull", Some(&body))
+            .await
+    }
+
+    /// Pack objects holding the blobs of `hashes` (hex SHA-256), with their indexes.
+    pub async fn packs(&self, hashes: &[String]) -> Result<PacksAnswer> {
+        let body = PacksRequest {
+            hashes: hashes.to_vec(),
+        };
+        self.call(Op::Packs, Method::POST, "/vault/packs", Some(&body))
             .await
     }
 

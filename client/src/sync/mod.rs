@@ -24,6 +24,7 @@ mod delete;
 mod facts;
 pub mod guard;
 mod merge;
+mod packs;
 mod plan;
 mod pull;
 mod push;
@@ -43,6 +44,7 @@ use crate::vfs::{Clock, Disk, FsDisk, SystemClock};
 use classify::Remote;
 use facts::Learnt;
 use guard::{DeletePolicy, MissingNotes};
+pub use packs::{PACK_THRESHOLD, split_pack};
 pub use plan::Plan;
 pub use report::{Progress, Rejection, SyncReport};
 
@@ -66,6 +68,8 @@ pub struct Syncer {
     deletes: DeletePolicy,
     device_name: String,
     progress: Option<ProgressFn>,
+    /// From how many notes to fetch a round goes through packs.
+    pack_threshold: usize,
 }
 
 /// How a round ended.
@@ -140,6 +144,7 @@ impl Syncer {
             deletes: DeletePolicy::default(),
             device_name: device_name.to_owned(),
             progress: None,
+            pack_threshold: PACK_THRESHOLD,
         }
     }
 
@@ -294,7 +299,7 @@ impl Syncer {
             let paths: Vec<String> = (plan.pulls.iter().map(|p| p.path.clone()))
                 .chain(plan.merges.iter().map(|m| m.path.clone()))
                 .collect();
-            let mut fetched = self.fetch_current(&paths, &mut round).await?;
+            let mut fetched = self.fetch_current(&paths, &plan.listed, &mut round).await?;
             let bases = self.fetch_bases(&plan.merges).await?;
             self.write_pulls(plan, &mut fetched, &mut round)?;
             self.merge(plan, &mut fetched, &bases, &mut round)?;

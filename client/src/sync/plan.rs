@@ -3,18 +3,21 @@
 
 use std::collections::HashMap;
 
-use super::classify::{Decision, Delete, Merge, Pull, Push, Removal, Work, classify};
+use super::classify::{Decision, Delete, Merge, Pull, Push, Remote, Removal, Work, classify};
 use super::facts::Facts;
 use super::guard::{DeletePolicy, Verdict, judge};
 use super::report::Rejection;
 use crate::scan::{LocalFile, ScanConfig};
-use crate::store::{Row, RowChange};
+use crate::store::{Row, RowChange, Version};
 
 /// One round's plan: the decisions, and the cursor to store once they are all carried out.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub(super) records: Vec<RowChange>,
     pub(super) pulls: Vec<Pull>,
+    /// The version the server listed for a pull's path in this plan's changes (its hash
+    /// names the bytes to fetch): what lets a pull go through packs.
+    pub(super) listed: HashMap<String, Version>,
     pub(super) merges: Vec<Merge>,
     pub(super) removals: Vec<Removal>,
     pub(super) pushes: Vec<Push>,
@@ -52,6 +55,11 @@ impl Plan {
                 path: d.path,
                 expect: None,
             })),
+        }
+        for pull in &plan.pulls {
+            if let Remote::Live { version, .. } = facts.remote.of(&pull.path) {
+                plan.listed.insert(pull.path.clone(), version.clone());
+            }
         }
         plan.next_cursor = facts.next_cursor;
         plan.set_aside = facts.set_aside;

@@ -20,15 +20,32 @@ pub(super) struct Fetched {
 }
 
 impl Syncer {
-    /// The current bytes of `paths` (one `/vault/pull` per batch). A note deleted since the
-    /// plan is learnt for the next round.
+    /// The current bytes of `paths`: through packs for the paths whose version the server
+    /// listed when there are at least `pack_threshold` of them, through `/vault/pull` (one
+    /// per batch) for the rest. A note deleted since the plan is learnt for the next round.
     pub(super) async fn fetch_current(
         &self,
         paths: &[String],
+        listed: &HashMap<String, Version>,
         round: &mut Round<'_>,
     ) -> Result<HashMap<String, Fetched>> {
-        let mut fetched = HashMap::new();
-        for chunk in paths.chunks(BATCH) {
+        let packable: Vec<(String, Version)> = paths
+            .iter()
+            .filter_map(|p| Some((p.clone(), listed.get(p)?.clone())))
+            .collect();
+        let (mut fetched, per_note) = if packable.len() >= self.pack_threshold {
+            // What the packs did not bring (or the server did not list) goes note by note.
+            let fetched = self.fetch_packed(&packable).await?;
+            let rest: Vec<String> = paths
+                .iter()
+                .filter(|p| !fetched.contains_key(*p))
+                .cloned()
+                .collect();
+            (fetched, rest)
+        } else {
+            (HashMap::new(), paths.to_vec())
+        };
+        for chunk in per_note.chunks(BATCH) {
             let answer = self.api.pull_current(chunk).await?;
             for d in &answer.deleted {
                 let tombstone = Remote::Tombstone {

@@ -204,12 +204,7 @@ pub async fn run_janitor(
     days_later: i64,
 ) -> steel_core::janitor::Report {
     use steel_core::runtime::{AppState, JanitorState};
-    // The stack's own settings (services.env); the janitor signs no token.
-    let mut config = steel_core::config::Config::from_lookup(|name| match name {
-        "JWT_SECRET" => Some("janitor-test-secret-not-used-0123456789".into()),
-        _ => std::env::var(name).ok(),
-    })
-    .expect("the local stack's settings (DATABASE_URL, S3_*)");
+    let mut config = stack_config();
     if let Some(days) = retention_days {
         config.lifecycle.history_retention = chrono::TimeDelta::days(days);
         config.lifecycle.tombstone_retention = chrono::TimeDelta::days(days);
@@ -227,4 +222,30 @@ pub async fn run_janitor(
     .expect("janitor run");
     janitor.app.db.close().await;
     report
+}
+
+/// The local stack's own settings (services.env); nothing here signs a token.
+fn stack_config() -> steel_core::config::Config {
+    steel_core::config::Config::from_lookup(|name| match name {
+        "JWT_SECRET" => Some("janitor-test-secret-not-used-0123456789".into()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("the local stack's settings (DATABASE_URL, S3_*)")
+}
+
+/// Puts `bytes` under the blob key of `hash` in `user_id`'s vault, behind the backend's back.
+pub async fn corrupt_blob(user_id: &str, hash: &str, bytes: &[u8]) {
+    let config = stack_config();
+    let bucket = config.s3.bucket.clone();
+    let db = steel_core::db::connect_lazy(&config.database).expect("pool");
+    let app = steel_core::runtime::AppState::new(config, db);
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let s3 = aws_sdk_s3::Client::from_conf(app.s3_config(&sdk).build());
+    s3.put_object()
+        .bucket(bucket)
+        .key(format!("{user_id}/blobs/{hash}"))
+        .body(bytes.to_vec().into())
+        .send()
+        .await
+        .expect("overwrite the blob");
 }

@@ -19,5 +19,6 @@ mod common;
 mod e2e;
 mod keys;
 mod model;
+mod packs;
 mod rate_limit;
 mod retention;

@@ -17,6 +17,9 @@
 //!   lines it takes out of the server's notes count as removed, and a note it brings back
 //!   as recreated).
 //!
+//! Even devices fetch every pull through packs (`POST /vault/packs`), odd ones note by note,
+//! so both paths converge under the same faults.
+//!
 //! `STEEL_MODEL_SEEDS` (default 12) seeds run, from `STEEL_MODEL_FIRST_SEED` (default 1),
 //! `STEEL_MODEL_JOBS` at a time; `STEEL_MODEL_SEED=N` replays one. A failure names its seed.
 
@@ -130,9 +133,23 @@ impl Sim {
                 log: log.clone(),
                 device: name.clone(),
             });
-            devices.push(
-                Device::with_faults(&user, &name, Some(net.clone() as Arc<dyn Faults>)).await,
-            );
+            let mut device =
+                Device::with_faults(&user, &name, Some(net.clone() as Arc<dyn Faults>)).await;
+            // Both fetch paths in every seed: even devices fetch every pull through packs,
+            // odd ones note by note (the rng streams of the seeds stay as they were).
+            let packs = i.is_multiple_of(2);
+            device
+                .syncer
+                .set_pack_threshold(if packs { 1 } else { usize::MAX });
+            log.lock().unwrap().push(format!(
+                "{name} fetches {}",
+                if packs {
+                    "through packs"
+                } else {
+                    "note by note"
+                }
+            ));
+            devices.push(device);
             nets.push(net);
         }
         Sim {

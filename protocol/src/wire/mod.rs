@@ -11,6 +11,7 @@
 pub mod account;
 pub mod code;
 pub mod keys;
+pub mod packs;
 pub mod recovery;
 pub mod sealed;
 pub mod sealed_recovery;
@@ -19,6 +20,7 @@ pub mod vault;
 pub use account::*;
 pub use code::Code;
 pub use keys::*;
+pub use packs::*;
 pub use recovery::*;
 pub use sealed::*;
 pub use sealed_recovery::*;

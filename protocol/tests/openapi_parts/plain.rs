@@ -268,6 +268,36 @@ pub fn samples() -> Vec<(&'static str, Value)> {
             })),
         ),
         (
+            "PacksRequest",
+            v(serde_json::to_value(PacksRequest {
+                hashes: vec![hash("a").to_hex(), hash("b").to_hex()],
+            })),
+        ),
+        (
+            "PacksResponse",
+            v(serde_json::to_value(PacksAnswer {
+                packs: vec![Pack {
+                    download_url: "https://bucket.invalid/packs/1".into(),
+                    expires_at: at(),
+                    size_bytes: 30,
+                    blobs: vec![
+                        PackedBlob {
+                            content_hash: hash("a"),
+                            offset: 0,
+                            length: 10,
+                        },
+                        PackedBlob {
+                            content_hash: hash("b"),
+                            offset: 10,
+                            length: 20,
+                        },
+                    ],
+                }],
+                remaining: vec![hash("c")],
+                unpacked: vec![hash("d")],
+            })),
+        ),
+        (
             "PullResponse",
             v(serde_json::to_value(PullAnswer {
                 files: vec![Download {

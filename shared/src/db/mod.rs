@@ -23,6 +23,7 @@ pub mod files;
 pub mod history;
 pub mod janitor;
 pub mod keys;
+pub mod packs;
 pub mod recovery;
 pub mod retention;
 pub mod sealed;
@@ -241,6 +242,7 @@ mod tests {
         ("history.rs", include_str!("history.rs")),
         ("janitor.rs", include_str!("janitor.rs")),
         ("keys.rs", include_str!("keys.rs")),
+        ("packs.rs", include_str!("packs.rs")),
         ("recovery.rs", include_str!("recovery.rs")),
         ("retention.rs", include_str!("retention.rs")),
         ("sealed.rs", include_str!("sealed.rs")),

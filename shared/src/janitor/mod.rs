@@ -1,5 +1,5 @@
 //! The janitor: a scheduled run that keeps storage bounded. In order: it deletes upload
-//! grants that no longer count, compacts tombstones older than their retention, prunes
+//! grants that no longer count, deletes packs at the end of their lifetime, compacts tombstones older than their retention, prunes
 //! versions older than the history's, collects blobs that nothing uses any more, sweeps
 //! deleted accounts' prefixes once more after the last upload URL issued to them expired,
 //! and deletes objects in the bucket that no confirm recorded (abandoned uploads, and
@@ -30,6 +30,8 @@ pub use crate::config::{HISTORY_BATCH, SWEEP_PAGE};
 pub const COMPACT_BATCH: i64 = 1000;
 /// Expired upload grants deleted per statement.
 pub const GRANT_BATCH: i64 = 1000;
+/// Packs deleted at the end of their lifetime per batch (one DeleteObjects call).
+pub const PACK_BATCH: i64 = 1000;
 /// Users whose tombstones are looked up at once.
 const COMPACT_USERS: i64 = 50;
 /// A purge is swept again once every upload URL issued before it has expired, plus this
@@ -48,6 +50,8 @@ pub struct Report {
     /// False when another run held the lock: this one did nothing.
     pub ran: bool,
     pub grants_expired: u64,
+    /// Packs deleted at the end of their lifetime.
+    pub packs_expired: u64,
     pub tombstones_compacted: u64,
     pub versions_scanned: u64,
     pub versions_pruned: u64,
@@ -107,6 +111,16 @@ async fn run_locked(
         let n = expire_grants(state, now, lifecycle).await?;
         report.grants_expired += n;
         if n < GRANT_BATCH as u64 {
+            break;
+        }
+    }
+    loop {
+        if out_of_time(&mut report) {
+            return Ok(report);
+        }
+        let n = expire_packs(state, now).await?;
+        report.packs_expired += n;
+        if n < PACK_BATCH as u64 {
             break;
         }
     }
@@ -178,6 +192,21 @@ pub async fn expire_grants(
     Ok(crate::db::uploads::delete_expired(&state.app.db, now - horizon, GRANT_BATCH).await?)
 }
 
+/// Deletes up to [`PACK_BATCH`] packs older than [`crate::packs::PACK_LIFETIME`]: objects
+/// first, then rows (a failure in between leaves rows whose objects are gone: deleted again
+/// next time).
+pub async fn expire_packs(state: &JanitorState, now: DateTime<Utc>) -> Result<u64, anyhow::Error> {
+    let db = &state.app.db;
+    let old = crate::db::packs::expired(db, now - crate::packs::PACK_LIFETIME, PACK_BATCH).await?;
+    let keys: Vec<String> = old
+        .iter()
+        .map(|(u, p)| crate::storage::pack_key(*u, *p))
+        .collect();
+    state.storage.delete_keys(&keys).await?;
+    crate::db::packs::delete(db, &old).await?;
+    Ok(old.len() as u64)
+}
+
 /// Compacts the tombstones older than their retention of up to [`COMPACT_USERS`] users,
 /// one transaction per user and batch. Returns how many went.
 pub async fn compact_tombstones(
@@ -246,7 +275,8 @@ pub async fn resweep_purges(
 }
 
 /// Collects the unused blobs among the next window of the pass over `blobs`, from where
-/// the last window stopped: rows locked, objects deleted, rows deleted, in one transaction (a
+/// the last window stopped: rows locked, the packs holding them deleted, objects deleted,
+/// rows deleted, in one transaction (a
 /// failure leaves them for the next run, which looks at the same window again). Returns how
 /// many went and whether the pass reached its end (the next one starts over).
 pub async fn collect_blobs(
@@ -268,12 +298,19 @@ pub async fn collect_blobs(
     .await?;
     let mut n = 0;
     if !window.locked.is_empty() {
-        let keys: Vec<String> = window
+        // The packs holding a collected blob go with it (rows, then objects, before the
+        // commit): see `db::packs` for how a pack being built agrees.
+        let packs = crate::db::packs::delete_holding(&mut tx, &window.locked).await?;
+        let mut keys: Vec<String> = window
             .locked
             .iter()
             .map(|(u, h)| crate::storage::blob_key(*u, h))
             .collect();
-        state.storage.delete_keys(&keys).await?;
+        keys.extend(packs.iter().map(|(u, p)| crate::storage::pack_key(*u, *p)));
+        // DeleteObjects takes at most 1,000 keys.
+        for chunk in keys.chunks(1000) {
+            state.storage.delete_keys(chunk).await?;
+        }
         n = db::delete_blob_rows(&mut tx, &window.locked).await?;
     }
     tx.commit().await?;

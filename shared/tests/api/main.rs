@@ -19,6 +19,7 @@ mod janitor;
 mod keys;
 mod notifier;
 mod openapi;
+mod packs;
 mod recovery;
 mod support;
 mod vault;

@@ -133,6 +133,17 @@ async fn the_three_budgets_are_apart_and_a_refused_write_does_nothing(pool: PgPo
     // ...which 10 ms bring.
     clock.advance(TimeDelta::milliseconds(10));
     assert_eq!(app.pull(&dev, json!({ "paths": paths })).await.status, 200);
+
+    // A packs request spends one download token per hash, from the same budget: the bucket
+    // is empty, 600 tokens take 6 s.
+    let hashes: Vec<String> = (0..600u32)
+        .map(|i| steel_core::domain::ContentHash::of(&i.to_le_bytes()).to_hex())
+        .collect();
+    assert_limited(&app.packs(&dev, json!({ "hashes": hashes })).await, "6");
+    clock.advance(TimeDelta::seconds(6));
+    let packs = app.packs(&dev, json!({ "hashes": hashes })).await;
+    assert_eq!(packs.status, 200, "{:?}", packs.body);
+    assert_eq!(packs.body["unpacked"].as_array().map(Vec::len), Some(600));
 }
 
 #[sqlx::test(migrator = "steel_core::db::MIGRATOR")]

@@ -204,8 +204,8 @@ pub struct TestApp {
     /// The queue `confirm` and `delete` announce changes on.
     notices: String,
     /// The vault bucket, read directly (the tests' view of what S3 holds).
-    s3: aws_sdk_s3::Client,
-    bucket: String,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
     /// For presigned URLs, as a device uses them.
     pub http: reqwest::Client,
 }
@@ -409,6 +409,10 @@ impl TestApp {
     }
 
     /// `POST /vault/delete`.
+    pub async fn packs(&self, who: &(impl Credentials + ?Sized), body: Value) -> Answer {
+        self.call(Route::Packs, &[], who, Some(body)).await
+    }
+
     pub async fn delete(&self, who: &(impl Credentials + ?Sized), body: Value) -> Answer {
         self.call(Route::Delete, &[], who, Some(body)).await
     }

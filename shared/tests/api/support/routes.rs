@@ -82,6 +82,7 @@ routes! {
     Push: "POST" "/vault/push" => "push", push, vault;
     Confirm: "POST" "/vault/push/confirm" => "confirm", confirm, write;
     Pull: "POST" "/vault/pull" => "pull", pull, vault;
+    Packs: "POST" "/vault/packs" => "packs", packs, vault;
     Delete: "POST" "/vault/delete" => "delete", delete, write;
     History: "GET" "/vault/history" => "history", history, app;
     Deleted: "GET" "/vault/deleted" => "deleted", deleted, app;
