@@ -4,6 +4,7 @@
 //! simulation's network). The request and answer bodies are in [`wire`].
 
 mod account;
+mod answer;
 mod keys;
 mod limited;
 mod recovery;
@@ -22,10 +23,10 @@ use serde::de::DeserializeOwned;
 use crate::error::{Result, SyncError};
 use crate::faults::{Fault, Faults, NoFaults, Op};
 use crate::session::{Session, TokenAnswer};
+use answer::{decode, decode_counted, error_of, injected, network, retry_after_of};
 pub use transport::{Failure, FailureKind, Request, Reqwest, Response, Transport};
 
 pub use limited::{RATE_LIMIT_MAX_WAIT, RATE_LIMIT_RETRIES, rate_limit_wait};
-use steel_protocol::error::ErrorBody;
 pub use steel_protocol::wire::{
     ConfirmAnswer, Conflict, DeleteAnswer, DeleteEntry, DeleteRequest, Download, FileEntry,
     FilesRequest, MAX_HASHES_PER_PACKS_REQUEST, Missing, Pack, PackedBlob, PacksAnswer,
@@ -440,68 +441,5 @@ fn json_request(
         headers: vec![("content-type".to_owned(), "application/json".to_owned())],
         body: Some(serde_json::to_vec(body).unwrap_or_default()),
         timeout,
-    }
-}
-
-fn network(op: Op, e: Failure) -> SyncError {
-    SyncError::Network {
-        op: op.name(),
-        message: e.message,
-    }
-}
-
-fn injected(op: Op, what: &str) -> SyncError {
-    SyncError::Network {
-        op: op.name(),
-        message: format!("{what} (injected fault)"),
-    }
-}
-
-fn decode<T: DeserializeOwned>(op: Op, response: Response) -> Result<T> {
-    decode_counted(op, response, &TransferStats::default())
-}
-
-fn decode_counted<T: DeserializeOwned>(
-    op: Op,
-    response: Response,
-    stats: &TransferStats,
-) -> Result<T> {
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let retry_after = retry_after_of(&response);
-    let bytes = response.body;
-    stats
-        .bytes_received
-        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    if status.is_success() {
-        return serde_json::from_slice(&bytes)
-            .map_err(|e| SyncError::Other(format!("unexpected answer to {}: {e}", op.name())));
-    }
-    let (code, message) = error_of(&bytes);
-    if status == StatusCode::UNAUTHORIZED && op != Op::Login && op != Op::Refresh {
-        return Err(SyncError::Auth(format!("{code}: {message}")));
-    }
-    Err(SyncError::Api {
-        op: op.name(),
-        status: status.as_u16(),
-        code,
-        message,
-        retry_after,
-    })
-}
-
-/// The answer's `Retry-After` as whole seconds (the API sends seconds, never a date).
-fn retry_after_of(response: &Response) -> Option<u64> {
-    (response.retry_after.as_deref()).and_then(|v| v.trim().parse::<u64>().ok())
-}
-
-/// The code and message of an error answer's body (`http_error` and the start of the body
-/// when it is not the API's error JSON).
-fn error_of(bytes: &[u8]) -> (String, String) {
-    match serde_json::from_slice::<ErrorBody>(bytes) {
-        Ok(b) => (b.error.code, b.error.message),
-        Err(_) => (
-            "http_error".to_owned(),
-            String::from_utf8_lossy(bytes).chars().take(300).collect(),
-        ),
     }
 }
