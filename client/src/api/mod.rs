@@ -7,6 +7,8 @@ mod account;
 mod keys;
 mod limited;
 mod recovery;
+mod sealed;
+mod sealed_recovery;
 pub mod transport;
 mod vault;
 
@@ -83,6 +85,8 @@ pub struct Api {
     faults: Arc<dyn Faults>,
     pub stats: Arc<TransferStats>,
     sink: Option<SessionSink>,
+    /// The unlocked vault of an encrypted account: the sync calls go through it.
+    crypt: Option<Arc<crate::crypt::Crypt>>,
 }
 
 /// The longest the client waits for an API answer: a little over API Gateway's 30 s limit
@@ -114,6 +118,7 @@ impl Api {
             faults: Arc::new(NoFaults),
             stats: Arc::new(TransferStats::default()),
             sink: None,
+            crypt: None,
         }
     }
 
@@ -121,6 +126,16 @@ impl Api {
     pub fn with_session_sink(mut self, sink: SessionSink) -> Self {
         self.sink = Some(sink);
         self
+    }
+
+    /// Syncs an encrypted account through its unlocked key (see `crate::crypt`).
+    pub fn with_crypt(mut self, crypt: Arc<crate::crypt::Crypt>) -> Self {
+        self.crypt = Some(crypt);
+        self
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        self.crypt.is_some()
     }
 
     pub fn with_faults(mut self, faults: Arc<dyn Faults>) -> Self {
@@ -361,6 +376,12 @@ impl Api {
         if self.faults.on_request(Op::Upload) == Fault::Pretend {
             return Ok(());
         }
+        let bytes = match &self.crypt {
+            Some(c) => c.ciphertext(upload.path.as_str()).ok_or_else(|| {
+                SyncError::Other(format!("{}: uploaded without being pushed", upload.path))
+            })?,
+            None => bytes,
+        };
         let len = bytes.len() as u64;
         let build = || Request {
             method: Method::PUT,

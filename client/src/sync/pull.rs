@@ -10,7 +10,6 @@ use super::{Plan, Progress, Round, Syncer};
 use crate::api::{BATCH, PullAnswer};
 use crate::disk;
 use crate::error::{Result, SyncError};
-use crate::scan::hash_bytes;
 use crate::store::{LogEntry, RowChange, Version};
 
 /// A version's bytes, fetched.
@@ -57,15 +56,8 @@ impl Syncer {
             |file| {
                 let api = api.clone();
                 async move {
-                    let bytes = api.download(&file.download_url).await?;
-                    let expected = file.content_hash.to_hex();
-                    if hash_bytes(&bytes) != expected {
-                        return Err(SyncError::Integrity {
-                            path: file.path.to_string(),
-                            expected,
-                        });
-                    }
-                    let version = Version::new(file.version, expected);
+                    let (bytes, hash) = api.fetch_checked(&file).await?;
+                    let version = Version::new(file.version, hash);
                     Ok((file.path.to_string(), Fetched { version, bytes }))
                 }
             },

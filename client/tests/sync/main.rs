@@ -15,6 +15,7 @@
 mod cli;
 mod common;
 mod e2e;
+mod encrypted;
 mod model;
 mod rate_limit;
 mod retention;
