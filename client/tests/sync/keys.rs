@@ -1,0 +1,263 @@
+//! `steel-sync encrypt | unlock | passphrase | recovery-code | lock` as a person runs them,
+//! against the local stack: the recovery code shown once and confirmed, the key kept on the
+//! device (here in the owner-only file: no keyring on a test machine), wrong secrets refused,
+//! a changed passphrase and a replaced code that stop the old ones working.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use dev_token::DevToken;
+
+use crate::common;
+
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_steel-sync"));
+    c.args(args)
+        .env("STEEL_API_URL", common::api_url())
+        .env("STEEL_KEY_STORE", "file")
+        // The floor every reader accepts: these tests run Argon2id a dozen times.
+        .env("STEEL_KDF_MEMORY_KIB", "19456");
+    c
+}
+
+/// Runs `args` with `input` as standard input.
+fn run(args: &[&str], input: &str) -> Output {
+    let mut child = command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run steel-sync");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs a command that shows a new recovery code: sends `before`, reads the code from its
+/// output, confirms it with its last group. Returns the code and the whole output.
+fn run_showing_code(args: &[&str], before: &str) -> (String, String) {
+    let mut child = command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run steel-sync");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(before.as_bytes()).unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let code = loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "no code shown: {seen}"
+        );
+        seen.push_str(&line);
+        let word = line.trim();
+        if word.len() == 41 && word.matches('-').count() == 6 {
+            break word.to_owned();
+        }
+    };
+    // A wrong confirmation is asked again; then the right one.
+    let last = code.rsplit('-').next().unwrap();
+    writeln!(stdin, "ZZZZZ\n{last}").unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let all = format!("{seen}{rest}{err}");
+    assert!(status.success(), "{all}");
+    (code, all)
+}
+
+fn login(vault: &Path, sub: &str, device: &str) {
+    let token = DevToken::apple(sub).mint().unwrap();
+    let o = run(
+        &[
+            "login",
+            vault.to_str().unwrap(),
+            "--dev-token",
+            &token,
+            "--device-name",
+            device,
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// The vault key a folder keeps (the key file's `vk`), if any.
+fn kept_key(vault: &Path) -> Option<String> {
+    let raw = std::fs::read(vault.join(".steel/vault-key")).ok()?;
+    let kept: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    Some(kept["vk"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn encrypt_unlock_change_the_passphrase_and_replace_the_recovery_code() {
+    let user = common::unique_user("keys");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (pa, pb) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
+    login(a.path(), &user, "laptop");
+    login(b.path(), &user, "desktop");
+
+    // Two passphrases that differ, and one too short: nothing is set up.
+    let o = run(&["encrypt", pa], "first passphrase\nfirst passphrasf\n");
+    assert!(
+        !o.status.success() && text(&o).contains("differ"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["encrypt", pa], "short\nshort\n");
+    assert!(
+        !o.status.success() && text(&o).contains("at least 10"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["unlock", pb], "first passphrase\n");
+    assert!(
+        text(&o).contains("not end-to-end encrypted"),
+        "{}",
+        text(&o)
+    );
+
+    let (code, said) = run_showing_code(&["encrypt", pa], "first passphrase\nfirst passphrase\n");
+    assert!(said.contains("not the last group"), "{said}");
+    assert!(
+        said.contains("The account is end-to-end encrypted."),
+        "{said}"
+    );
+    assert!(said.contains("warning: no system keyring answered") || said.contains("vault-key"));
+    let key = kept_key(a.path()).expect("the key is kept on the device");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(a.path().join(".steel/vault-key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+    }
+    let o = run(&["encrypt", pa], "first passphrase\nfirst passphrase\n");
+    assert!(
+        text(&o).contains("already end-to-end encrypted"),
+        "{}",
+        text(&o)
+    );
+
+    // The second device: a wrong passphrase keeps nothing; the right one opens the same key.
+    let o = run(&["unlock", pb], "first passphrasf\n");
+    assert!(
+        !o.status.success() && text(&o).contains("wrong passphrase"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(kept_key(b.path()), None);
+    let o = run(&["unlock", pb], "first passphrase\n");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(kept_key(b.path()).as_deref(), Some(key.as_str()));
+    let o = run(&["lock", pb], "");
+    assert!(
+        o.status.success() && kept_key(b.path()).is_none(),
+        "{}",
+        text(&o)
+    );
+    let o = run(
+        &["unlock", pb, "--recovery-code"],
+        &format!("{}\n", code.to_lowercase()),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(kept_key(b.path()).as_deref(), Some(key.as_str()));
+
+    // A new passphrase: the old one stops working, the code still opens the vault.
+    let o = run(
+        &["passphrase", pa],
+        "first passphrase\nsecond passphrase\nsecond passphrase\n",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["unlock", pb], "first passphrase\n");
+    assert!(text(&o).contains("wrong passphrase"), "{}", text(&o));
+    let o = run(&["unlock", pb], "second passphrase\n");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(kept_key(b.path()).as_deref(), Some(key.as_str()));
+
+    // A new recovery code (opened with the old code): the old code stops working.
+    let (new_code, _) = run_showing_code(
+        &["recovery-code", pa, "--recovery-code"],
+        &format!("{code}\n"),
+    );
+    assert_ne!(new_code, code);
+    let o = run(&["unlock", pb, "--recovery-code"], &format!("{code}\n"));
+    assert!(text(&o).contains("wrong recovery code"), "{}", text(&o));
+    let o = run(&["unlock", pb, "--recovery-code"], &format!("{new_code}\n"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(kept_key(b.path()).as_deref(), Some(key.as_str()));
+    // A typo in a code is caught before any key is derived.
+    let mut typo = new_code.clone().into_bytes();
+    typo[0] = if typo[0] == b'A' { b'B' } else { b'A' };
+    let o = run(
+        &["unlock", pb, "--recovery-code"],
+        &format!("{}\n", String::from_utf8(typo).unwrap()),
+    );
+    assert!(text(&o).contains("typo"), "{}", text(&o));
+}
+
+#[test]
+fn a_vault_with_notes_is_not_encrypted_by_a_slot_upload() {
+    let user = common::unique_user("keys-notes");
+    let a = tempfile::tempdir().unwrap();
+    let pa = a.path().to_str().unwrap();
+    login(a.path(), &user, "laptop");
+    std::fs::create_dir_all(a.path().join("thoughts")).unwrap();
+    std::fs::write(a.path().join("thoughts/Idea.md"), "an idea\n").unwrap();
+    let o = run(&["sync", pa, "--quiet"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    let mut child = command(&["encrypt", pa])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"first passphrase\nfirst passphrase\n")
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let code = loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0);
+        if line.trim().matches('-').count() == 6 {
+            break line.trim().to_owned();
+        }
+    };
+    writeln!(stdin, "{}", code.rsplit('-').next().unwrap()).unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    let said = text(&o);
+    assert!(
+        !o.status.success() && said.contains("vault_not_empty"),
+        "{said}"
+    );
+    assert_eq!(
+        kept_key(a.path()),
+        None,
+        "nothing kept for a vault that was not encrypted"
+    );
+    let o = run(&["sync", pa], "");
+    assert!(o.status.success(), "plaintext sync goes on: {}", text(&o));
+}
