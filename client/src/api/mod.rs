@@ -128,16 +128,6 @@ impl Api {
         self
     }
 
-    /// Syncs an encrypted account through its unlocked key (see `crate::crypt`).
-    pub fn with_crypt(mut self, crypt: Arc<crate::crypt::Crypt>) -> Self {
-        self.crypt = Some(crypt);
-        self
-    }
-
-    pub fn is_encrypted(&self) -> bool {
-        self.crypt.is_some()
-    }
-
     pub fn with_faults(mut self, faults: Arc<dyn Faults>) -> Self {
         self.faults = faults;
         self

@@ -70,6 +70,16 @@ fn rejected(names: &Names, r: Vec<SealedRejected>) -> Vec<Rejected> {
 }
 
 impl Api {
+    /// Syncs an encrypted account through its unlocked key (see `crate::crypt`).
+    pub fn with_crypt(mut self, crypt: std::sync::Arc<Crypt>) -> Self {
+        self.crypt = Some(crypt);
+        self
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        self.crypt.is_some()
+    }
+
     /// The server's side of a conflict, opened (a note under a known path key may be its
     /// case twin: the opened name is the server's).
     fn open_conflict(c: &Crypt, names: &Names, k: SealedConflict) -> Result<Conflict> {
