@@ -15,6 +15,7 @@
 //!   every path, and the executors.
 
 pub mod api;
+pub mod crypt;
 pub mod disk;
 pub mod error;
 pub mod faults;

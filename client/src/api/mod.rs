@@ -8,6 +8,8 @@ mod answer;
 mod keys;
 mod limited;
 mod recovery;
+mod sealed;
+mod sealed_recovery;
 pub mod transport;
 mod vault;
 
@@ -85,6 +87,8 @@ pub struct Api {
     faults: Arc<dyn Faults>,
     pub stats: Arc<TransferStats>,
     sink: Option<SessionSink>,
+    /// The unlocked vault of an encrypted account: the sync calls go through it.
+    crypt: Option<Arc<crate::crypt::Crypt>>,
 }
 
 /// The longest the client waits for an API answer: a little over API Gateway's 30 s limit
@@ -109,6 +113,11 @@ pub fn http_client() -> reqwest::Client {
 }
 
 impl Api {
+    /// True when this client syncs an end-to-end encrypted vault (it holds the vault key).
+    pub fn encrypted(&self) -> bool {
+        self.crypt.is_some()
+    }
+
     pub fn new(session: Session, vault: Option<PathBuf>) -> Self {
         Self::over(Arc::new(Reqwest(http_client())), session, vault)
     }
@@ -124,6 +133,7 @@ impl Api {
             faults: Arc::new(NoFaults),
             stats: Arc::new(TransferStats::default()),
             sink: None,
+            crypt: None,
         }
     }
 
@@ -371,6 +381,12 @@ impl Api {
         if self.faults.on_request(Op::Upload) == Fault::Pretend {
             return Ok(());
         }
+        let bytes = match &self.crypt {
+            Some(c) => c.ciphertext(upload.path.as_str()).ok_or_else(|| {
+                SyncError::Other(format!("{}: uploaded without being pushed", upload.path))
+            })?,
+            None => bytes,
+        };
         let len = bytes.len() as u64;
         let build = || Request {
             method: Method::PUT,

@@ -1,14 +1,15 @@
 //! The recovery endpoints: a note's versions, the deleted notes, restoring versions, and
 //! rewinding the vault or a folder to a moment. Requests are the protocol's bodies; answers
 //! come back as the server's JSON, which `steel-sync --json` prints as is and the human
-//! output reads field by field.
+//! output reads field by field. On an encrypted vault the calls go by path key and the
+//! answers come back opened, with plaintext paths (`sealed_recovery`).
 
 use reqwest::{Method, Url};
 use serde_json::{Number, Value};
 use steel_protocol::wire::{RestoreEntry, RestoreRequest};
 
-use super::Api;
-use crate::error::Result;
+use super::{Api, sealed_recovery};
+use crate::error::{Result, SyncError};
 use crate::faults::Op;
 
 /// Versions per page of `history` and notes per page of `deleted` and of a rewind.
@@ -24,14 +25,24 @@ fn with_query(route: &str, pairs: &[(&str, &str)]) -> String {
 
 impl Api {
     /// Every version of `path` the server keeps, newest first (all pages).
+    /// On an encrypted vault, by the path's path key, each version's sealed fields opened.
     pub async fn history(&self, path: &str) -> Result<Vec<Value>> {
         let limit = PAGE.to_string();
-        self.all_pages(Op::History, "versions", |cursor| {
-            let mut q = vec![("path", path), ("limit", limit.as_str())];
-            q.extend(cursor.map(|c| ("cursor", c)));
-            with_query("/vault/history", &q)
-        })
-        .await
+        let (field, value) = match &self.crypt {
+            Some(c) => ("path_key", sealed_recovery::key_of(c, path)?.to_hex()),
+            None => ("path", path.to_owned()),
+        };
+        let mut versions = self
+            .all_pages(Op::History, "versions", |cursor| {
+                let mut q = vec![(field, value.as_str()), ("limit", limit.as_str())];
+                q.extend(cursor.map(|c| ("cursor", c)));
+                with_query("/vault/history", &q)
+            })
+            .await?;
+        if let Some(c) = &self.crypt {
+            Self::sealed_history(c, path, &mut versions)?;
+        }
+        Ok(versions)
     }
 
     /// Every deleted note, most recently deleted first (all pages).
@@ -43,6 +54,12 @@ impl Api {
             with_query("/vault/deleted", &q)
         })
         .await
+        .and_then(|mut files| {
+            if let Some(c) = &self.crypt {
+                Self::sealed_deleted(c, &mut files)?;
+            }
+            Ok(files)
+        })
     }
 
     async fn all_pages(
@@ -69,6 +86,9 @@ impl Api {
 
     /// Makes `version` of `path` its newest version, checked against `base_version`.
     pub async fn restore(&self, path: &str, version: i64, base_version: i64) -> Result<Value> {
+        if let Some(c) = &self.crypt {
+            return self.sealed_restore(c, path, version, base_version).await;
+        }
         let body = RestoreRequest {
             files: Some(vec![RestoreEntry {
                 path: path.to_owned(),
@@ -89,6 +109,11 @@ impl Api {
         prefix: Option<&str>,
         remove_newer: bool,
     ) -> Result<Vec<Value>> {
+        if self.crypt.is_some() && prefix.is_some() {
+            return Err(SyncError::Other(
+                "an encrypted vault is rewound whole: the server knows no folders of it".into(),
+            ));
+        }
         let mut pages = Vec::new();
         let mut resume: Option<String> = None;
         loop {

@@ -3,13 +3,19 @@
 
 use reqwest::Method;
 use steel_protocol::wire::{
-    ConfirmAnswer, DeleteAnswer, DeleteEntry, DeleteRequest, FileEntry, FilesRequest, PacksAnswer,
-    PacksRequest, PullAnswer, PullRequest, PushAnswer, StateAnswer, VersionRef,
+    ConfirmAnswer, DeleteAnswer, DeleteEntry, DeleteRequest, Download, FileEntry, FilesRequest,
+    PacksAnswer, PacksRequest, PullAnswer, PullRequest, PushAnswer, StateAnswer, VersionRef,
 };
 
+use std::collections::HashMap;
+
 use super::Api;
-use crate::error::Result;
+use crate::error::{Result, SyncError};
 use crate::faults::Op;
+
+/// What a sync of an encrypted account says on a device without the vault key.
+pub const LOCKED: &str = "this vault is end-to-end encrypted and this device does not hold its \
+     key: run `steel-sync unlock` (with the passphrase or the recovery code) first";
 
 impl Api {
     /// `GET /vault/state` from a cursor (`None`: the whole vault).
@@ -18,9 +24,31 @@ impl Api {
             Some(c) => format!("/vault/state?cursor={c}&limit={limit}"),
             None => format!("/vault/state?limit={limit}"),
         };
-        self.call(Op::State, Method::GET, &query, None::<&()>).await
+        if let Some(c) = &self.crypt {
+            return self.sealed_state(c, &query).await;
+        }
+        let answer: serde_json::Value = self
+            .call(Op::State, Method::GET, &query, None::<&()>)
+            .await?;
+        if answer.get("encrypted") == Some(&serde_json::Value::Bool(true)) {
+            return Err(SyncError::Other(LOCKED.into()));
+        }
+        serde_json::from_value(answer).map_err(|e| SyncError::Other(format!("state: {e}")))
     }
 
+    /// Pushes notes whose bytes are in `bytes_of` (encrypted first on an encrypted vault).
+    pub async fn push_notes(
+        &self,
+        files: &[FileEntry],
+        bytes_of: &HashMap<String, Vec<u8>>,
+    ) -> Result<PushAnswer> {
+        match &self.crypt {
+            Some(c) => self.sealed_push(c, files, bytes_of).await,
+            None => self.push(files).await,
+        }
+    }
+
+    /// A plaintext push (the engine pushes through [`Api::push_notes`]).
     pub async fn push(&self, files: &[FileEntry]) -> Result<PushAnswer> {
         let body = FilesRequest {
             files: files.to_vec(),
@@ -30,6 +58,9 @@ impl Api {
     }
 
     pub async fn confirm(&self, files: &[FileEntry]) -> Result<ConfirmAnswer> {
+        if let Some(c) = &self.crypt {
+            return self.sealed_confirm(c, files).await;
+        }
         let body = FilesRequest {
             files: files.to_vec(),
         };
@@ -44,6 +75,9 @@ impl Api {
 
     /// Download URLs of the current versions.
     pub async fn pull_current(&self, paths: &[String]) -> Result<PullAnswer> {
+        if let Some(c) = &self.crypt {
+            return self.sealed_pull_current(c, paths).await;
+        }
         let body = PullRequest {
             paths: Some(paths.to_vec()),
             files: None,
@@ -63,6 +97,9 @@ impl Api {
 
     /// Download URLs of given past versions (the base of a three-way merge).
     pub async fn pull_versions(&self, files: &[(String, i64)]) -> Result<PullAnswer> {
+        if let Some(c) = &self.crypt {
+            return self.sealed_pull_versions(c, files).await;
+        }
         let files: Vec<VersionRef> = files
             .iter()
             .map(|(path, v)| VersionRef {
@@ -84,11 +121,32 @@ impl Api {
         files: &[DeleteEntry],
         confirm_mass_delete: bool,
     ) -> Result<DeleteAnswer> {
+        if let Some(c) = &self.crypt {
+            return self.sealed_delete(c, files, confirm_mass_delete).await;
+        }
         let body = DeleteRequest {
             files: files.to_vec(),
             confirm_mass_delete,
         };
         self.call(Op::Delete, Method::POST, "/vault/delete", Some(&body))
             .await
+    }
+
+    /// The bytes of a pulled version, checked: its plaintext and the SHA-256 of it. A
+    /// plaintext note's bytes must hash to the answered hash; an encrypted note's are
+    /// checked and decrypted (see `crate::crypt`).
+    pub async fn fetch_checked(&self, file: &Download) -> Result<(Vec<u8>, String)> {
+        if let Some(c) = &self.crypt {
+            return self.sealed_fetch(c, file).await;
+        }
+        let bytes = self.download(&file.download_url).await?;
+        let expected = file.content_hash.to_hex();
+        if crate::scan::hash_bytes(&bytes) != expected {
+            return Err(SyncError::Integrity {
+                path: file.path.to_string(),
+                expected,
+            });
+        }
+        Ok((bytes, expected))
     }
 }

@@ -10,7 +10,6 @@ use super::{Plan, Progress, Round, Syncer};
 use crate::api::{BATCH, PullAnswer};
 use crate::disk;
 use crate::error::{Result, SyncError};
-use crate::scan::hash_bytes;
 use crate::store::{LogEntry, RowChange, Version};
 
 /// A version's bytes, fetched.
@@ -33,7 +32,10 @@ impl Syncer {
             .iter()
             .filter_map(|p| Some((p.clone(), listed.get(p)?.clone())))
             .collect();
-        let (mut fetched, per_note) = if packable.len() >= self.pack_threshold {
+        // Packs are indexed by what is stored: an encrypted vault's engine knows its notes by
+        // plaintext hash, so it fetches note by note (packs for encrypted vaults: issue 29).
+        let use_packs = !self.api.encrypted() && packable.len() >= self.pack_threshold;
+        let (mut fetched, per_note) = if use_packs {
             // What the packs did not bring (or the server did not list) goes note by note.
             let fetched = self.fetch_packed(&packable).await?;
             let rest: Vec<String> = paths
@@ -74,15 +76,8 @@ impl Syncer {
             |file| {
                 let api = api.clone();
                 async move {
-                    let bytes = api.download(&file.download_url).await?;
-                    let expected = file.content_hash.to_hex();
-                    if hash_bytes(&bytes) != expected {
-                        return Err(SyncError::Integrity {
-                            path: file.path.to_string(),
-                            expected,
-                        });
-                    }
-                    let version = Version::new(file.version, expected);
+                    let (bytes, hash) = api.fetch_checked(&file).await?;
+                    let version = Version::new(file.version, hash);
                     Ok((file.path.to_string(), Fetched { version, bytes }))
                 }
             },

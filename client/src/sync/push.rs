@@ -86,7 +86,7 @@ impl Syncer {
             mut bytes_of,
             ..
         } = batch;
-        let answer = self.api.push(&entries).await?;
+        let answer = self.api.push_notes(&entries, &bytes_of).await?;
         let mut records = agreed(&answer.unchanged, round);
         round.learn_conflicts(&answer.conflicts, self.api.device_id());
         refused(&answer.rejected, &entries, &mut records, round);

@@ -6,6 +6,9 @@
 //!   the mass-delete hold, history, deleted, restore and rewind.
 //! - `e2e`: two vault folders of one user through the library: notes, edits, deletes,
 //!   renames, merges, conflicts, notices, faults.
+//! - `encrypted`: end-to-end encrypted sync: two devices converge (edits, deletes, renames, a
+//!   merge, a restore), unlock by passphrase and by recovery code, a locked device refuses,
+//!   tampered blobs are reported and never written, no canary reaches the database or bucket.
 //! - `keys`: end-to-end encryption keys from the command line: encrypt, unlock, passphrase,
 //!   recovery-code, lock.
 //! - `model`: the seeded model test under injected faults.
@@ -17,6 +20,7 @@
 mod cli;
 mod common;
 mod e2e;
+mod encrypted;
 mod keys;
 mod model;
 mod packs;

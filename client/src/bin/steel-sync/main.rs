@@ -29,8 +29,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use steel_sync::crypt::Crypt;
 use steel_sync::store::{Store, SyncStatus};
 use steel_sync::sync::guard::MissingNotes;
+use steel_sync::vault_key;
 use steel_sync::{Api, Progress, ScanConfig, Session, SyncReport, Syncer, scan};
 
 #[derive(Parser)]
@@ -202,6 +204,22 @@ struct Phases {
     planned: Option<Instant>,
 }
 
+/// The API client of a vault: through the unlocked vault key when this device holds one (an
+/// encrypted account); a device without it syncs in plaintext, which an encrypted account's
+/// answers refuse with a message saying to unlock.
+fn with_vault_key(vault: &Path, session: &Session, api: Api) -> anyhow::Result<Api> {
+    let (kept_in, _) = vault_key::store::store_for(vault, &session.api_url, &session.user_id);
+    Ok(
+        match vault_key::store::open_kept(kept_in.as_ref(), &session.user_id)? {
+            Some(unlocked) => {
+                let crypt = Crypt::new(unlocked.keys, Some(Store::open(vault)?))?;
+                api.with_crypt(Arc::new(crypt))
+            }
+            None => api,
+        },
+    )
+}
+
 fn open_syncer(args: &SyncArgs) -> anyhow::Result<(Syncer, Arc<Mutex<Phases>>)> {
     let vault = &args.vault;
     if !vault.is_dir() {
@@ -210,7 +228,11 @@ fn open_syncer(args: &SyncArgs) -> anyhow::Result<(Syncer, Arc<Mutex<Phases>>)> 
     let session = Session::load(vault)?;
     let device_name = session.device_name.clone();
     let config = scan_config(args, &Store::open(vault)?)?;
-    let api = Api::new(session, Some(vault.to_path_buf()));
+    let api = with_vault_key(
+        vault,
+        &session,
+        Api::new(session.clone(), Some(vault.to_path_buf())),
+    )?;
     let mut syncer = Syncer::open(vault, api, &device_name, config)?;
     syncer.set_missing_notes(if args.allow_mass_delete {
         MissingNotes::DeleteAll

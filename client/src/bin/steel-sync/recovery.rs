@@ -55,7 +55,9 @@ pub struct RewindArgs {
 }
 
 fn api(vault: &std::path::Path) -> anyhow::Result<Api> {
-    Ok(Api::new(Session::load(vault)?, Some(vault.to_path_buf())))
+    let session = Session::load(vault)?;
+    let api = Api::new(session.clone(), Some(vault.to_path_buf()));
+    crate::with_vault_key(vault, &session, api)
 }
 
 fn print_json(value: &Value) -> anyhow::Result<()> {

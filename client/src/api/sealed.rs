@@ -1,0 +1,420 @@
+//! The sync endpoints of an end-to-end encrypted account: the plaintext calls of
+//! [`super::vault`] translated through the device's [`Crypt`] (module `crate::crypt`), so the
+//! engine sends and reads the same plaintext shapes either way. Paths go out as path keys,
+//! bytes as ciphertext; every name, manifest and blob that comes back is opened and checked
+//! before the engine sees it.
+
+use std::collections::HashMap;
+
+use reqwest::Method;
+use serde_json::Number;
+use steel_protocol::wire::{
+    ConfirmAnswer, Conflict, DeleteAnswer, DeleteEntry, Download, FileEntry, Key32, Missing,
+    PullAnswer, PushAnswer, Rejected, SealedConfirmAnswer, SealedConfirmEntry,
+    SealedConfirmRequest, SealedConflict, SealedDeleteAnswer, SealedDeleteEntry,
+    SealedDeleteRequest, SealedPullAnswer, SealedPullRequest, SealedPushAnswer, SealedPushEntry,
+    SealedPushRequest, SealedRejected, SealedStateAnswer, SealedTombstone, SealedVersionRef,
+    SealedVersioned, StateAnswer, StateFile, Tombstone, Upload, Versioned,
+};
+use steel_protocol::{ErrorCode, VaultPath};
+
+use super::Api;
+use crate::crypt::{Crypt, Expected};
+use crate::error::{Result, SyncError};
+use crate::faults::Op;
+
+/// The plaintext path of each path key a request named.
+type Names = HashMap<Key32, String>;
+
+fn names_of<'a>(c: &Crypt, paths: impl IntoIterator<Item = &'a String>) -> (Names, Vec<Rejected>) {
+    let mut names = Names::new();
+    let mut rejected = Vec::new();
+    for p in paths {
+        match VaultPath::parse(p) {
+            Ok(path) => {
+                names.insert(Key32(c.path_key(&path).0), p.clone());
+            }
+            Err(e) => rejected.push(Rejected::new(p.clone(), ErrorCode::InvalidPath, e.message)),
+        }
+    }
+    (names, rejected)
+}
+
+fn key_of(names: &Names, path: &str) -> Option<Key32> {
+    names
+        .iter()
+        .find(|(_, p)| p.as_str() == path)
+        .map(|(k, _)| *k)
+}
+
+/// A name the server answered for a path key this device sent.
+fn named(names: &Names, key: &Key32) -> Result<VaultPath> {
+    let raw = names.get(key).ok_or_else(|| {
+        SyncError::Other(format!(
+            "the server answered a note this device did not name ({key})"
+        ))
+    })?;
+    VaultPath::parse(raw).map_err(|e| SyncError::Other(e.message))
+}
+
+fn rejected(names: &Names, r: Vec<SealedRejected>) -> Vec<Rejected> {
+    r.into_iter()
+        .map(|r| Rejected {
+            path: (Key32::try_from(r.path_key.clone()).ok())
+                .and_then(|k| names.get(&k).cloned())
+                .unwrap_or(r.path_key),
+            code: r.code,
+            message: r.message,
+        })
+        .collect()
+}
+
+impl Api {
+    /// Syncs an encrypted account through its unlocked key (see `crate::crypt`).
+    pub fn with_crypt(mut self, crypt: std::sync::Arc<Crypt>) -> Self {
+        self.crypt = Some(crypt);
+        self
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        self.crypt.is_some()
+    }
+
+    /// The server's side of a conflict, opened (a note under a known path key may be its
+    /// case twin: the opened name is the server's).
+    fn open_conflict(c: &Crypt, names: &Names, k: SealedConflict) -> Result<Conflict> {
+        let (path, content_hash) = match &k.sealed {
+            Some(_) => {
+                let o = c.open(&k.path_key, k.server_version, k.sealed.as_ref())?;
+                let hash = (!k.is_deleted).then(|| c.engine_hash(&o.manifest.blob_id));
+                (o.path, hash)
+            }
+            None => (named(names, &k.path_key)?, None),
+        };
+        Ok(Conflict {
+            path,
+            base_version: k.base_version,
+            server_version: k.server_version,
+            content_hash,
+            size_bytes: k.size_bytes,
+            is_deleted: k.is_deleted,
+            updated_at: k.updated_at,
+            updated_by: k.updated_by,
+            download_url: None,
+        })
+    }
+
+    fn open_conflicts(c: &Crypt, names: &Names, ks: Vec<SealedConflict>) -> Result<Vec<Conflict>> {
+        ks.into_iter()
+            .map(|k| Self::open_conflict(c, names, k))
+            .collect()
+    }
+
+    fn open_tombstone(c: &Crypt, names: &Names, t: SealedTombstone) -> Result<Tombstone> {
+        let path = match names.get(&t.path_key) {
+            Some(_) => named(names, &t.path_key)?,
+            None => c.open(&t.path_key, t.version, t.sealed.as_ref())?.path,
+        };
+        Ok(Tombstone {
+            path,
+            version: t.version,
+            deleted_at: t.deleted_at,
+        })
+    }
+
+    /// Pushed notes: agreed, with the plaintext hash the engine records.
+    fn open_versioned(
+        c: &Crypt,
+        names: &Names,
+        vs: Vec<SealedVersioned>,
+    ) -> Result<Vec<Versioned>> {
+        vs.into_iter()
+            .map(|v| {
+                let path = named(names, &v.path_key)?;
+                let hash = c.done(path.as_str()).ok_or_else(|| {
+                    SyncError::Other(format!("{path}: agreed without being pushed"))
+                })?;
+                Ok(Versioned {
+                    path,
+                    version: v.version,
+                    content_hash: steel_protocol::ContentHash::parse(&hash)
+                        .map_err(|e| SyncError::Other(e.message))?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn sealed_state(&self, c: &Crypt, query: &str) -> Result<StateAnswer> {
+        let a: SealedStateAnswer = self
+            .call(Op::State, Method::GET, query, None::<&()>)
+            .await?;
+        let files = (a.files.into_iter())
+            .map(|f| {
+                let o = c.open(&f.path_key, f.version, f.sealed.as_ref())?;
+                Ok(StateFile {
+                    path: o.path,
+                    version: f.version,
+                    content_hash: c.engine_hash(&o.manifest.blob_id),
+                    size_bytes: f.size_bytes,
+                    updated_at: f.updated_at,
+                    updated_by: f.updated_by,
+                    is_deleted: f.is_deleted,
+                    deleted_at: f.deleted_at,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(StateAnswer {
+            files,
+            cursor: a.cursor,
+            has_more: a.has_more,
+            server_time: a.server_time,
+        })
+    }
+
+    /// Encrypts each note (its bytes in `bytes_of`) and announces it.
+    pub(super) async fn sealed_push(
+        &self,
+        c: &Crypt,
+        files: &[FileEntry],
+        bytes_of: &HashMap<String, Vec<u8>>,
+    ) -> Result<PushAnswer> {
+        let (names, mut refused) = names_of(c, files.iter().map(|f| &f.path));
+        let mut body = Vec::new();
+        for f in files {
+            let (Ok(path), Some(bytes)) = (VaultPath::parse(&f.path), bytes_of.get(&f.path)) else {
+                continue;
+            };
+            let (key, blob_id, content_hash, size) = c.seal_note(&path, bytes);
+            body.push(SealedPushEntry {
+                path_key: key.to_hex(),
+                base_version: f.base_version.clone(),
+                blob_id,
+                content_hash,
+                size_bytes: Number::from(size),
+            });
+        }
+        let a: SealedPushAnswer = self
+            .call(
+                Op::Push,
+                Method::POST,
+                "/vault/push",
+                Some(&SealedPushRequest { files: body }),
+            )
+            .await?;
+        let mut uploads = Vec::new();
+        for u in a.uploads {
+            let path = named(&names, &u.path_key)?;
+            c.announced(path.as_str(), u.version, &u.content_hash, u.size_bytes);
+            uploads.push(Upload {
+                path,
+                base_version: u.base_version,
+                content_hash: u.content_hash,
+                size_bytes: u.size_bytes,
+                upload_url: u.upload_url,
+                method: u.method,
+                headers: u.headers,
+                expires_at: u.expires_at,
+            });
+        }
+        refused.extend(rejected(&names, a.rejected));
+        Ok(PushAnswer {
+            uploads,
+            unchanged: Self::open_versioned(c, &names, a.unchanged)?,
+            conflicts: Self::open_conflicts(c, &names, a.conflicts)?,
+            rejected: refused,
+        })
+    }
+
+    /// Confirms pushed notes, each with its manifest sealed for the version push answered.
+    pub(super) async fn sealed_confirm(
+        &self,
+        c: &Crypt,
+        files: &[FileEntry],
+    ) -> Result<ConfirmAnswer> {
+        let (names, refused) = names_of(c, files.iter().map(|f| &f.path));
+        let now = self.clock_ms();
+        let mut body = Vec::new();
+        for f in files {
+            let entry = c.with_sealing(&f.path, |s| {
+                let version = s.version?;
+                Some(SealedConfirmEntry {
+                    path_key: s.path_key.to_hex(),
+                    base_version: f.base_version.clone(),
+                    version: Number::from(version),
+                    blob_id: s.blob.id.to_hex(),
+                    content_hash: s.content_hash.clone(),
+                    size_bytes: Number::from(s.size),
+                    sealed_path: b64(&s.sealed_path),
+                    sealed_manifest: b64(&c.seal_manifest(s, version, now)?),
+                })
+            });
+            body.extend(entry.flatten());
+        }
+        let a: SealedConfirmAnswer = self
+            .call(
+                Op::Confirm,
+                Method::POST,
+                "/vault/push/confirm",
+                Some(&SealedConfirmRequest { files: body }),
+            )
+            .await?;
+        let missing = (a.missing.into_iter())
+            .map(|m| {
+                Ok(Missing {
+                    path: named(&names, &m.path_key)?,
+                    content_hash: m.content_hash,
+                    code: m.code,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let mut all_refused = refused;
+        all_refused.extend(rejected(&names, a.rejected));
+        Ok(ConfirmAnswer {
+            confirmed: Self::open_versioned(c, &names, a.confirmed)?,
+            conflicts: Self::open_conflicts(c, &names, a.conflicts)?,
+            missing,
+            rejected: all_refused,
+        })
+    }
+
+    pub(super) async fn sealed_pull(
+        &self,
+        c: &Crypt,
+        names: Names,
+        body: SealedPullRequest,
+    ) -> Result<PullAnswer> {
+        let a: SealedPullAnswer = self
+            .call(Op::Pull, Method::POST, "/vault/pull", Some(&body))
+            .await?;
+        let mut files = Vec::new();
+        for d in a.files {
+            if !names.contains_key(&d.path_key) {
+                return Err(SyncError::Other(format!(
+                    "the server answered a note this device did not ask for ({})",
+                    d.path_key
+                )));
+            }
+            let opened = c.open(&d.path_key, d.version, d.sealed.as_ref())?;
+            let content_hash = c.engine_hash(&opened.manifest.blob_id);
+            files.push(Download {
+                path: opened.path.clone(),
+                version: d.version,
+                content_hash,
+                size_bytes: d.size_bytes,
+                download_url: d.download_url.clone(),
+                expires_at: d.expires_at,
+            });
+            let expected = Expected {
+                opened,
+                content_hash: d.content_hash,
+            };
+            c.expect_download(&d.download_url, expected);
+        }
+        let deleted = (a.deleted.into_iter())
+            .map(|t| Self::open_tombstone(c, &names, t))
+            .collect::<Result<_>>()?;
+        let not_found = (a.not_found.iter())
+            .map(|k| named(&names, k))
+            .collect::<Result<_>>()?;
+        Ok(PullAnswer {
+            files,
+            deleted,
+            not_found,
+            rejected: rejected(&names, a.rejected),
+        })
+    }
+
+    pub(super) async fn sealed_pull_current(
+        &self,
+        c: &Crypt,
+        paths: &[String],
+    ) -> Result<PullAnswer> {
+        let (names, _) = names_of(c, paths);
+        let body = SealedPullRequest {
+            path_keys: Some(names.keys().map(Key32::to_hex).collect()),
+            files: None,
+        };
+        self.sealed_pull(c, names, body).await
+    }
+
+    pub(super) async fn sealed_pull_versions(
+        &self,
+        c: &Crypt,
+        files: &[(String, i64)],
+    ) -> Result<PullAnswer> {
+        let (names, _) = names_of(c, files.iter().map(|(p, _)| p));
+        let refs = (files.iter())
+            .filter_map(|(p, v)| {
+                Some(SealedVersionRef {
+                    path_key: key_of(&names, p)?.to_hex(),
+                    version: Number::from(*v),
+                })
+            })
+            .collect();
+        let body = SealedPullRequest {
+            path_keys: None,
+            files: Some(refs),
+        };
+        self.sealed_pull(c, names, body).await
+    }
+
+    pub(super) async fn sealed_delete(
+        &self,
+        c: &Crypt,
+        files: &[DeleteEntry],
+        confirm_mass_delete: bool,
+    ) -> Result<DeleteAnswer> {
+        let (names, refused) = names_of(c, files.iter().map(|f| &f.path));
+        let body = SealedDeleteRequest {
+            files: (files.iter())
+                .filter_map(|f| {
+                    Some(SealedDeleteEntry {
+                        path_key: key_of(&names, &f.path)?.to_hex(),
+                        base_version: f.base_version.clone(),
+                    })
+                })
+                .collect(),
+            confirm_mass_delete,
+        };
+        let a: SealedDeleteAnswer = self
+            .call(Op::Delete, Method::POST, "/vault/delete", Some(&body))
+            .await?;
+        let mut all_refused = refused;
+        all_refused.extend(rejected(&names, a.rejected));
+        Ok(DeleteAnswer {
+            deleted: (a.deleted.into_iter())
+                .map(|t| Self::open_tombstone(c, &names, t))
+                .collect::<Result<_>>()?,
+            conflicts: Self::open_conflicts(c, &names, a.conflicts)?,
+            not_found: (a.not_found.iter())
+                .map(|k| named(&names, k))
+                .collect::<Result<_>>()?,
+            rejected: all_refused,
+        })
+    }
+
+    /// Downloads the bytes of a pulled version and checks them: plaintext and its hash.
+    pub(super) async fn sealed_fetch(
+        &self,
+        c: &Crypt,
+        file: &Download,
+    ) -> Result<(Vec<u8>, String)> {
+        let expected = c.expected(&file.download_url).ok_or_else(|| {
+            SyncError::Other(format!("{}: no pull answered this download", file.path))
+        })?;
+        let ciphertext = self.download(&file.download_url).await?;
+        let plain = crate::crypt::open_blob(c.keys(), &expected, &ciphertext)?;
+        let hash = crate::scan::hash_bytes(&plain);
+        c.learn(&expected.opened.manifest.blob_id, &hash);
+        Ok((plain, hash))
+    }
+
+    fn clock_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

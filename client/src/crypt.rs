@@ -1,0 +1,263 @@
+//! End-to-end encrypted sync (issue 26): the one layer between the sync engine, which names
+//! notes by path and knows them by the SHA-256 of their plaintext, and the server of an
+//! encrypted account, which knows path keys, sealed paths and manifests, blob ids and the
+//! SHA-256 of ciphertext (README "Encrypted notes on the server").
+//!
+//! The API calls of [`crate::api`] translate through a [`Crypt`] when the device holds the
+//! unlocked vault key: a note pushed is encrypted once ([`Crypt::seal_note`]), its ciphertext
+//! uploaded and its manifest sealed for the version push answered; every version the server
+//! names is opened and checked ([`open_sealed`]: the sealed path must hash to its path key,
+//! the manifest must open at its `manifest_version` for that path key, not above the
+//! version, and name the same path and blob id) and every blob downloaded is checked
+//! ([`open_blob`]: SHA-256 of the ciphertext, AEAD and blob id, size) before the engine sees
+//! a byte of it. A check that fails is an error naming the note: nothing of it is written.
+//!
+//! What the engine compares is the SHA-256 of plaintext. For a remote version it is known
+//! from the blob id when this device pushed or pulled that content before (kept in `sync.db`,
+//! `blob:<blob id>`: the device's own knowledge of its own disk, never a key); otherwise the
+//! blob id itself stands in, which no plaintext hash equals, so the engine fetches the note.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use rand_chacha::ChaCha20Rng;
+use steel_crypto::{
+    BlobId, EncryptedBlob, Manifest, PathKey, VaultKeys, decrypt_blob, encrypt_blob, open_path,
+    seal_path,
+};
+use steel_protocol::wire::{Key32, Sealed};
+use steel_protocol::{ContentHash, VaultPath, Version};
+
+use crate::error::{Result, SyncError};
+use crate::scan::hash_bytes;
+use crate::store::Store;
+
+/// The unlocked vault's keys and what one sync has in flight.
+pub struct Crypt {
+    keys: VaultKeys,
+    rng: Mutex<ChaCha20Rng>,
+    /// Notes announced by push, by path, until confirmed or pushed again.
+    sealing: Mutex<HashMap<String, Sealing>>,
+    /// Versions a pull answered, by download URL: what their bytes must be.
+    downloads: Mutex<HashMap<String, Expected>>,
+    /// Blob id → SHA-256 of its plaintext, for this device's own notes.
+    known: Mutex<HashMap<[u8; 32], String>>,
+    store: Option<Store>,
+}
+
+/// A note being pushed: encrypted once; the same ciphertext is uploaded and confirmed.
+pub struct Sealing {
+    pub path: VaultPath,
+    pub path_key: PathKey,
+    pub blob: EncryptedBlob,
+    pub plain_hash: String,
+    pub plain_size: u64,
+    pub sealed_path: Vec<u8>,
+    /// What the version will store (push may answer another ciphertext of the blob id).
+    pub content_hash: String,
+    pub size: u64,
+    /// The version push answered: the manifest is sealed for it.
+    pub version: Option<i64>,
+}
+
+/// A version's sealed fields, opened and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub path: VaultPath,
+    pub manifest: Manifest,
+}
+
+/// What the bytes behind a download URL must be.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub opened: Opened,
+    pub content_hash: ContentHash,
+}
+
+/// A note whose sealed fields or bytes fail their check.
+pub fn tampered(note: &str, why: impl std::fmt::Display) -> SyncError {
+    SyncError::Other(format!(
+        "note {note}: what the server sent fails its end-to-end check ({why}); nothing of it \
+         was written"
+    ))
+}
+
+/// Opens the sealed fields of version `version` of the note under `path_key`.
+pub fn open_sealed(
+    keys: &VaultKeys,
+    path_key: &Key32,
+    version: i64,
+    sealed: Option<&Sealed>,
+) -> Result<Opened> {
+    let bad = |why: String| tampered(&path_key.to_hex(), why);
+    let sealed = sealed.ok_or_else(|| bad("no sealed fields".into()))?;
+    let key = PathKey(path_key.0);
+    let path =
+        open_path(keys, &key, sealed.sealed_path.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let at = sealed.manifest_version;
+    let manifest_version = Version::new(at)
+        .filter(|v| v.get() >= 1 && v.get() <= version)
+        .ok_or_else(|| bad(format!("a manifest of version {at} for version {version}")))?;
+    let manifest = Manifest::open(
+        keys,
+        &key,
+        manifest_version,
+        sealed.sealed_manifest.as_bytes(),
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    if manifest.path != path {
+        return Err(bad("the manifest names another path".into()));
+    }
+    if !manifest.blob_id.ct_eq(&BlobId(sealed.blob_id.0)) {
+        return Err(bad("the manifest names another blob".into()));
+    }
+    Ok(Opened { path, manifest })
+}
+
+/// The plaintext of a downloaded blob, checked against the version it was downloaded for.
+pub fn open_blob(keys: &VaultKeys, expected: &Expected, ciphertext: &[u8]) -> Result<Vec<u8>> {
+    let bad = |why: String| tampered(expected.opened.path.as_str(), why);
+    if ContentHash::of(ciphertext) != expected.content_hash {
+        return Err(bad("the bytes do not match their hash".into()));
+    }
+    let manifest = &expected.opened.manifest;
+    let plain =
+        decrypt_blob(keys, &manifest.blob_id, ciphertext).map_err(|e| bad(e.to_string()))?;
+    if plain.len() as u64 != manifest.size {
+        return Err(bad("the content is not the manifest's size".into()));
+    }
+    Ok(plain)
+}
+
+const KNOWN: &str = "blob:";
+
+impl Crypt {
+    /// `store`: the vault's `sync.db`, where plaintext hashes of known blobs are kept.
+    pub fn new(keys: VaultKeys, store: Option<Store>) -> Result<Self> {
+        Ok(Crypt {
+            keys,
+            rng: Mutex::new(crate::vault_key::os_rng()?),
+            sealing: Mutex::default(),
+            downloads: Mutex::default(),
+            known: Mutex::default(),
+            store,
+        })
+    }
+
+    pub fn keys(&self) -> &VaultKeys {
+        &self.keys
+    }
+
+    fn rng(&self) -> std::sync::MutexGuard<'_, ChaCha20Rng> {
+        self.rng.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn path_key(&self, path: &VaultPath) -> PathKey {
+        PathKey::of(&self.keys, path)
+    }
+
+    /// Encrypts a note to push and remembers it until its confirm.
+    pub fn seal_note(&self, path: &VaultPath, plaintext: &[u8]) -> (PathKey, String, String, u64) {
+        let blob = encrypt_blob(&self.keys, plaintext, &mut *self.rng());
+        let sealed_path = seal_path(&self.keys, path, &mut *self.rng());
+        let content_hash = hash_bytes(&blob.bytes);
+        let size = blob.bytes.len() as u64;
+        let path_key = self.path_key(path);
+        let out = (path_key, blob.id.to_hex(), content_hash.clone(), size);
+        let sealing = Sealing {
+            path: path.clone(),
+            path_key,
+            plain_hash: hash_bytes(plaintext),
+            plain_size: plaintext.len() as u64,
+            blob,
+            sealed_path,
+            content_hash,
+            size,
+            version: None,
+        };
+        lock(&self.sealing).insert(path.as_str().to_owned(), sealing);
+        out
+    }
+
+    /// Push answered: this version, storing this ciphertext.
+    pub fn announced(&self, path: &str, version: i64, content_hash: &ContentHash, size: i64) {
+        if let Some(s) = lock(&self.sealing).get_mut(path) {
+            s.version = Some(version);
+            s.content_hash = content_hash.to_hex();
+            s.size = u64::try_from(size).unwrap_or(0);
+        }
+    }
+
+    /// Runs `f` on the note being pushed at `path`.
+    pub fn with_sealing<T>(&self, path: &str, f: impl FnOnce(&Sealing) -> T) -> Option<T> {
+        lock(&self.sealing).get(path).map(f)
+    }
+
+    /// The sealed manifest of a note being pushed, for the version push answered.
+    pub fn seal_manifest(&self, s: &Sealing, version: i64, mtime_ms: i64) -> Option<Vec<u8>> {
+        let manifest = Manifest {
+            path: s.path.clone(),
+            blob_id: s.blob.id,
+            size: s.plain_size,
+            mtime_ms,
+        };
+        Some(manifest.seal(&self.keys, Version::new(version)?, &mut *self.rng()))
+    }
+
+    /// The server holds the note pushed at `path`: its plaintext hash, now known.
+    pub fn done(&self, path: &str) -> Option<String> {
+        let s = lock(&self.sealing).remove(path)?;
+        self.learn(&s.blob.id, &s.plain_hash);
+        Some(s.plain_hash)
+    }
+
+    /// The ciphertext to upload for `path`.
+    pub fn ciphertext(&self, path: &str) -> Option<Vec<u8>> {
+        self.with_sealing(path, |s| s.blob.bytes.clone())
+    }
+
+    /// Remembers that `id` is the content of plaintext hash `hash`.
+    pub fn learn(&self, id: &BlobId, hash: &str) {
+        let fresh = lock(&self.known).insert(id.0, hash.to_owned()).is_none();
+        if fresh && let Some(store) = &self.store {
+            let _ = store.set_meta(&format!("{KNOWN}{}", id.to_hex()), hash);
+        }
+    }
+
+    /// What the engine compares for a version of blob `id`: its plaintext hash when known,
+    /// else the blob id, which no plaintext hash equals.
+    pub fn engine_hash(&self, id: &BlobId) -> ContentHash {
+        if let Some(h) = lock(&self.known).get(&id.0) {
+            return ContentHash::parse(h).unwrap_or(ContentHash::of_digest(id.0));
+        }
+        let stored = (self.store.as_ref())
+            .and_then(|s| s.meta(&format!("{KNOWN}{}", id.to_hex())).ok().flatten());
+        match stored.and_then(|h| ContentHash::parse(&h).ok()) {
+            Some(hash) => {
+                lock(&self.known).insert(id.0, hash.to_hex());
+                hash
+            }
+            None => ContentHash::of_digest(id.0),
+        }
+    }
+
+    pub fn open(&self, path_key: &Key32, version: i64, sealed: Option<&Sealed>) -> Result<Opened> {
+        open_sealed(&self.keys, path_key, version, sealed)
+    }
+
+    /// A pull answered `url` for this version.
+    pub fn expect_download(&self, url: &str, expected: Expected) {
+        lock(&self.downloads).insert(url.to_owned(), expected);
+    }
+
+    pub fn expected(&self, url: &str) -> Option<Expected> {
+        lock(&self.downloads).remove(url)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

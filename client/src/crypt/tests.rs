@@ -1,0 +1,149 @@
+//! The checks of [`super::open_sealed`] and [`super::open_blob`]: each way a server could
+//! lie about a version is refused, the honest answer opens.
+
+use steel_crypto::blob::BlobRandom;
+use steel_crypto::{SecretKey, VaultKeys, encrypt_blob_with, seal_path_with};
+use steel_protocol::wire::{Key32, Sealed, SealedBytes};
+
+use super::*;
+
+fn keys() -> VaultKeys {
+    VaultKeys::generation0(&SecretKey::from_bytes([7; 32]))
+}
+
+fn path(raw: &str) -> VaultPath {
+    VaultPath::parse(raw).expect("path")
+}
+
+/// The sealed fields of `raw` with `content`, its manifest sealed as `version`.
+fn sealed(
+    keys: &VaultKeys,
+    raw: &str,
+    content: &[u8],
+    version: i64,
+) -> (Key32, Sealed, EncryptedBlob) {
+    let p = path(raw);
+    let blob = encrypt_blob_with(
+        keys,
+        content,
+        &BlobRandom::generate(&mut crate::vault_key::os_rng().expect("rng")),
+    );
+    let manifest = Manifest {
+        path: p.clone(),
+        blob_id: blob.id,
+        size: content.len() as u64,
+        mtime_ms: 1,
+    };
+    let sealed = Sealed {
+        sealed_path: SealedBytes::new(seal_path_with(keys, &p, &[1; 24])).expect("path"),
+        sealed_manifest: SealedBytes::new(manifest.seal_with(
+            keys,
+            Version::new(version).expect("v"),
+            &[2; 24],
+        ))
+        .expect("manifest"),
+        manifest_version: version,
+        blob_id: Key32(blob.id.0),
+    };
+    (Key32(PathKey::of(keys, &p).0), sealed, blob)
+}
+
+#[test]
+fn a_version_opens_only_as_it_was_sealed() {
+    let k = keys();
+    let (key, good, _) = sealed(&k, "Notes/a.md", b"alpha", 3);
+    let (other_key, other, _) = sealed(&k, "Notes/b.md", b"beta", 3);
+    let opened = open_sealed(&k, &key, 3, Some(&good)).expect("opens");
+    assert_eq!(opened.path, path("Notes/a.md"));
+    // A restore names its source's manifest version, below its own: accepted.
+    assert!(open_sealed(&k, &key, 9, Some(&good)).is_ok());
+
+    let with = |f: &dyn Fn(&mut Sealed)| {
+        let mut s = good.clone();
+        f(&mut s);
+        s
+    };
+    let cases: Vec<(&str, Key32, i64, Option<Sealed>)> = vec![
+        ("no sealed fields", key, 3, None),
+        ("under another path key", other_key, 3, Some(good.clone())),
+        (
+            "another note's path",
+            key,
+            3,
+            Some(with(&|s| s.sealed_path = other.sealed_path.clone())),
+        ),
+        (
+            "another note's manifest",
+            key,
+            3,
+            Some(with(&|s| s.sealed_manifest = other.sealed_manifest.clone())),
+        ),
+        (
+            "another blob id",
+            key,
+            3,
+            Some(with(&|s| s.blob_id = other.blob_id)),
+        ),
+        ("a manifest of a newer version", key, 2, Some(good.clone())),
+        (
+            "a manifest claimed for another version",
+            key,
+            4,
+            Some(with(&|s| s.manifest_version = 4)),
+        ),
+        (
+            "a manifest version of 0",
+            key,
+            3,
+            Some(with(&|s| s.manifest_version = 0)),
+        ),
+    ];
+    for (what, key, version, s) in cases {
+        assert!(
+            open_sealed(&k, &key, version, s.as_ref()).is_err(),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_blob_opens_only_with_its_bytes() {
+    let k = keys();
+    let (key, s, blob) = sealed(&k, "a.md", b"alpha", 1);
+    let (_, _, other) = sealed(&k, "b.md", b"beta", 1);
+    let opened = open_sealed(&k, &key, 1, Some(&s)).expect("opens");
+    let expect = |bytes: &[u8]| Expected {
+        opened: opened.clone(),
+        content_hash: ContentHash::of(bytes),
+    };
+    assert_eq!(
+        open_blob(&k, &expect(&blob.bytes), &blob.bytes).expect("opens"),
+        b"alpha"
+    );
+
+    let mut flipped = blob.bytes.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    // Changed behind S3's back: the hash the server answered no longer matches.
+    assert!(open_blob(&k, &expect(&blob.bytes), &flipped).is_err());
+    // Changed and its hash with it (a lying server): the AEAD refuses it.
+    assert!(open_blob(&k, &expect(&flipped), &flipped).is_err());
+    // Another note's blob, with its own hash: the blob id refuses it.
+    assert!(open_blob(&k, &expect(&other.bytes), &other.bytes).is_err());
+}
+
+#[test]
+fn a_pushed_note_is_known_by_its_plaintext_hash() {
+    let k = keys();
+    let crypt = Crypt::new(k, None).expect("crypt");
+    let p = path("a.md");
+    let (_, blob_id, _, _) = crypt.seal_note(&p, b"alpha");
+    let id = BlobId::from_hex(&blob_id).expect("id");
+    // Before the server agreed, the blob id stands in: no plaintext hash equals it.
+    assert_eq!(crypt.engine_hash(&id), ContentHash::of_digest(id.0));
+    assert_eq!(
+        crypt.done("a.md").as_deref(),
+        Some(hash_bytes(b"alpha").as_str())
+    );
+    assert_eq!(crypt.engine_hash(&id).to_hex(), hash_bytes(b"alpha"));
+}

@@ -1,0 +1,325 @@
+//! End-to-end encrypted vaults through the local stack (issue 26): devices of one fresh
+//! encrypted account (set up with the key slots API, the cheapest passphrase KDF every
+//! reader accepts) converge through edits, deletes, renames and a merge; a second device
+//! unlocks with the passphrase, a third with the recovery code; a device without the key
+//! refuses to sync; a blob changed behind S3's back is reported and nothing of it written;
+//! and no canary of a note's name or content reaches the database or the bucket.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use steel_crypto::{KdfParams, KdfPolicy, RecoveryCode, VaultKeys};
+use steel_sync::crypt::Crypt;
+use steel_sync::scan::ScanConfig;
+use steel_sync::store::Store;
+use steel_sync::vault_key::{self, Secret, slots};
+use steel_sync::{Api, Syncer};
+
+use super::common::{Device, hashes, server_files, sign_in, unique_user};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+/// A fresh account made end-to-end encrypted: its user and recovery code.
+async fn encrypted_account(label: &str) -> (String, RecoveryCode) {
+    let sub = unique_user(label);
+    let session = sign_in(&sub, "setup").await;
+    let api = Api::new(session, None);
+    let floor = KdfPolicy::DEFAULT.floor;
+    let params = KdfParams { p: 1, ..floor };
+    let mut rng = vault_key::os_rng().unwrap();
+    let new = slots::new_vault(PASSPHRASE, params, &mut rng).unwrap();
+    vault_key::set_up(&api, &new).await.unwrap();
+    (sub, new.code)
+}
+
+/// A device of `sub` that opens the vault with `secret`.
+async fn device(sub: &str, name: &str, secret: Secret<'_>) -> Device {
+    let session = sign_in(sub, name).await;
+    let dir = tempfile::tempdir().unwrap();
+    session.save(dir.path()).unwrap();
+    let keys: VaultKeys = vault_key::unlock(&Api::new(session.clone(), None), &secret)
+        .await
+        .unwrap()
+        .keys;
+    let crypt = Crypt::new(keys, Some(Store::open(dir.path()).unwrap())).unwrap();
+    let api = Api::new(session, Some(dir.path().to_path_buf())).with_crypt(Arc::new(crypt));
+    let syncer = Syncer::open(dir.path(), api, name, ScanConfig::default()).unwrap();
+    Device {
+        name: name.to_owned(),
+        dir,
+        syncer,
+    }
+}
+
+fn assert_same(a: &Device, b: &Device) {
+    assert_eq!(a.tree(), b.tree(), "{} and {} differ", a.name, b.name);
+}
+
+#[tokio::test]
+async fn encrypted_devices_converge_through_edits_deletes_renames_and_a_merge() {
+    let (sub, code) = encrypted_account("enc-converge").await;
+    let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
+    let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
+    a.write("Inbox/idea.md", "one\ntwo\nthree\nfour\n");
+    a.write("Journal/2026/Dezember Übersicht.md", "über\n");
+    a.write("gone.md", "to be deleted\n");
+    a.write("old name.md", "renamed content\n");
+    a.sync().await;
+    b.sync().await;
+    assert_same(&a, &b);
+    assert_eq!(b.tree().len(), 4);
+    // The server's listing, opened through the key: plaintext names, the devices' hashes.
+    assert_eq!(server_files(a.syncer.api()).await, hashes(&a.tree()));
+
+    // Edits, a delete and a rename on one side.
+    b.write("Journal/2026/Dezember Übersicht.md", "über alles\n");
+    b.remove("gone.md");
+    std::fs::rename(b.path("old name.md"), b.path("new name.md")).unwrap();
+    b.sync().await;
+    a.sync().await;
+    assert_same(&a, &b);
+    assert!(a.read("gone.md").is_none());
+    assert_eq!(a.read("new name.md").as_deref(), Some("renamed content\n"));
+
+    // Both edit one note, in different lines: merged against the decrypted base.
+    a.write("Inbox/idea.md", "ONE\ntwo\nthree\nfour\n");
+    b.write("Inbox/idea.md", "one\ntwo\nthree\nFOUR\n");
+    a.sync().await;
+    b.sync().await;
+    a.sync().await;
+    assert_same(&a, &b);
+    assert_eq!(
+        a.read("Inbox/idea.md").as_deref(),
+        Some("ONE\ntwo\nthree\nFOUR\n")
+    );
+
+    // History and deleted notes name plaintext paths; a restore brings back a version.
+    let journal = "Journal/2026/Dezember Übersicht.md";
+    let versions = a.syncer.api().history(journal).await.unwrap();
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert!(
+        versions
+            .iter()
+            .all(|v| v["path"] == journal && v.get("sealed").is_none())
+    );
+    let (head, first) = (
+        versions[0]["version"].as_i64(),
+        versions[1]["version"].as_i64(),
+    );
+    let answer = (a.syncer.api())
+        .restore(journal, first.unwrap(), head.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(answer["restored"][0]["path"], journal, "{answer}");
+    let deleted = a.syncer.api().deleted().await.unwrap();
+    assert!(
+        deleted.iter().any(|f| f["path"] == "gone.md"),
+        "{deleted:?}"
+    );
+    a.sync().await;
+    b.sync().await;
+    assert_eq!(b.read(journal).as_deref(), Some("über\n"));
+    assert_same(&a, &b);
+
+    // A third device gets in with the recovery code and finds the same vault.
+    let mut c = device(&sub, "phone", Secret::RecoveryCode(&code)).await;
+    c.sync().await;
+    assert_same(&a, &c);
+}
+
+#[tokio::test]
+async fn a_device_without_the_key_refuses_to_sync_an_encrypted_vault() {
+    let (sub, _) = encrypted_account("enc-locked").await;
+    let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
+    a.write("secret.md", "nothing to see\n");
+    a.sync().await;
+    let mut locked = Device::new(&sub, "locked").await;
+    locked.write("plain.md", "would be plaintext\n");
+    let err = locked.syncer.sync().await.unwrap_err().to_string();
+    assert!(err.contains("steel-sync unlock"), "{err}");
+    assert!(locked.read("secret.md").is_none());
+    // Nothing it had went up in the clear.
+    let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
+    b.sync().await;
+    assert_same(&a, &b);
+}
+
+/// The local S3's folder of `user_id`'s blobs (s3s-fs keeps each object as a file).
+fn blobs_dir(user_id: &str) -> PathBuf {
+    s3_root()
+        .join("steel-vault-local")
+        .join(user_id)
+        .join("blobs")
+}
+
+fn s3_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/run/s3")
+}
+
+fn blob_files(user_id: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(blobs_dir(user_id))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_blob_changed_or_swapped_behind_the_servers_back_is_reported_and_never_written() {
+    let (sub, _) = encrypted_account("enc-tamper").await;
+    let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
+    a.write("one.md", "first note\n");
+    a.write("two.md", "second note, a little longer\n");
+    a.sync().await;
+    let user_id = a.syncer.api().session().await.user_id;
+    let files = blob_files(&user_id);
+    assert_eq!(files.len(), 2, "{files:?}");
+    let (one, two) = (
+        std::fs::read(&files[0]).unwrap(),
+        std::fs::read(&files[1]).unwrap(),
+    );
+
+    // Two blobs swapped.
+    std::fs::write(&files[0], &two).unwrap();
+    std::fs::write(&files[1], &one).unwrap();
+    let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
+    let err = b.syncer.sync().await.unwrap_err().to_string();
+    assert!(
+        err.contains("end-to-end check") || err.contains("do not match"),
+        "{err}"
+    );
+    assert!(b.tree().is_empty(), "{:?}", b.tree().keys());
+
+    // One byte changed in place.
+    let mut flipped = one.clone();
+    flipped[one.len() / 2] ^= 0x20;
+    std::fs::write(&files[0], &flipped).unwrap();
+    std::fs::write(&files[1], &two).unwrap();
+    let err = b.syncer.sync().await.unwrap_err().to_string();
+    assert!(
+        err.contains("end-to-end check") || err.contains("do not match"),
+        "{err}"
+    );
+    assert!(b.tree().len() <= 1, "{:?}", b.tree().keys());
+    for (path, bytes) in b.tree() {
+        assert_eq!(
+            Some(bytes),
+            a.tree().get(&path).cloned(),
+            "{path} written wrong"
+        );
+    }
+
+    // Put back, the vault syncs whole.
+    std::fs::write(&files[0], &one).unwrap();
+    b.sync().await;
+    assert_same(&a, &b);
+}
+
+/// Every form of `canary` the server must never hold: as typed, upper and lower case, NFD
+/// and UTF-16 (both byte orders).
+fn forms(canary: &str) -> Vec<Vec<u8>> {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = Vec::new();
+    for s in [
+        canary.to_owned(),
+        canary.to_uppercase(),
+        canary.to_lowercase(),
+        canary.nfd().collect(),
+    ] {
+        out.push(s.as_bytes().to_vec());
+        out.push(s.encode_utf16().flat_map(u16::to_le_bytes).collect());
+        out.push(s.encode_utf16().flat_map(u16::to_be_bytes).collect());
+    }
+    out
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn files_under(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_canary_of_a_name_or_content_reaches_the_database_or_the_bucket() {
+    let (sub, _) = encrypted_account("enc-canary").await;
+    let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
+    let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
+    let tag = format!("{:x}", std::process::id());
+    let name_canary = format!("Kanarienvögel{tag}Name");
+    let content_canary = format!("Zaunkönig{tag}Inhalt");
+    let folder_canary = format!("Geheimordner{tag}Pfad");
+    a.write(
+        &format!("{folder_canary}/{name_canary}.md"),
+        &format!("line one {content_canary}\nline two\nline three\n"),
+    );
+    a.write("plain.md", &format!("{content_canary} again\n"));
+    a.sync().await;
+    b.sync().await;
+    // Edit, merge, rename and delete: every operation's rows and blobs.
+    let note = format!("{folder_canary}/{name_canary}.md");
+    a.write(
+        &note,
+        &format!("line ONE {content_canary}\nline two\nline three\n"),
+    );
+    b.write(
+        &note,
+        &format!("line one {content_canary}\nline two\nline THREE\n"),
+    );
+    a.sync().await;
+    b.sync().await;
+    a.sync().await;
+    std::fs::rename(
+        a.path("plain.md"),
+        a.path(&format!("{name_canary} renamed.md")),
+    )
+    .unwrap();
+    a.sync().await;
+    a.remove(&format!("{name_canary} renamed.md"));
+    a.sync().await;
+    b.sync().await;
+    assert_same(&a, &b);
+
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL (set by the services)");
+    let dump = std::process::Command::new("pg_dump")
+        .args(["--data-only", "--no-owner", &url])
+        .output()
+        .expect("pg_dump");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    assert!(dump.stdout.len() > 1000, "an empty dump proves nothing");
+    let mut objects = Vec::new();
+    files_under(&s3_root(), &mut objects);
+    let user_id = a.syncer.api().session().await.user_id;
+    assert!(
+        objects
+            .iter()
+            .any(|p| p.to_string_lossy().contains(&user_id)),
+        "the account's objects are where this test looks"
+    );
+    for canary in [&name_canary, &content_canary, &folder_canary] {
+        for form in forms(canary) {
+            assert!(!holds(&dump.stdout, &form), "{canary} in the database dump");
+            for object in &objects {
+                let bytes = std::fs::read(object).unwrap_or_default();
+                assert!(!holds(&bytes, &form), "{canary} in {}", object.display());
+            }
+        }
+    }
+}
