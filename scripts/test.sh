@@ -31,7 +31,7 @@ fi
 cargo check --locked --target wasm32-unknown-unknown -p steel-protocol -p steel-crypto
 phase "cargo test (backend, in-process against the services)"
 rm -f target/tmp/fault-cells-*
-cargo test --workspace --locked --exclude steel-sync 2>&1 | tee .tools/cargo-test.log
+cargo test --workspace --locked --no-fail-fast --exclude steel-sync 2>&1 | tee .tools/cargo-test.log
 # The fault suite (shared/tests/api/faults) reports its cells: (request, step, fault) each.
 if compgen -G 'target/tmp/fault-cells-*' >/dev/null; then
   cat target/tmp/fault-cells-* | tee -a .tools/cargo-test.log
