@@ -60,10 +60,10 @@ async fn encrypted_devices_converge_through_edits_deletes_renames_and_a_merge() 
     let (sub, code) = encrypted_account("enc-converge").await;
     let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
     let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
-    a.write("Inbox/idea.md", "one\ntwo\nthree\nfour\n");
-    a.write("Journal/2026/Dezember Übersicht.md", "über\n");
-    a.write("gone.md", "to be deleted\n");
-    a.write("old name.md", "renamed content\n");
+    a.write("thoughts/Inbox/idea.md", "one\ntwo\nthree\nfour\n");
+    a.write("thoughts/Journal/2026/Dezember Übersicht.md", "über\n");
+    a.write("thoughts/gone.md", "to be deleted\n");
+    a.write("thoughts/old name.md", "renamed content\n");
     a.sync().await;
     b.sync().await;
     assert_same(&a, &b);
@@ -72,29 +72,39 @@ async fn encrypted_devices_converge_through_edits_deletes_renames_and_a_merge() 
     assert_eq!(server_files(a.syncer.api()).await, hashes(&a.tree()));
 
     // Edits, a delete and a rename on one side.
-    b.write("Journal/2026/Dezember Übersicht.md", "über alles\n");
-    b.remove("gone.md");
-    std::fs::rename(b.path("old name.md"), b.path("new name.md")).unwrap();
+    b.write(
+        "thoughts/Journal/2026/Dezember Übersicht.md",
+        "über alles\n",
+    );
+    b.remove("thoughts/gone.md");
+    std::fs::rename(
+        b.path("thoughts/old name.md"),
+        b.path("thoughts/new name.md"),
+    )
+    .unwrap();
     b.sync().await;
     a.sync().await;
     assert_same(&a, &b);
-    assert!(a.read("gone.md").is_none());
-    assert_eq!(a.read("new name.md").as_deref(), Some("renamed content\n"));
+    assert!(a.read("thoughts/gone.md").is_none());
+    assert_eq!(
+        a.read("thoughts/new name.md").as_deref(),
+        Some("renamed content\n")
+    );
 
     // Both edit one note, in different lines: merged against the decrypted base.
-    a.write("Inbox/idea.md", "ONE\ntwo\nthree\nfour\n");
-    b.write("Inbox/idea.md", "one\ntwo\nthree\nFOUR\n");
+    a.write("thoughts/Inbox/idea.md", "ONE\ntwo\nthree\nfour\n");
+    b.write("thoughts/Inbox/idea.md", "one\ntwo\nthree\nFOUR\n");
     a.sync().await;
     b.sync().await;
     a.sync().await;
     assert_same(&a, &b);
     assert_eq!(
-        a.read("Inbox/idea.md").as_deref(),
+        a.read("thoughts/Inbox/idea.md").as_deref(),
         Some("ONE\ntwo\nthree\nFOUR\n")
     );
 
     // History and deleted notes name plaintext paths; a restore brings back a version.
-    let journal = "Journal/2026/Dezember Übersicht.md";
+    let journal = "thoughts/Journal/2026/Dezember Übersicht.md";
     let versions = a.syncer.api().history(journal).await.unwrap();
     assert_eq!(versions.len(), 2, "{versions:?}");
     assert!(
@@ -111,9 +121,14 @@ async fn encrypted_devices_converge_through_edits_deletes_renames_and_a_merge() 
         .await
         .unwrap();
     assert_eq!(answer["restored"][0]["path"], journal, "{answer}");
+    // As `steel-sync restore` does: the version the restore made is this device's deliberate
+    // change, not a push of its own whose answer was lost.
+    steel_sync::sync::recovered::remember_recovery(&a.syncer.api_handle(), a.syncer.store())
+        .await
+        .unwrap();
     let deleted = a.syncer.api().deleted().await.unwrap();
     assert!(
-        deleted.iter().any(|f| f["path"] == "gone.md"),
+        deleted.iter().any(|f| f["path"] == "thoughts/gone.md"),
         "{deleted:?}"
     );
     a.sync().await;
@@ -131,13 +146,13 @@ async fn encrypted_devices_converge_through_edits_deletes_renames_and_a_merge() 
 async fn a_device_without_the_key_refuses_to_sync_an_encrypted_vault() {
     let (sub, _) = encrypted_account("enc-locked").await;
     let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
-    a.write("secret.md", "nothing to see\n");
+    a.write("thoughts/secret.md", "nothing to see\n");
     a.sync().await;
     let mut locked = Device::new(&sub, "locked").await;
-    locked.write("plain.md", "would be plaintext\n");
+    locked.write("thoughts/plain.md", "would be plaintext\n");
     let err = locked.syncer.sync().await.unwrap_err().to_string();
     assert!(err.contains("steel-sync unlock"), "{err}");
-    assert!(locked.read("secret.md").is_none());
+    assert!(locked.read("thoughts/secret.md").is_none());
     // Nothing it had went up in the clear.
     let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
     b.sync().await;
@@ -170,8 +185,8 @@ fn blob_files(user_id: &str) -> Vec<PathBuf> {
 async fn a_blob_changed_or_swapped_behind_the_servers_back_is_reported_and_never_written() {
     let (sub, _) = encrypted_account("enc-tamper").await;
     let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
-    a.write("one.md", "first note\n");
-    a.write("two.md", "second note, a little longer\n");
+    a.write("thoughts/one.md", "first note\n");
+    a.write("thoughts/two.md", "second note, a little longer\n");
     a.sync().await;
     let user_id = a.syncer.api().session().await.user_id;
     let files = blob_files(&user_id);
@@ -263,14 +278,14 @@ async fn no_canary_of_a_name_or_content_reaches_the_database_or_the_bucket() {
     let content_canary = format!("Zaunkönig{tag}Inhalt");
     let folder_canary = format!("Geheimordner{tag}Pfad");
     a.write(
-        &format!("{folder_canary}/{name_canary}.md"),
+        &format!("thoughts/{folder_canary}/{name_canary}.md"),
         &format!("line one {content_canary}\nline two\nline three\n"),
     );
-    a.write("plain.md", &format!("{content_canary} again\n"));
+    a.write("thoughts/plain.md", &format!("{content_canary} again\n"));
     a.sync().await;
     b.sync().await;
     // Edit, merge, rename and delete: every operation's rows and blobs.
-    let note = format!("{folder_canary}/{name_canary}.md");
+    let note = format!("thoughts/{folder_canary}/{name_canary}.md");
     a.write(
         &note,
         &format!("line ONE {content_canary}\nline two\nline three\n"),
@@ -283,12 +298,12 @@ async fn no_canary_of_a_name_or_content_reaches_the_database_or_the_bucket() {
     b.sync().await;
     a.sync().await;
     std::fs::rename(
-        a.path("plain.md"),
-        a.path(&format!("{name_canary} renamed.md")),
+        a.path("thoughts/plain.md"),
+        a.path(&format!("thoughts/{name_canary} renamed.md")),
     )
     .unwrap();
     a.sync().await;
-    a.remove(&format!("{name_canary} renamed.md"));
+    a.remove(&format!("thoughts/{name_canary} renamed.md"));
     a.sync().await;
     b.sync().await;
     assert_same(&a, &b);
