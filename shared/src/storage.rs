@@ -118,11 +118,20 @@ impl Storage {
         hash: &ContentHash,
         ttl: Duration,
     ) -> Result<PresignedRequest, anyhow::Error> {
+        self.presign_get(blob_key(user_id, hash), ttl).await
+    }
+
+    /// A presigned GET of the object under `key`.
+    async fn presign_get(
+        &self,
+        key: String,
+        ttl: Duration,
+    ) -> Result<PresignedRequest, anyhow::Error> {
         let req = self
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(blob_key(user_id, hash))
+            .key(key)
             .presigned(Self::presigning(ttl)?)
             .await?;
         Ok(Self::into_request(req, ttl))
@@ -183,14 +192,7 @@ impl Storage {
         pack_id: uuid::Uuid,
         ttl: Duration,
     ) -> Result<PresignedRequest, anyhow::Error> {
-        let req = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(pack_key(user_id, pack_id))
-            .presigned(Self::presigning(ttl)?)
-            .await?;
-        Ok(Self::into_request(req, ttl))
+        self.presign_get(pack_key(user_id, pack_id), ttl).await
     }
 
     /// Checks the object under the blob's key against its SHA-256 and reports its size (a
