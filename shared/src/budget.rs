@@ -3,8 +3,8 @@
 //! and is refused with 429 `rate_limited` and `Retry-After` when the bucket cannot pay.
 //!
 //! - [`Budget::Read`]: `state`, `history`, `deleted`, `account`, 1 a request.
-//! - [`Budget::Write`]: `push`, `confirm`, `delete`, `restore`, `register`, `remove-device`,
-//!   `logout`, 1 a request.
+//! - [`Budget::Write`]: `push`, `confirm`, `bulk` (both routes), `delete`, `restore`, `register`,
+//!   `remove-device`, `logout`, 1 a request.
 //! - [`Budget::Download`]: `pull` and `packs`, 1 per file (or hash) the request names (the
 //!   download URLs or packed blobs it may hand out), at least 1.
 //!

@@ -5,6 +5,7 @@
 //! the error codes and the settings: the database layer loads and writes what it decides.
 
 pub mod answer;
+pub mod bulk;
 pub mod recovery;
 pub mod request;
 pub mod rules;
