@@ -305,6 +305,8 @@ impl World {
         // The model server has no `POST /vault/packs` yet (issue 29 landed after it): the
         // simulated devices fetch note by note; the model test covers the packs path.
         syncer.set_pack_threshold(usize::MAX);
+        // Nor `POST /vault/bulk`: they upload note by note too; the model test covers bulk.
+        syncer.set_bulk_threshold(usize::MAX);
         syncer
     }
 

@@ -17,6 +17,7 @@
 //! - `retention`: a device that slept past the tombstone retention resyncs from a full
 //!   listing (runs the janitor in time travel).
 
+mod bulk;
 mod cli;
 mod common;
 mod e2e;
