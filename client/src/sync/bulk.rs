@@ -1,9 +1,10 @@
 //! Bulk upload (`POST /vault/bulk`, README "Bulk upload"): when a push batch asks for the
 //! bytes of many notes, they go up as one incoming pack (the distinct blobs back to back,
 //! with an index), in one PUT, and `POST /vault/bulk/confirm` checks, splits and commits
-//! them, instead of one PUT per note. Any failure of a bulk step falls back to the per-note
-//! PUTs and confirm for the batch (a confirm that committed but whose answer was lost is
-//! then answered `confirmed` by the per-note confirm).
+//! them, instead of one PUT per note. A failure before the pack is uploaded falls back to the
+//! per-note PUTs and confirm for the batch; a failed bulk confirm is followed by the per-note
+//! confirm of the same files (a bulk confirm that committed but whose answer was lost is then
+//! answered `confirmed`; what it did not commit is `missing` and pushed again next round).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -81,15 +82,24 @@ impl Syncer {
         let Some((pack, index)) = build_pack(uploads, bytes_of) else {
             return Ok(None);
         };
-        let attempt = async {
-            let started = self.api.bulk_start(&hash_bytes(&pack), pack.len()).await?;
-            self.api.bulk_upload(&started, pack).await?;
-            self.api
-                .bulk_confirm(&started.pack_id, &index, to_confirm)
-                .await
+        let Ok(started) = self.api.bulk_start(&hash_bytes(&pack), pack.len()).await else {
+            return Ok(None);
         };
-        // Whatever failed, the per-note path does the batch (and says what it could not).
-        Ok(attempt.await.ok())
+        if self.api.bulk_upload(&started, pack).await.is_err() {
+            return Ok(None);
+        }
+        match self
+            .api
+            .bulk_confirm(&started.pack_id, &index, to_confirm)
+            .await
+        {
+            Ok(answer) => Ok(Some(answer)),
+            // The pack arrived but the confirm's answer did not (or it was refused): the
+            // per-note confirm says what the server holds: `confirmed` for what the bulk
+            // confirm committed, `missing` (pushed again next round) for the rest. No blob
+            // is uploaded twice.
+            Err(_) => Ok(Some(self.api.confirm(to_confirm).await?)),
+        }
     }
 }
 

@@ -129,7 +129,11 @@ async fn confirm(
     }
     write_blobs(state, caller, bytes, &entries).await?;
     let answer = commit_files(state, caller, proposals, rejected).await?;
-    close(state, caller, pack_id).await?;
+    // Committed: a failure to close is the sweep's to finish (the grant counts until then),
+    // never a 5xx the client would retry.
+    if let Err(err) = close(state, caller, pack_id).await {
+        tracing::error!(user_id = %caller.user_id, %pack_id, error = %err, "incoming pack not closed");
+    }
     ApiResponse::ok(&answer)
 }
 

@@ -361,3 +361,40 @@ async fn bad_requests_are_refused_whole_with_nothing_committed(pool: PgPool) {
     assert_eq!(got.body["confirmed"].as_array().map(Vec::len), Some(2));
     assert_eq!(versions(&pool, stranger.user_id).await, 0);
 }
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn batch_after_batch_each_pack_commits(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = app.new_user_device("bulk-batches").await;
+    for round in 0..8u32 {
+        let owned: Vec<Vec<u8>> = (0..200u32)
+            .map(|i| format!("round {round} note {i}").into_bytes())
+            .collect();
+        let contents: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+        let files: Value = Value::Array(
+            contents
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    json!({"path": format!("r{round}/n{i}.md"), "base_version": 0,
+                           "content_hash": hex(c), "size_bytes": c.len()})
+                })
+                .collect(),
+        );
+        let pushed = app.push(&dev, json!({"files": files})).await;
+        assert_eq!(pushed.status, 200, "{:?}", pushed.body);
+        let (pack, index) = pack_of(&contents);
+        let pack_id = upload_pack(&app, &dev, &pack).await;
+        let confirmed = app
+            .bulk_confirm(
+                &dev,
+                json!({"pack_id": pack_id, "blobs": index, "files": files}),
+            )
+            .await;
+        assert_eq!(confirmed.status, 200, "round {round}: {:?}", confirmed.body);
+        assert_eq!(
+            confirmed.body["confirmed"].as_array().map(Vec::len),
+            Some(200)
+        );
+    }
+}
