@@ -203,6 +203,7 @@ mod tests {
     fn answer_of(request: &PutKeysRequest) -> KeysAnswer {
         KeysAnswer {
             encrypted: true,
+            migrating: false,
             slots: request.slots.clone(),
             keyring: request.keyring.clone(),
             etag: "\"v1\"".into(),
@@ -269,6 +270,7 @@ mod tests {
         assert!(check_passphrase("1234567890").is_ok());
         let plaintext = KeysAnswer {
             encrypted: false,
+            migrating: false,
             slots: vec![],
             keyring: None,
             etag: "\"v0\"".into(),
