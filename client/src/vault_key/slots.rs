@@ -61,9 +61,20 @@ pub fn new_vault(
     params: KdfParams,
     rng: &mut impl CryptoRng,
 ) -> Result<NewVault> {
+    let code = RecoveryCode::generate(rng);
+    new_vault_with_code(passphrase, code, params, rng)
+}
+
+/// [`new_vault`] with a recovery code made (and shown to the person) beforehand: the apps
+/// show the code, have it confirmed, and only then set the vault up.
+pub fn new_vault_with_code(
+    passphrase: &str,
+    code: RecoveryCode,
+    params: KdfParams,
+    rng: &mut impl CryptoRng,
+) -> Result<NewVault> {
     check_passphrase(passphrase)?;
     let vk = steel_crypto::SecretKey::generate(rng);
-    let code = RecoveryCode::generate(rng);
     let pass = KeySlot::seal_passphrase(&vk, 0, passphrase, params, rng).map_err(crypto)?;
     let recovery = KeySlot::seal_recovery(&vk, 0, &code, rng);
     Ok(NewVault {
