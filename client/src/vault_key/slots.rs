@@ -133,7 +133,8 @@ fn keyring_of(answer: &KeysAnswer) -> Result<Option<Vec<u8>>> {
 /// Opens the vault with `secret`: the first slot of its kind that it opens. A wrong
 /// passphrase or code is the crypto crate's `WrongPassphrase` / `WrongRecoveryCode`.
 pub fn unlock(answer: &KeysAnswer, secret: &Secret<'_>, policy: &KdfPolicy) -> Result<Unlocked> {
-    if !answer.encrypted {
+    // A migrating account's slots open too: the device finishing the migration needs them.
+    if !answer.encrypted && !answer.migrating {
         return Err(SyncError::Other(
             "this account is not end-to-end encrypted (run `steel-sync encrypt`)".into(),
         ));
