@@ -17,7 +17,7 @@ use steel_sync::{Api, Syncer};
 
 use super::common::{Device, hashes, server_files, sign_in, unique_user};
 
-const PASSPHRASE: &str = "correct horse battery staple";
+pub(super) const PASSPHRASE: &str = "correct horse battery staple";
 
 /// A fresh account made end-to-end encrypted: its user and recovery code.
 async fn encrypted_account(label: &str) -> (String, RecoveryCode) {
@@ -33,7 +33,7 @@ async fn encrypted_account(label: &str) -> (String, RecoveryCode) {
 }
 
 /// A device of `sub` that opens the vault with `secret`.
-async fn device(sub: &str, name: &str, secret: Secret<'_>) -> Device {
+pub(super) async fn device(sub: &str, name: &str, secret: Secret<'_>) -> Device {
     let session = sign_in(sub, name).await;
     let dir = tempfile::tempdir().unwrap();
     session.save(dir.path()).unwrap();
