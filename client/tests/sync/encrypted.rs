@@ -3,52 +3,25 @@
 //! reader accepts) converge through edits, deletes, renames and a merge; a second device
 //! unlocks with the passphrase, a third with the recovery code; a device without the key
 //! refuses to sync; a blob changed behind S3's back is reported and nothing of it written;
-//! and no canary of a note's name or content reaches the database or the bucket.
+//! and no canary of a note's name or content reaches the database, the bucket or the logs.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use steel_crypto::{KdfParams, KdfPolicy, RecoveryCode, VaultKeys};
-use steel_sync::crypt::Crypt;
-use steel_sync::scan::ScanConfig;
-use steel_sync::store::Store;
-use steel_sync::vault_key::{self, Secret, slots};
-use steel_sync::{Api, Syncer};
+use steel_crypto::RecoveryCode;
+use steel_sync::vault_key::Secret;
 
-use super::common::{Device, hashes, server_files, sign_in, unique_user};
-
-const PASSPHRASE: &str = "correct horse battery staple";
+use super::common::{self, Device, PASSPHRASE, hashes, server_files, unique_user};
 
 /// A fresh account made end-to-end encrypted: its user and recovery code.
 async fn encrypted_account(label: &str) -> (String, RecoveryCode) {
     let sub = unique_user(label);
-    let session = sign_in(&sub, "setup").await;
-    let api = Api::new(session, None);
-    let floor = KdfPolicy::DEFAULT.floor;
-    let params = KdfParams { p: 1, ..floor };
-    let mut rng = vault_key::os_rng().unwrap();
-    let new = slots::new_vault(PASSPHRASE, params, &mut rng).unwrap();
-    vault_key::set_up(&api, &new).await.unwrap();
-    (sub, new.code)
+    let code = common::encrypted_account(&sub).await;
+    (sub, code)
 }
 
 /// A device of `sub` that opens the vault with `secret`.
 async fn device(sub: &str, name: &str, secret: Secret<'_>) -> Device {
-    let session = sign_in(sub, name).await;
-    let dir = tempfile::tempdir().unwrap();
-    session.save(dir.path()).unwrap();
-    let keys: VaultKeys = vault_key::unlock(&Api::new(session.clone(), None), &secret)
-        .await
-        .unwrap()
-        .keys;
-    let crypt = Crypt::new(keys, Some(Store::open(dir.path()).unwrap())).unwrap();
-    let api = Api::new(session, Some(dir.path().to_path_buf())).with_crypt(Arc::new(crypt));
-    let syncer = Syncer::open(dir.path(), api, name, ScanConfig::default()).unwrap();
-    Device {
-        name: name.to_owned(),
-        dir,
-        syncer,
-    }
+    Device::opened(sub, name, None, Some(secret)).await
 }
 
 fn assert_same(a: &Device, b: &Device) {
@@ -269,7 +242,7 @@ fn files_under(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
 }
 
 #[tokio::test]
-async fn no_canary_of_a_name_or_content_reaches_the_database_or_the_bucket() {
+async fn no_canary_of_a_name_or_content_reaches_the_database_the_bucket_or_the_logs() {
     let (sub, _) = encrypted_account("enc-canary").await;
     let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
     let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
@@ -335,6 +308,22 @@ async fn no_canary_of_a_name_or_content_reaches_the_database_or_the_bucket() {
                 let bytes = std::fs::read(object).unwrap_or_default();
                 assert!(!holds(&bytes, &form), "{canary} in {}", object.display());
             }
+        }
+    }
+    // The functions' own logs: every line `make dev`'s functions wrote while this ran.
+    let log =
+        std::env::var("STEEL_DEV_LOG").expect("STEEL_DEV_LOG (set by scripts/with-dev-stack.sh)");
+    let logged = std::fs::read(&log).expect("the dev stack's log");
+    assert!(
+        holds(&logged, user_id.as_bytes()),
+        "the log names the account: this test reads the log its requests went to"
+    );
+    for canary in [&name_canary, &content_canary, &folder_canary] {
+        for form in forms(canary) {
+            assert!(
+                !holds(&logged, &form),
+                "{canary} in the functions' log {log}"
+            );
         }
     }
 }
