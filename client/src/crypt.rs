@@ -76,10 +76,10 @@ pub struct Expected {
 
 /// A note whose sealed fields or bytes fail their check.
 pub fn tampered(note: &str, why: impl std::fmt::Display) -> SyncError {
-    SyncError::Other(format!(
-        "note {note}: what the server sent fails its end-to-end check ({why}); nothing of it \
-         was written"
-    ))
+    SyncError::Tampered {
+        note: note.to_owned(),
+        why: why.to_string(),
+    }
 }
 
 /// Opens the sealed fields of version `version` of the note under `path_key`.

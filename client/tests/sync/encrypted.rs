@@ -3,7 +3,8 @@
 //! reader accepts) converge through edits, deletes, renames and a merge; a second device
 //! unlocks with the passphrase, a third with the recovery code; a device without the key
 //! refuses to sync; a blob changed behind S3's back is reported and nothing of it written;
-//! and no canary of a note's name or content reaches the database, the bucket or the logs.
+//! and no canary of a note's name or content reaches the database, the bucket, the change
+//! notices or the logs, through edits, a merge, renames, deletes, history, restore and rewind.
 
 use std::path::PathBuf;
 
@@ -276,7 +277,38 @@ async fn no_canary_of_a_name_or_content_reaches_the_database_the_bucket_or_the_l
     )
     .unwrap();
     a.sync().await;
+    let before_delete = chrono::Utc::now();
     a.remove(&format!("thoughts/{name_canary} renamed.md"));
+    a.sync().await;
+    b.sync().await;
+    assert_same(&a, &b);
+    // The recovery calls: history, the deleted notes, a restore, a rewind, the account.
+    let api = a.syncer.api_handle();
+    let renamed = format!("thoughts/{name_canary} renamed.md");
+    let history = api.history(&renamed).await.expect("history");
+    let head = history[0]["version"].as_i64().expect("head");
+    let kept = history
+        .iter()
+        .find(|v| v["is_deleted"] == false)
+        .and_then(|v| v["version"].as_i64())
+        .expect("a version with content");
+    let deleted = api.deleted().await.expect("deleted");
+    assert!(
+        deleted.iter().any(|d| d["path"] == renamed.as_str()),
+        "the device sees the deleted note by name: {deleted:?}"
+    );
+    api.restore(&renamed, kept, head).await.expect("restore");
+    steel_sync::sync::recovered::remember_recovery(&api, a.syncer.store())
+        .await
+        .unwrap();
+    a.sync().await;
+    assert!(a.read(&renamed).is_some(), "restored");
+    let as_of = before_delete.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    api.rewind(&as_of, None, false).await.expect("rewind");
+    steel_sync::sync::recovered::remember_recovery(&api, a.syncer.store())
+        .await
+        .unwrap();
+    api.account().await.expect("account");
     a.sync().await;
     b.sync().await;
     assert_same(&a, &b);
@@ -310,6 +342,30 @@ async fn no_canary_of_a_name_or_content_reaches_the_database_the_bucket_or_the_l
             }
         }
     }
+    // The change notices on the queue (what the notifier turns into APNs and FCM pushes;
+    // under `make dev` nothing else consumes them).
+    let mut notices = Vec::new();
+    loop {
+        let more = common::notices_for(&user_id, std::time::Duration::from_secs(2)).await;
+        if more.is_empty() {
+            break;
+        }
+        notices.extend(more);
+    }
+    assert!(
+        !notices.is_empty(),
+        "the account's syncs put change notices on the queue"
+    );
+    let queued = serde_json::to_vec(&notices).unwrap();
+    for canary in [&name_canary, &content_canary, &folder_canary] {
+        for form in forms(canary) {
+            assert!(!holds(&queued, &form), "{canary} in a change notice");
+        }
+    }
+    assert!(
+        notices.iter().all(|n| n.get("paths").is_none()),
+        "no notice names a note: {notices:?}"
+    );
     // The functions' own logs: every line `make dev`'s functions wrote while this ran.
     let log =
         std::env::var("STEEL_DEV_LOG").expect("STEEL_DEV_LOG (set by scripts/with-dev-stack.sh)");
