@@ -253,6 +253,14 @@ impl Crypt {
     pub fn expected(&self, url: &str) -> Option<Expected> {
         lock(&self.downloads).remove(url)
     }
+
+    /// The SHA-256 (hex) of what is stored behind `url`, a download a pull answered: the
+    /// ciphertext's, which packs index.
+    pub fn stored_hash(&self, url: &str) -> Option<String> {
+        lock(&self.downloads)
+            .get(url)
+            .map(|e| e.content_hash.to_hex())
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -157,6 +157,14 @@ fn blob_files(user_id: &str) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn a_blob_changed_or_swapped_behind_the_servers_back_is_reported_and_never_written() {
+    // Note by note, then through packs (the server checks what it packs; what it refuses
+    // to pack comes note by note, and the device checks every blob either way).
+    for pack_threshold in [usize::MAX, 1] {
+        blob_tampering(pack_threshold).await;
+    }
+}
+
+async fn blob_tampering(pack_threshold: usize) {
     let (sub, _) = encrypted_account("enc-tamper").await;
     let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
     a.write("thoughts/one.md", "first note\n");
@@ -174,6 +182,7 @@ async fn a_blob_changed_or_swapped_behind_the_servers_back_is_reported_and_never
     std::fs::write(&files[0], &two).unwrap();
     std::fs::write(&files[1], &one).unwrap();
     let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
+    b.syncer.set_pack_threshold(pack_threshold);
     let err = b.syncer.sync().await.unwrap_err().to_string();
     assert!(
         err.contains("end-to-end check") || err.contains("do not match"),

@@ -19,7 +19,7 @@
 //!
 //! Even devices fetch every pull through packs (`POST /vault/packs`), odd ones note by note,
 //! so both paths converge under the same faults. Every third seed's account is end-to-end
-//! encrypted (its devices unlock with the passphrase; packs are for plaintext vaults).
+//! encrypted (its devices unlock with the passphrase; its packs hold ciphertexts).
 //!
 //! `STEEL_MODEL_SEEDS` (default 12) seeds run, from `STEEL_MODEL_FIRST_SEED` (default 1),
 //! `STEEL_MODEL_JOBS` at a time; `STEEL_MODEL_SEED=N` replays one. A failure names its seed.
@@ -124,8 +124,7 @@ impl Sim {
         let n = rng.random_range(2..=4);
         let log = Arc::new(Mutex::new(Vec::new()));
         // Every third seed runs an end-to-end encrypted account: the same operations, faults
-        // and invariants through sealed names, manifests and blobs (and note by note: packs
-        // are for plaintext vaults).
+        // and invariants through sealed names, manifests and blobs (packs of ciphertexts).
         let encrypted = seed.is_multiple_of(3);
         if encrypted {
             common::encrypted_account(&user).await;
@@ -156,7 +155,7 @@ impl Sim {
                 .set_pack_threshold(if packs { 1 } else { usize::MAX });
             log.lock().unwrap().push(format!(
                 "{name} fetches {}",
-                if packs && !encrypted {
+                if packs {
                     "through packs"
                 } else {
                     "note by note"
