@@ -26,6 +26,9 @@ for _ in $(seq 1 300); do
   sleep 1
 done
 export STEEL_API_URL="http://127.0.0.1:$PORT"
+# The functions' log, for tests that check what the backend wrote (no note name or content
+# of an encrypted vault).
+export STEEL_DEV_LOG="$PWD/$LOG"
 # cargo lambda watch builds and starts each function on its first request: do that now, one
 # route at a time, so the command's own requests are not the ones that wait minutes.
 echo "[dev-stack] warming up every function" >&2

@@ -125,7 +125,9 @@ impl From<SyncError> for EngineError {
                 | CryptoError::RecoveryCodeTypo
                 | CryptoError::RecoveryCodeFormat(_),
             ) => EngineError::WrongSecret { reason },
-            SyncError::Integrity { .. } | SyncError::Crypto(_) => EngineError::Integrity { reason },
+            SyncError::Integrity { .. } | SyncError::Tampered { .. } | SyncError::Crypto(_) => {
+                EngineError::Integrity { reason }
+            }
             SyncError::Locked => EngineError::Locked { reason },
             SyncError::Crash(_) | SyncError::Other(_) => EngineError::Internal { reason },
         }
@@ -230,6 +232,13 @@ mod tests {
                 "WrongSecret",
             ),
             (SyncError::Crypto(CryptoError::BlobIdMismatch), "Integrity"),
+            (
+                SyncError::Tampered {
+                    note: "00".into(),
+                    why: "manifest failed authentication".into(),
+                },
+                "Integrity",
+            ),
             (
                 SyncError::Crypto(CryptoError::Authentication { what: "manifest" }),
                 "Integrity",

@@ -18,6 +18,8 @@
 //!   request budgets spent.
 //! - `retention`: a device that slept past the tombstone retention resyncs from a full
 //!   listing (runs the janitor in time travel).
+//! - `tamper`: a server that lies to an encrypted account through its database (an old
+//!   manifest for a newer version, another account's key slots): refused, nothing written.
 
 mod cli;
 mod common;
@@ -29,3 +31,4 @@ mod model;
 mod packs;
 mod rate_limit;
 mod retention;
+mod tamper;

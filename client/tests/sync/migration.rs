@@ -11,8 +11,7 @@ use steel_sync::vault_key::migrate::{Migrated, migrate};
 use steel_sync::vault_key::{self, Secret, slots};
 use steel_sync::{Api, Fault, Faults, Op};
 
-use super::common::{Device, unique_user};
-use super::encrypted::{PASSPHRASE, device};
+use super::common::{Device, PASSPHRASE, unique_user};
 
 /// Loses the answer of the `n`-th migration request.
 struct LoseNth {
@@ -79,7 +78,7 @@ async fn a_migration_resumes_after_any_lost_answer_and_a_second_device_converges
         }
         assert!(vault_key::read(&plain).await.unwrap().encrypted, "n = {n}");
 
-        let mut b = device(&sub, "phone", Secret::Passphrase(PASSPHRASE)).await;
+        let mut b = Device::opened(&sub, "phone", None, Some(Secret::Passphrase(PASSPHRASE))).await;
         b.sync().await;
         assert_eq!(
             b.read("thoughts/One.md").as_deref(),
