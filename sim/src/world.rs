@@ -302,9 +302,13 @@ impl World {
             &device.name,
             ScanConfig::default(),
         );
-        // The model server has no `POST /vault/packs` yet (issue 29 landed after it): the
-        // simulated devices fetch note by note; the model test covers the packs path.
-        syncer.set_pack_threshold(usize::MAX);
+        // Both fetch paths in every seed: even device slots fetch everything through packs,
+        // odd ones note by note (the seed's random streams are untouched by this).
+        syncer.set_pack_threshold(if slot.is_multiple_of(2) {
+            1
+        } else {
+            usize::MAX
+        });
         syncer
     }
 

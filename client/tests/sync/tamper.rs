@@ -45,6 +45,19 @@ async fn refused(device: &mut Device, what: &str) {
     }
 }
 
+/// A new device of `sub`, unlocked with the passphrase, syncs the whole vault: refused
+/// (`what` failed), and nothing written.
+async fn a_new_device_is_refused(sub: &str, what: &str) {
+    let secret = Some(Secret::Passphrase(PASSPHRASE));
+    let mut c = Device::opened(sub, "new phone", None, secret).await;
+    refused(&mut c, what).await;
+    assert!(
+        c.tree().is_empty(),
+        "nothing written: {:?}",
+        c.tree().keys()
+    );
+}
+
 #[tokio::test]
 async fn an_old_manifest_served_for_a_newer_version_is_refused_and_nothing_written() {
     let (sub, mut a, mut b) = encrypted_pair("tamper-manifest").await;
@@ -64,19 +77,7 @@ async fn an_old_manifest_served_for_a_newer_version_is_refused_and_nothing_writt
     refused(&mut b, "manifest").await;
     assert_eq!(b.read("thoughts/ledger.md").as_deref(), Some("first\n"));
     // A new device, reading the whole vault, is refused too and writes nothing.
-    let mut c = Device::opened(
-        &sub,
-        "new phone",
-        None,
-        Some(Secret::Passphrase(PASSPHRASE)),
-    )
-    .await;
-    refused(&mut c, "manifest").await;
-    assert!(
-        c.tree().is_empty(),
-        "nothing written: {:?}",
-        c.tree().keys()
-    );
+    a_new_device_is_refused(&sub, "manifest").await;
 }
 
 #[tokio::test]
@@ -99,17 +100,5 @@ async fn another_accounts_key_slots_open_none_of_the_notes_and_nothing_is_writte
     ));
     // A new device of the victim unlocks with the passphrase: the slot opens (the other
     // account's key) and every note of this account fails to open with it.
-    let mut c = Device::opened(
-        &sub,
-        "new phone",
-        None,
-        Some(Secret::Passphrase(PASSPHRASE)),
-    )
-    .await;
-    refused(&mut c, "failed authentication").await;
-    assert!(
-        c.tree().is_empty(),
-        "nothing written: {:?}",
-        c.tree().keys()
-    );
+    a_new_device_is_refused(&sub, "failed authentication").await;
 }
