@@ -34,7 +34,7 @@ export STEEL_DEV_LOG="$PWD/$LOG"
 echo "[dev-stack] warming up every function" >&2
 for route in "POST /auth/login" "POST /auth/refresh" "POST /devices/register" "GET /vault/state" \
     "POST /vault/push" "POST /vault/push/confirm" "POST /vault/pull" "POST /vault/packs" "POST /vault/delete" \
-    "GET /vault/history" "GET /vault/deleted" "POST /vault/restore" "GET /vault/keys"; do
+    "GET /vault/history" "GET /vault/deleted" "POST /vault/restore" "GET /vault/keys" "GET /vault/migration"; do
   curl -s -o /dev/null --max-time 900 -X "${route%% *}" -H 'content-type: application/json' \
     -d '{}' "$STEEL_API_URL${route#* }" || true
 done

@@ -133,7 +133,8 @@ fn keyring_of(answer: &KeysAnswer) -> Result<Option<Vec<u8>>> {
 /// Opens the vault with `secret`: the first slot of its kind that it opens. A wrong
 /// passphrase or code is the crypto crate's `WrongPassphrase` / `WrongRecoveryCode`.
 pub fn unlock(answer: &KeysAnswer, secret: &Secret<'_>, policy: &KdfPolicy) -> Result<Unlocked> {
-    if !answer.encrypted {
+    // A migrating account's slots open too: the device finishing the migration needs them.
+    if !answer.encrypted && !answer.migrating {
         return Err(SyncError::Other(
             "this account is not end-to-end encrypted (run `steel-sync encrypt`)".into(),
         ));
@@ -214,6 +215,7 @@ mod tests {
     fn answer_of(request: &PutKeysRequest) -> KeysAnswer {
         KeysAnswer {
             encrypted: true,
+            migrating: false,
             slots: request.slots.clone(),
             keyring: request.keyring.clone(),
             etag: "\"v1\"".into(),
@@ -280,6 +282,7 @@ mod tests {
         assert!(check_passphrase("1234567890").is_ok());
         let plaintext = KeysAnswer {
             encrypted: false,
+            migrating: false,
             slots: vec![],
             keyring: None,
             etag: "\"v0\"".into(),

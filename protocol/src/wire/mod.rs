@@ -11,6 +11,7 @@
 pub mod account;
 pub mod code;
 pub mod keys;
+pub mod migration;
 pub mod packs;
 pub mod recovery;
 pub mod sealed;
@@ -20,6 +21,7 @@ pub mod vault;
 pub use account::*;
 pub use code::Code;
 pub use keys::*;
+pub use migration::*;
 pub use packs::*;
 pub use recovery::*;
 pub use sealed::*;

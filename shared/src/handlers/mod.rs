@@ -10,6 +10,7 @@ pub mod history;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod migration;
 pub mod packs;
 pub mod pull;
 pub mod push;
