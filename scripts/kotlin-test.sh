@@ -57,7 +57,9 @@ mapfile -t sources < <(find "$OUT/kotlin" client/ffi/kotlin/example client/ffi/k
 compiled=$SECONDS
 
 echo "[kotlin] running the tests against $STEEL_API_URL"
-DEV_TOKEN_BIN=target/debug/dev-token java -ea \
+# New passphrase slots at the Argon2id floor (19 MiB), not the 64 MiB default: the tests set
+# vaults up often, on a debug build.
+STEEL_KDF_MEMORY_KIB=19456 DEV_TOKEN_BIN=target/debug/dev-token java -ea \
   -Djna.library.path="$PWD/target/debug" \
   -cp "$OUT/classes:$JNA_JAR:$STDLIB_JAR:$COROUTINES_JAR" \
   app.steelnotes.tests.MainKt

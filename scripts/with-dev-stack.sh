@@ -26,12 +26,15 @@ for _ in $(seq 1 300); do
   sleep 1
 done
 export STEEL_API_URL="http://127.0.0.1:$PORT"
+# The functions' log, for tests that check what the backend wrote (no note name or content
+# of an encrypted vault).
+export STEEL_DEV_LOG="$PWD/$LOG"
 # cargo lambda watch builds and starts each function on its first request: do that now, one
 # route at a time, so the command's own requests are not the ones that wait minutes.
 echo "[dev-stack] warming up every function" >&2
 for route in "POST /auth/login" "POST /auth/refresh" "POST /devices/register" "GET /vault/state" \
     "POST /vault/push" "POST /vault/push/confirm" "POST /vault/pull" "POST /vault/packs" "POST /vault/bulk" "POST /vault/delete" \
-    "GET /vault/history" "GET /vault/deleted" "POST /vault/restore" "GET /vault/keys"; do
+    "GET /vault/history" "GET /vault/deleted" "POST /vault/restore" "GET /vault/keys" "GET /vault/migration"; do
   curl -s -o /dev/null --max-time 900 -X "${route%% *}" -H 'content-type: application/json' \
     -d '{}' "$STEEL_API_URL${route#* }" || true
 done

@@ -31,6 +31,7 @@ mod client_sync;
 mod cold_start;
 mod concurrency;
 mod delay_proxy;
+mod e2e_encrypted;
 mod e2e_rclone;
 mod e2e_rtt;
 mod e2ee;

@@ -76,10 +76,10 @@ pub struct Expected {
 
 /// A note whose sealed fields or bytes fail their check.
 pub fn tampered(note: &str, why: impl std::fmt::Display) -> SyncError {
-    SyncError::Other(format!(
-        "note {note}: what the server sent fails its end-to-end check ({why}); nothing of it \
-         was written"
-    ))
+    SyncError::Tampered {
+        note: note.to_owned(),
+        why: why.to_string(),
+    }
 }
 
 /// Opens the sealed fields of version `version` of the note under `path_key`.
@@ -252,6 +252,14 @@ impl Crypt {
 
     pub fn expected(&self, url: &str) -> Option<Expected> {
         lock(&self.downloads).remove(url)
+    }
+
+    /// The SHA-256 (hex) of what is stored behind `url`, a download a pull answered: the
+    /// ciphertext's, which packs index.
+    pub fn stored_hash(&self, url: &str) -> Option<String> {
+        lock(&self.downloads)
+            .get(url)
+            .map(|e| e.content_hash.to_hex())
     }
 }
 

@@ -32,6 +32,19 @@ pub enum SyncError {
     /// that fail authentication.
     #[error("end-to-end encryption: {0}")]
     Crypto(#[from] steel_crypto::CryptoError),
+    /// End-to-end encryption: what the server sent for a note (its name, manifest or bytes)
+    /// fails its check; nothing of it was written.
+    #[error(
+        "note {note}: what the server sent fails its end-to-end check ({why}); nothing of it \
+         was written"
+    )]
+    Tampered { note: String, why: String },
+    /// The account is end-to-end encrypted and this device does not hold the vault key.
+    #[error(
+        "this vault is end-to-end encrypted and this device does not hold its key: run \
+         `steel-sync unlock` (with the passphrase or the recovery code) first"
+    )]
+    Locked,
     /// A test fault: the process "died" at this point.
     #[error("simulated crash: {0}")]
     Crash(String),

@@ -41,6 +41,8 @@ pub enum Op {
     GetKeys,
     /// `PUT /vault/keys`.
     PutKeys,
+    /// `/vault/migration` (turning encryption on for a vault with notes).
+    Migration,
 }
 
 impl Op {
@@ -67,6 +69,7 @@ impl Op {
             Op::DeleteAccount => "delete account",
             Op::GetKeys => "read key slots",
             Op::PutKeys => "write key slots",
+            Op::Migration => "migration",
         }
     }
 }

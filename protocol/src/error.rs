@@ -95,6 +95,10 @@ error_codes! {
     VaultNotEncrypted = "vault_not_encrypted",
     // A first `PUT /vault/keys` on an account that has notes (409).
     VaultNotEmpty = "vault_not_empty",
+    // Turning encryption on for a vault with notes (`/vault/migration`, 409): no migration
+    // under way, and a switch while some live note has no staged copy of its current version.
+    NotMigrating = "not_migrating",
+    MigrationIncomplete = "migration_incomplete",
     // Per-file refusals (`rejected[].code`).
     InvalidPath = "invalid_path",
     DuplicatePath = "duplicate_path",

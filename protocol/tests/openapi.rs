@@ -134,6 +134,8 @@ fn device_ref() -> DeviceRef {
 }
 
 /// (schema name, a sample of the type that schema describes).
+#[path = "openapi_parts/migration.rs"]
+mod migration;
 #[path = "openapi_parts/plain.rs"]
 mod plain;
 #[path = "openapi_parts/sealed.rs"]
@@ -142,6 +144,7 @@ mod sealed;
 fn samples() -> Vec<(&'static str, Value)> {
     let mut all = plain::samples();
     all.extend(sealed::samples());
+    all.extend(migration::samples());
     all
 }
 

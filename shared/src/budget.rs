@@ -2,9 +2,11 @@
 //! /account` spends from one of its account's three token buckets before any other work,
 //! and is refused with 429 `rate_limited` and `Retry-After` when the bucket cannot pay.
 //!
-//! - [`Budget::Read`]: `state`, `history`, `deleted`, `account`, 1 a request.
-//! - [`Budget::Write`]: `push`, `confirm`, `bulk` (both routes), `delete`, `restore`, `register`,
-//!   `remove-device`, `logout`, 1 a request.
+//! - [`Budget::Read`]: `state`, `history`, `deleted`, `account`, `GET /vault/keys`, `GET
+//!   /vault/migration`, 1 a request.
+//! - [`Budget::Write`]: `push`, `confirm`, `bulk` (both routes), `delete`, `restore`,
+//!   `register`, `remove-device`, `logout`, `PUT /vault/keys`, the other `/vault/migration`
+//!   routes, 1 a request.
 //! - [`Budget::Download`]: `pull` and `packs`, 1 per file (or hash) the request names (the
 //!   download URLs or packed blobs it may hand out), at least 1.
 //!

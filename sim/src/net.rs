@@ -103,6 +103,13 @@ impl SimNet {
         if let Some(key) = request.url.strip_prefix("sim://bucket/") {
             return bucket(shared, self.device, request, key);
         }
+        if let Some(id) = request.url.strip_prefix("sim://packs/") {
+            let pack = id.parse().ok().and_then(|id| shared.server.packs.get(&id));
+            return match pack {
+                Some(p) if request.method.as_str() == "GET" => answer(200, p.bytes.clone()),
+                _ => answer(404, b"NoSuchKey".to_vec()),
+            };
+        }
         let Some(path) = request.url.strip_prefix(crate::world::API_URL) else {
             return answer(404, Vec::new());
         };

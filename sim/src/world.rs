@@ -302,10 +302,15 @@ impl World {
             &device.name,
             ScanConfig::default(),
         );
-        // The model server has no `POST /vault/packs` yet (issue 29 landed after it): the
-        // simulated devices fetch note by note; the model test covers the packs path.
-        syncer.set_pack_threshold(usize::MAX);
-        // Nor `POST /vault/bulk`: they upload note by note too; the model test covers bulk.
+        // Both fetch paths in every seed: even device slots fetch everything through packs,
+        // odd ones note by note (the seed's random streams are untouched by this).
+        syncer.set_pack_threshold(if slot.is_multiple_of(2) {
+            1
+        } else {
+            usize::MAX
+        });
+        // The model server has no `POST /vault/bulk`: simulated devices upload note by
+        // note; the model test covers the bulk path.
         syncer.set_bulk_threshold(usize::MAX);
         syncer
     }

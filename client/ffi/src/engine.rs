@@ -13,12 +13,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use steel_sync::crypt::Crypt;
 use steel_sync::store::Store;
 use steel_sync::sync::guard::MissingNotes;
-use steel_sync::{Api, ScanConfig, Session, Syncer};
+use steel_sync::vault_key::store::{KeyStore, open_kept};
+use steel_sync::{Api, ScanConfig, Session, SyncError, Syncer};
 use tokio::runtime::{Handle, Runtime};
 
 use crate::debounce::{DEBOUNCE, Debouncer, worth_a_sync};
+use crate::encryption::{STORE_FAILED, VaultKeyStore, key_store_of};
 use crate::error::EngineError;
 use crate::status::{EngineStatus, ObservationHandle, StatusBoard, StatusObserver, SyncProgress};
 use crate::tokens::{TokenStore, Tokens};
@@ -42,6 +45,8 @@ pub(crate) struct Inner {
     api_url: String,
     pub device: DeviceInfo,
     pub tokens: Tokens,
+    /// Where the unlocked vault key of an encrypted account is kept (the app's store).
+    pub key_store: Box<dyn KeyStore>,
     /// `None` while signed out.
     pub syncer: tokio::sync::Mutex<Option<Syncer>>,
     /// The syncer's API client, reachable while a sync holds the syncer.
@@ -60,12 +65,15 @@ pub(crate) fn signed_out() -> EngineError {
 impl SyncEngine {
     /// Opens the engine on `vault_dir` (created if missing) against the API at
     /// `api_base_url`. Reads the session from `token_store`: signed in if it holds one.
-    #[uniffi::constructor]
+    /// `key_store` keeps the vault key of an end-to-end encrypted account (null: in memory,
+    /// until the engine closes).
+    #[uniffi::constructor(default(key_store = None))]
     pub fn new(
         vault_dir: String,
         api_base_url: String,
         device: DeviceInfo,
         token_store: Arc<dyn TokenStore>,
+        key_store: Option<Arc<dyn VaultKeyStore>>,
     ) -> Result<Arc<Self>, EngineError> {
         let vault = PathBuf::from(vault_dir);
         std::fs::create_dir_all(&vault).map_err(|e| EngineError::LocalStorage {
@@ -84,6 +92,7 @@ impl SyncEngine {
             api_url: api_base_url.trim_end_matches('/').to_owned(),
             device,
             tokens: Tokens::new(token_store),
+            key_store: key_store_of(key_store),
             syncer: tokio::sync::Mutex::new(None),
             api: Mutex::new(None),
             status: StatusBoard::new(),
@@ -219,9 +228,16 @@ impl Drop for SyncEngine {
 
 impl Inner {
     /// The syncer of a session: tokens refreshed go to the app's store; progress goes to
-    /// the status observers.
+    /// the status observers; an unlocked vault key (kept in the key store for this
+    /// account) encrypts and checks everything it sends and receives.
     fn open_syncer(&self, session: Session) -> Result<Syncer, EngineError> {
-        let api = Api::new(session, None).with_session_sink(self.tokens.sink());
+        let kept =
+            open_kept(self.key_store.as_ref(), &session.user_id).map_err(|e| self.explain(e))?;
+        let mut api = Api::new(session, None).with_session_sink(self.tokens.sink());
+        if let Some(unlocked) = kept {
+            let crypt = Crypt::new(unlocked.keys, Some(Store::open(&self.vault)?))?;
+            api = api.with_crypt(Arc::new(crypt));
+        }
         let config = scan_config(&Store::open(&self.vault)?)?;
         let mut syncer = Syncer::open(&self.vault, api, &self.device.name, config)?;
         *self.api.lock().unwrap_or_else(|e| e.into_inner()) = Some(syncer.api_handle());
@@ -266,7 +282,30 @@ impl Inner {
             None => Ok(()),
         };
         self.tokens.clear()?;
+        self.key_store.clear().map_err(|e| self.explain(e))?;
         told.map_err(|e| self.tokens.explain(e))
+    }
+
+    /// Opens the syncer again from the stored session (after an unlock or a lock), once
+    /// any running sync has finished.
+    pub async fn reopen(&self) -> Result<(), EngineError> {
+        let mut slot = self.syncer.lock().await;
+        let Some(stored) = self.tokens.load()? else {
+            return Err(signed_out());
+        };
+        *slot = Some(self.open_syncer(stored.into_session(&self.api_url))?);
+        Ok(())
+    }
+
+    /// `error` as the app sees it: the app's token store's or key store's failure when the
+    /// library call failed because of one.
+    pub fn explain(&self, error: SyncError) -> EngineError {
+        match &error {
+            SyncError::Other(m) if m.starts_with(STORE_FAILED) => EngineError::KeyStoreFailed {
+                reason: m[STORE_FAILED.len()..].to_owned(),
+            },
+            _ => self.tokens.explain(error),
+        }
     }
 
     /// One sync, with the person's choice about missing notes for this sync only.
@@ -287,7 +326,7 @@ impl Inner {
                 Ok(report.into())
             }
             Err(e) => {
-                let error = self.tokens.explain(e);
+                let error = self.explain(e);
                 self.status.set(EngineStatus::after(&error));
                 Err(error)
             }

@@ -3,6 +3,7 @@
 //! Every [`SyncError`] of the library maps to exactly one case, by kind, never by parsing
 //! a message.
 
+use steel_crypto::CryptoError;
 use steel_sync::SyncError;
 
 /// What went wrong, by what the app should do about it.
@@ -55,10 +56,23 @@ pub enum EngineError {
     /// The app's `TokenStore` failed (its own exception, as text).
     #[error("token store: {reason}")]
     TokenStoreFailed { reason: String },
+    /// The account is end-to-end encrypted and this device does not hold its key (409
+    /// `vault_encrypted`): ask for the passphrase and `unlock()` (or
+    /// `unlockWithRecoveryCode()`), then sync again.
+    #[error("locked: {reason}")]
+    Locked { reason: String },
+    /// The passphrase or recovery code does not open the vault (or the recovery code has a
+    /// typo its check characters caught). Nothing was changed.
+    #[error("wrong secret: {reason}")]
+    WrongSecret { reason: String },
+    /// The app's `VaultKeyStore` failed (its own exception, as text).
+    #[error("key store: {reason}")]
+    KeyStoreFailed { reason: String },
     /// The vault folder or its local sync database could not be read or written.
     #[error("local storage: {reason}")]
     LocalStorage { reason: String },
-    /// Downloaded bytes did not match their hash; nothing was written.
+    /// Downloaded bytes did not match their hash, or (end-to-end encrypted) failed their
+    /// authentication; nothing was written.
     #[error("integrity: {reason}")]
     Integrity { reason: String },
     /// A bad argument from the app (an unknown path, a malformed date).
@@ -105,7 +119,16 @@ impl From<SyncError> for EngineError {
                 ..
             } => from_api(status, code, message, retry_after),
             SyncError::Io { .. } | SyncError::Db(_) => EngineError::LocalStorage { reason },
-            SyncError::Integrity { .. } | SyncError::Crypto(_) => EngineError::Integrity { reason },
+            SyncError::Crypto(
+                CryptoError::WrongPassphrase
+                | CryptoError::WrongRecoveryCode
+                | CryptoError::RecoveryCodeTypo
+                | CryptoError::RecoveryCodeFormat(_),
+            ) => EngineError::WrongSecret { reason },
+            SyncError::Integrity { .. } | SyncError::Tampered { .. } | SyncError::Crypto(_) => {
+                EngineError::Integrity { reason }
+            }
+            SyncError::Locked => EngineError::Locked { reason },
             SyncError::Crash(_) | SyncError::Other(_) => EngineError::Internal { reason },
         }
     }
@@ -117,6 +140,7 @@ fn from_api(status: u16, code: String, reason: String, retry_after: Option<u64>)
         (401, _) => EngineError::SignedOut { reason },
         (_, "mass_delete_held") => EngineError::MassDeleteHeld { reason },
         (_, "quota_exceeded") => EngineError::QuotaExceeded { reason },
+        (_, "vault_encrypted") => EngineError::Locked { reason },
         (429, _) => EngineError::RateLimited {
             retry_after_secs: retry_after,
             reason,
@@ -161,6 +185,9 @@ mod tests {
             EngineError::Refused { .. } => "Refused",
             EngineError::NotFound { .. } => "NotFound",
             EngineError::TokenStoreFailed { .. } => "TokenStoreFailed",
+            EngineError::Locked { .. } => "Locked",
+            EngineError::WrongSecret { .. } => "WrongSecret",
+            EngineError::KeyStoreFailed { .. } => "KeyStoreFailed",
             EngineError::LocalStorage { .. } => "LocalStorage",
             EngineError::Integrity { .. } => "Integrity",
             EngineError::InvalidArgument { .. } => "InvalidArgument",
@@ -189,6 +216,33 @@ mod tests {
             (api(404, "not_found"), "NotFound"),
             (api(400, "push_too_large"), "Refused"),
             (api(410, "resync_required"), "Refused"),
+            (api(409, "vault_encrypted"), "Locked"),
+            (SyncError::Locked, "Locked"),
+            (api(409, "vault_not_encrypted"), "Refused"),
+            (
+                SyncError::Crypto(CryptoError::WrongPassphrase),
+                "WrongSecret",
+            ),
+            (
+                SyncError::Crypto(CryptoError::WrongRecoveryCode),
+                "WrongSecret",
+            ),
+            (
+                SyncError::Crypto(CryptoError::RecoveryCodeTypo),
+                "WrongSecret",
+            ),
+            (SyncError::Crypto(CryptoError::BlobIdMismatch), "Integrity"),
+            (
+                SyncError::Tampered {
+                    note: "00".into(),
+                    why: "manifest failed authentication".into(),
+                },
+                "Integrity",
+            ),
+            (
+                SyncError::Crypto(CryptoError::Authentication { what: "manifest" }),
+                "Integrity",
+            ),
             (
                 SyncError::Io {
                     path: "/v/a.md".into(),

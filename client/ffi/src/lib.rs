@@ -8,6 +8,8 @@
 //! - [`engine`]: [`SyncEngine`], its runtime and its syncs; [`calls`]: recovery, conflicts,
 //!   account.
 //! - [`tokens`]: the app's `TokenStore` (Keychain / Android Keystore).
+//! - [`encryption`]: end-to-end encryption and the app's `VaultKeyStore`; [`conformance`]:
+//!   the crypto crate's formats, for the apps' conformance tests against its test vectors.
 //! - [`status`]: `Idle` / `Syncing` / `Offline` / `Error` and the observers.
 //! - [`debounce`]: `onLocalFileChanged`'s 2-second debounce.
 //! - [`error`]: the one error enum the apps switch on.
@@ -18,7 +20,9 @@
 
 pub mod account;
 pub mod calls;
+pub mod conformance;
 pub mod debounce;
+pub mod encryption;
 pub mod engine;
 pub mod error;
 pub mod recovery;
@@ -26,6 +30,7 @@ pub mod status;
 pub mod tokens;
 pub mod types;
 
+pub use encryption::{EncryptionState, VaultKeyStore};
 pub use engine::SyncEngine;
 pub use error::{AppError, EngineError};
 pub use status::{EngineStatus, ObservationHandle, StatusObserver, SyncPhase, SyncProgress};

@@ -68,7 +68,14 @@ fn signed_in_store() -> Arc<Store1> {
 }
 
 fn open(dir: &std::path::Path, url: &str, store: Arc<Store1>) -> Arc<SyncEngine> {
-    SyncEngine::new(dir.to_str().unwrap().into(), url.into(), device(), store).unwrap()
+    SyncEngine::new(
+        dir.to_str().unwrap().into(),
+        url.into(),
+        device(),
+        store,
+        None,
+    )
+    .unwrap()
 }
 
 /// Polls `f` on the calling thread with no Tokio runtime anywhere (as the app's main thread
@@ -139,6 +146,7 @@ fn a_token_store_that_cannot_load_stops_the_engine_opening() {
         "http://x".into(),
         device(),
         store,
+        None,
     )
     .err()
     .unwrap();

@@ -7,6 +7,7 @@ mod account;
 mod answer;
 mod keys;
 mod limited;
+mod migration;
 mod recovery;
 mod sealed;
 mod sealed_recovery;

@@ -399,11 +399,32 @@ impl Api {
         c: &Crypt,
         file: &Download,
     ) -> Result<(Vec<u8>, String)> {
+        let ciphertext = self.download(&file.download_url).await?;
+        Self::open_stored_with(c, file, &ciphertext)
+    }
+
+    /// The SHA-256 (hex) of what an encrypted vault stores for `file`, a download a pull
+    /// answered (what packs index); `None` on a plaintext vault, whose packs index the
+    /// content hash the answer names.
+    pub fn stored_hash(&self, file: &Download) -> Option<String> {
+        self.crypt.as_ref()?.stored_hash(&file.download_url)
+    }
+
+    /// Opens the stored bytes of an encrypted vault's `file` fetched another way than its
+    /// own URL (from a pack): the plaintext and its hash, checked exactly as a GET of the
+    /// URL is ([`Api::fetch_checked`]).
+    pub fn open_stored(&self, file: &Download, stored: &[u8]) -> Result<(Vec<u8>, String)> {
+        let c = self.crypt.as_ref().ok_or_else(|| {
+            SyncError::Other("open_stored is for end-to-end encrypted vaults".into())
+        })?;
+        Self::open_stored_with(c, file, stored)
+    }
+
+    fn open_stored_with(c: &Crypt, file: &Download, stored: &[u8]) -> Result<(Vec<u8>, String)> {
         let expected = c.expected(&file.download_url).ok_or_else(|| {
             SyncError::Other(format!("{}: no pull answered this download", file.path))
         })?;
-        let ciphertext = self.download(&file.download_url).await?;
-        let plain = crate::crypt::open_blob(c.keys(), &expected, &ciphertext)?;
+        let plain = crate::crypt::open_blob(c.keys(), &expected, stored)?;
         let hash = crate::scan::hash_bytes(&plain);
         c.learn(&expected.opened.manifest.blob_id, &hash);
         Ok((plain, hash))

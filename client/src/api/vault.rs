@@ -14,10 +14,6 @@ use super::Api;
 use crate::error::{Result, SyncError};
 use crate::faults::Op;
 
-/// What a sync of an encrypted account says on a device without the vault key.
-pub const LOCKED: &str = "this vault is end-to-end encrypted and this device does not hold its \
-     key: run `steel-sync unlock` (with the passphrase or the recovery code) first";
-
 impl Api {
     /// `GET /vault/state` from a cursor (`None`: the whole vault).
     pub async fn state(&self, cursor: Option<&str>, limit: u32) -> Result<StateAnswer> {
@@ -32,7 +28,7 @@ impl Api {
             .call(Op::State, Method::GET, &query, None::<&()>)
             .await?;
         if answer.get("encrypted") == Some(&serde_json::Value::Bool(true)) {
-            return Err(SyncError::Other(LOCKED.into()));
+            return Err(SyncError::Locked);
         }
         serde_json::from_value(answer).map_err(|e| SyncError::Other(format!("state: {e}")))
     }

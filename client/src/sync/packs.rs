@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::bounded::for_each_bounded;
 use super::pull::Fetched;
 use super::{Progress, Syncer};
-use crate::api::{MAX_HASHES_PER_PACKS_REQUEST, Pack, PackedBlob};
+use crate::api::{Download, MAX_HASHES_PER_PACKS_REQUEST, Pack, PackedBlob};
 use crate::error::{Result, SyncError};
 use crate::scan::hash_bytes;
 use crate::store::Version;
@@ -71,13 +71,70 @@ impl Syncer {
             by_hash.entry(w.1.hash.clone()).or_default().push(w);
         }
         // A blob that does not match is reported under the first note that has it.
-        let names: Arc<HashMap<String, String>> = Arc::new(
-            by_hash
-                .iter()
-                .map(|(h, paths)| (h.clone(), paths[0].0.clone()))
-                .collect(),
-        );
-        let hashes: Vec<String> = by_hash.keys().cloned().collect();
+        let names = by_hash
+            .iter()
+            .map(|(h, paths)| (h.clone(), paths[0].0.clone()))
+            .collect();
+        let got = self.packed_blobs(names).await?;
+        let mut fetched = HashMap::new();
+        for (hash, paths) in &by_hash {
+            let Some(bytes) = got.get(hash) else {
+                continue;
+            };
+            for (path, version) in paths {
+                let one = Fetched {
+                    version: version.clone(),
+                    bytes: bytes.clone(),
+                };
+                fetched.insert(path.clone(), one);
+            }
+        }
+        Ok(fetched)
+    }
+
+    /// An encrypted vault's pulled `files` through packs: packs index what is stored, the
+    /// ciphertext, whose hash only a pull answers (the engine knows notes by plaintext
+    /// hash), so the pulls come first. Every blob is opened and checked exactly as a GET of
+    /// its URL is; what the packs did not bring is fetched note by note.
+    pub(super) async fn fetch_sealed_packed(
+        &self,
+        files: Vec<Download>,
+    ) -> Result<HashMap<String, Fetched>> {
+        let stored: Vec<Option<String>> = files.iter().map(|f| self.api.stored_hash(f)).collect();
+        let names = files
+            .iter()
+            .zip(&stored)
+            .filter_map(|(f, h)| Some((h.clone()?, f.path.to_string())))
+            .collect();
+        let got = self.packed_blobs(names).await?;
+        let mut fetched = HashMap::new();
+        let mut rest = Vec::new();
+        for (file, hash) in files.into_iter().zip(stored) {
+            match hash.and_then(|h| got.get(&h)) {
+                Some(bytes) => {
+                    let (plain, hash) = self.api.open_stored(&file, bytes)?;
+                    let one = Fetched {
+                        version: Version::new(file.version, hash),
+                        bytes: plain,
+                    };
+                    fetched.insert(file.path.to_string(), one);
+                }
+                None => rest.push(file),
+            }
+        }
+        fetched.extend(self.fetch_downloads(&rest).await?);
+        Ok(fetched)
+    }
+
+    /// The blobs of `names` (stored hash → the note to name if it fails its check) through
+    /// packs, by stored hash; a hash the server did not pack is missing from the answer.
+    async fn packed_blobs(
+        &self,
+        names: HashMap<String, String>,
+    ) -> Result<HashMap<String, Vec<u8>>> {
+        let names = Arc::new(names);
+        let mut hashes: Vec<String> = names.keys().cloned().collect();
+        hashes.sort();
         let mut got: HashMap<String, Vec<u8>> = HashMap::new();
         for chunk in hashes.chunks(MAX_HASHES_PER_PACKS_REQUEST) {
             let mut ask = chunk.to_vec();
@@ -100,20 +157,7 @@ impl Syncer {
                 ask.extend(again);
             }
         }
-        let mut fetched = HashMap::new();
-        for (hash, paths) in &by_hash {
-            let Some(bytes) = got.get(hash) else {
-                continue;
-            };
-            for (path, version) in paths {
-                let one = Fetched {
-                    version: version.clone(),
-                    bytes: bytes.clone(),
-                };
-                fetched.insert(path.clone(), one);
-            }
-        }
-        Ok(fetched)
+        Ok(got)
     }
 
     /// GETs `packs`, [`PACK_CONCURRENCY`] at a time, and hands each one's checked blobs to

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::bounded::{TRANSFER_CONCURRENCY, for_each_bounded};
 use super::classify::{Origin, Pull, Remote};
 use super::{Plan, Progress, Round, Syncer};
-use crate::api::{BATCH, PullAnswer};
+use crate::api::{BATCH, Download, PullAnswer};
 use crate::disk;
 use crate::error::{Result, SyncError};
 use crate::store::{LogEntry, RowChange, Version};
@@ -32,10 +32,11 @@ impl Syncer {
             .iter()
             .filter_map(|p| Some((p.clone(), listed.get(p)?.clone())))
             .collect();
+        let use_packs = packable.len() >= self.pack_threshold;
         // Packs are indexed by what is stored: an encrypted vault's engine knows its notes by
-        // plaintext hash, so it fetches note by note (packs for encrypted vaults: issue 29).
-        let use_packs = !self.api.encrypted() && packable.len() >= self.pack_threshold;
-        let (mut fetched, per_note) = if use_packs {
+        // plaintext hash, and learns the ciphertext's from the pulls, so it pulls first.
+        let sealed_packs = use_packs && self.api.encrypted();
+        let (mut fetched, per_note) = if use_packs && !sealed_packs {
             // What the packs did not bring (or the server did not list) goes note by note.
             let fetched = self.fetch_packed(&packable).await?;
             let rest: Vec<String> = paths
@@ -47,6 +48,7 @@ impl Syncer {
         } else {
             (HashMap::new(), paths.to_vec())
         };
+        let mut pulled = Vec::new();
         for chunk in per_note.chunks(BATCH) {
             let answer = self.api.pull_current(chunk).await?;
             for d in &answer.deleted {
@@ -57,7 +59,14 @@ impl Syncer {
                 round.learn(d.path.as_str(), tombstone);
                 round.complete = false;
             }
-            fetched.extend(self.fetch_bytes(&answer).await?);
+            if sealed_packs {
+                pulled.extend(answer.files);
+            } else {
+                fetched.extend(self.fetch_bytes(&answer).await?);
+            }
+        }
+        if sealed_packs {
+            fetched.extend(self.fetch_sealed_packed(pulled).await?);
         }
         Ok(fetched)
     }
@@ -67,11 +76,19 @@ impl Syncer {
         &self,
         answer: &PullAnswer,
     ) -> Result<HashMap<String, Fetched>> {
+        self.fetch_downloads(&answer.files).await
+    }
+
+    /// The bytes of `files` (downloads pulls answered), each checked against its hash.
+    pub(super) async fn fetch_downloads(
+        &self,
+        files: &[Download],
+    ) -> Result<HashMap<String, Fetched>> {
         let mut out = HashMap::new();
-        let total = answer.files.len();
+        let total = files.len();
         let api = &self.api;
         for_each_bounded(
-            answer.files.iter().cloned(),
+            files.iter().cloned(),
             TRANSFER_CONCURRENCY,
             |file| {
                 let api = api.clone();

@@ -4,6 +4,7 @@
 //! pure ([`slots`]); [`store`] keeps the unlocked key; this module reads and writes the
 //! account's slots, redoing a change on a fresh read when another device wrote meanwhile.
 
+pub mod migrate;
 pub mod slots;
 pub mod store;
 

@@ -61,9 +61,20 @@ pub fn new_vault(
     params: KdfParams,
     rng: &mut impl CryptoRng,
 ) -> Result<NewVault> {
+    let code = RecoveryCode::generate(rng);
+    new_vault_with_code(passphrase, code, params, rng)
+}
+
+/// [`new_vault`] with a recovery code made (and shown to the person) beforehand: the apps
+/// show the code, have it confirmed, and only then set the vault up.
+pub fn new_vault_with_code(
+    passphrase: &str,
+    code: RecoveryCode,
+    params: KdfParams,
+    rng: &mut impl CryptoRng,
+) -> Result<NewVault> {
     check_passphrase(passphrase)?;
     let vk = steel_crypto::SecretKey::generate(rng);
-    let code = RecoveryCode::generate(rng);
     let pass = KeySlot::seal_passphrase(&vk, 0, passphrase, params, rng).map_err(crypto)?;
     let recovery = KeySlot::seal_recovery(&vk, 0, &code, rng);
     Ok(NewVault {
@@ -122,7 +133,8 @@ fn keyring_of(answer: &KeysAnswer) -> Result<Option<Vec<u8>>> {
 /// Opens the vault with `secret`: the first slot of its kind that it opens. A wrong
 /// passphrase or code is the crypto crate's `WrongPassphrase` / `WrongRecoveryCode`.
 pub fn unlock(answer: &KeysAnswer, secret: &Secret<'_>, policy: &KdfPolicy) -> Result<Unlocked> {
-    if !answer.encrypted {
+    // A migrating account's slots open too: the device finishing the migration needs them.
+    if !answer.encrypted && !answer.migrating {
         return Err(SyncError::Other(
             "this account is not end-to-end encrypted (run `steel-sync encrypt`)".into(),
         ));
@@ -203,6 +215,7 @@ mod tests {
     fn answer_of(request: &PutKeysRequest) -> KeysAnswer {
         KeysAnswer {
             encrypted: true,
+            migrating: false,
             slots: request.slots.clone(),
             keyring: request.keyring.clone(),
             etag: "\"v1\"".into(),
@@ -269,6 +282,7 @@ mod tests {
         assert!(check_passphrase("1234567890").is_ok());
         let plaintext = KeysAnswer {
             encrypted: false,
+            migrating: false,
             slots: vec![],
             keyring: None,
             etag: "\"v0\"".into(),

@@ -7,8 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dev_token::DevToken;
+use steel_crypto::{KdfParams, KdfPolicy, RecoveryCode};
+use steel_sync::crypt::Crypt;
 use steel_sync::faults::Faults;
 use steel_sync::scan::{self, ScanConfig};
+use steel_sync::store::Store;
+use steel_sync::vault_key::{self, Secret, slots};
 use steel_sync::{Api, Session, SyncReport, Syncer};
 
 pub fn api_url() -> String {
@@ -42,6 +46,22 @@ pub async fn sign_in(sub: &str, device_name: &str) -> Session {
         .unwrap_or_else(|e| panic!("login as {sub}: {e}"))
 }
 
+/// The passphrase of the tests' encrypted accounts.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Makes the account of `sub` end-to-end encrypted (the cheapest passphrase KDF every reader
+/// accepts); answers its recovery code.
+pub async fn encrypted_account(sub: &str) -> RecoveryCode {
+    let api = Api::new(sign_in(sub, "setup").await, None);
+    let params = KdfParams {
+        p: 1,
+        ..KdfPolicy::DEFAULT.floor
+    };
+    let new = slots::new_vault(PASSPHRASE, params, &mut vault_key::os_rng().unwrap()).unwrap();
+    vault_key::set_up(&api, &new).await.unwrap();
+    new.code
+}
+
 /// One device: a vault folder of its own and a signed-in client.
 pub struct Device {
     pub name: String,
@@ -55,10 +75,29 @@ impl Device {
     }
 
     pub async fn with_faults(sub: &str, name: &str, faults: Option<Arc<dyn Faults>>) -> Self {
+        Self::opened(sub, name, faults, None).await
+    }
+
+    /// A device of `sub` that opens the account's vault with `secret` when given one (an
+    /// end-to-end encrypted account: [`encrypted_account`]).
+    pub async fn opened(
+        sub: &str,
+        name: &str,
+        faults: Option<Arc<dyn Faults>>,
+        secret: Option<Secret<'_>>,
+    ) -> Self {
         let session = sign_in(sub, name).await;
         let dir = tempfile::tempdir().unwrap();
         session.save(dir.path()).unwrap();
-        let mut api = Api::new(session, Some(dir.path().to_path_buf()));
+        let mut api = Api::new(session.clone(), Some(dir.path().to_path_buf()));
+        if let Some(secret) = secret {
+            let keys = vault_key::unlock(&Api::new(session, None), &secret)
+                .await
+                .unwrap_or_else(|e| panic!("{name} unlocks: {e}"))
+                .keys;
+            let crypt = Crypt::new(keys, Some(Store::open(dir.path()).unwrap())).unwrap();
+            api = api.with_crypt(Arc::new(crypt));
+        }
         if let Some(f) = faults {
             api = api.with_faults(f);
         }

@@ -3,52 +3,26 @@
 //! reader accepts) converge through edits, deletes, renames and a merge; a second device
 //! unlocks with the passphrase, a third with the recovery code; a device without the key
 //! refuses to sync; a blob changed behind S3's back is reported and nothing of it written;
-//! and no canary of a note's name or content reaches the database or the bucket.
+//! and no canary of a note's name or content reaches the database, the bucket, the change
+//! notices or the logs, through edits, a merge, renames, deletes, history, restore and rewind.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use steel_crypto::{KdfParams, KdfPolicy, RecoveryCode, VaultKeys};
-use steel_sync::crypt::Crypt;
-use steel_sync::scan::ScanConfig;
-use steel_sync::store::Store;
-use steel_sync::vault_key::{self, Secret, slots};
-use steel_sync::{Api, Syncer};
+use steel_crypto::RecoveryCode;
+use steel_sync::vault_key::Secret;
 
-use super::common::{Device, hashes, server_files, sign_in, unique_user};
-
-const PASSPHRASE: &str = "correct horse battery staple";
+use super::common::{self, Device, PASSPHRASE, hashes, server_files, unique_user};
 
 /// A fresh account made end-to-end encrypted: its user and recovery code.
 async fn encrypted_account(label: &str) -> (String, RecoveryCode) {
     let sub = unique_user(label);
-    let session = sign_in(&sub, "setup").await;
-    let api = Api::new(session, None);
-    let floor = KdfPolicy::DEFAULT.floor;
-    let params = KdfParams { p: 1, ..floor };
-    let mut rng = vault_key::os_rng().unwrap();
-    let new = slots::new_vault(PASSPHRASE, params, &mut rng).unwrap();
-    vault_key::set_up(&api, &new).await.unwrap();
-    (sub, new.code)
+    let code = common::encrypted_account(&sub).await;
+    (sub, code)
 }
 
 /// A device of `sub` that opens the vault with `secret`.
 async fn device(sub: &str, name: &str, secret: Secret<'_>) -> Device {
-    let session = sign_in(sub, name).await;
-    let dir = tempfile::tempdir().unwrap();
-    session.save(dir.path()).unwrap();
-    let keys: VaultKeys = vault_key::unlock(&Api::new(session.clone(), None), &secret)
-        .await
-        .unwrap()
-        .keys;
-    let crypt = Crypt::new(keys, Some(Store::open(dir.path()).unwrap())).unwrap();
-    let api = Api::new(session, Some(dir.path().to_path_buf())).with_crypt(Arc::new(crypt));
-    let syncer = Syncer::open(dir.path(), api, name, ScanConfig::default()).unwrap();
-    Device {
-        name: name.to_owned(),
-        dir,
-        syncer,
-    }
+    Device::opened(sub, name, None, Some(secret)).await
 }
 
 fn assert_same(a: &Device, b: &Device) {
@@ -183,6 +157,14 @@ fn blob_files(user_id: &str) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn a_blob_changed_or_swapped_behind_the_servers_back_is_reported_and_never_written() {
+    // Note by note, then through packs (the server checks what it packs; what it refuses
+    // to pack comes note by note, and the device checks every blob either way).
+    for pack_threshold in [usize::MAX, 1] {
+        blob_tampering(pack_threshold).await;
+    }
+}
+
+async fn blob_tampering(pack_threshold: usize) {
     let (sub, _) = encrypted_account("enc-tamper").await;
     let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
     a.write("thoughts/one.md", "first note\n");
@@ -200,6 +182,7 @@ async fn a_blob_changed_or_swapped_behind_the_servers_back_is_reported_and_never
     std::fs::write(&files[0], &two).unwrap();
     std::fs::write(&files[1], &one).unwrap();
     let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
+    b.syncer.set_pack_threshold(pack_threshold);
     let err = b.syncer.sync().await.unwrap_err().to_string();
     assert!(
         err.contains("end-to-end check") || err.contains("do not match"),
@@ -269,7 +252,7 @@ fn files_under(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
 }
 
 #[tokio::test]
-async fn no_canary_of_a_name_or_content_reaches_the_database_or_the_bucket() {
+async fn no_canary_of_a_name_or_content_reaches_the_database_the_bucket_or_the_logs() {
     let (sub, _) = encrypted_account("enc-canary").await;
     let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
     let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
@@ -303,7 +286,38 @@ async fn no_canary_of_a_name_or_content_reaches_the_database_or_the_bucket() {
     )
     .unwrap();
     a.sync().await;
+    let before_delete = chrono::Utc::now();
     a.remove(&format!("thoughts/{name_canary} renamed.md"));
+    a.sync().await;
+    b.sync().await;
+    assert_same(&a, &b);
+    // The recovery calls: history, the deleted notes, a restore, a rewind, the account.
+    let api = a.syncer.api_handle();
+    let renamed = format!("thoughts/{name_canary} renamed.md");
+    let history = api.history(&renamed).await.expect("history");
+    let head = history[0]["version"].as_i64().expect("head");
+    let kept = history
+        .iter()
+        .find(|v| v["is_deleted"] == false)
+        .and_then(|v| v["version"].as_i64())
+        .expect("a version with content");
+    let deleted = api.deleted().await.expect("deleted");
+    assert!(
+        deleted.iter().any(|d| d["path"] == renamed.as_str()),
+        "the device sees the deleted note by name: {deleted:?}"
+    );
+    api.restore(&renamed, kept, head).await.expect("restore");
+    steel_sync::sync::recovered::remember_recovery(&api, a.syncer.store())
+        .await
+        .unwrap();
+    a.sync().await;
+    assert!(a.read(&renamed).is_some(), "restored");
+    let as_of = before_delete.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    api.rewind(&as_of, None, false).await.expect("rewind");
+    steel_sync::sync::recovered::remember_recovery(&api, a.syncer.store())
+        .await
+        .unwrap();
+    api.account().await.expect("account");
     a.sync().await;
     b.sync().await;
     assert_same(&a, &b);
@@ -335,6 +349,46 @@ async fn no_canary_of_a_name_or_content_reaches_the_database_or_the_bucket() {
                 let bytes = std::fs::read(object).unwrap_or_default();
                 assert!(!holds(&bytes, &form), "{canary} in {}", object.display());
             }
+        }
+    }
+    // The change notices on the queue (what the notifier turns into APNs and FCM pushes;
+    // under `make dev` nothing else consumes them).
+    let mut notices = Vec::new();
+    loop {
+        let more = common::notices_for(&user_id, std::time::Duration::from_secs(2)).await;
+        if more.is_empty() {
+            break;
+        }
+        notices.extend(more);
+    }
+    assert!(
+        !notices.is_empty(),
+        "the account's syncs put change notices on the queue"
+    );
+    let queued = serde_json::to_vec(&notices).unwrap();
+    for canary in [&name_canary, &content_canary, &folder_canary] {
+        for form in forms(canary) {
+            assert!(!holds(&queued, &form), "{canary} in a change notice");
+        }
+    }
+    assert!(
+        notices.iter().all(|n| n.get("paths").is_none()),
+        "no notice names a note: {notices:?}"
+    );
+    // The functions' own logs: every line `make dev`'s functions wrote while this ran.
+    let log =
+        std::env::var("STEEL_DEV_LOG").expect("STEEL_DEV_LOG (set by scripts/with-dev-stack.sh)");
+    let logged = std::fs::read(&log).expect("the dev stack's log");
+    assert!(
+        holds(&logged, user_id.as_bytes()),
+        "the log names the account: this test reads the log its requests went to"
+    );
+    for canary in [&name_canary, &content_canary, &folder_canary] {
+        for form in forms(canary) {
+            assert!(
+                !holds(&logged, &form),
+                "{canary} in the functions' log {log}"
+            );
         }
     }
 }

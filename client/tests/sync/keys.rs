@@ -218,46 +218,80 @@ fn encrypt_unlock_change_the_passphrase_and_replace_the_recovery_code() {
 }
 
 #[test]
-fn a_vault_with_notes_is_not_encrypted_by_a_slot_upload() {
+fn a_vault_with_notes_is_encrypted_and_a_plaintext_device_unlocks_and_converges() {
     let user = common::unique_user("keys-notes");
-    let a = tempfile::tempdir().unwrap();
-    let pa = a.path().to_str().unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (pa, pb) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
     login(a.path(), &user, "laptop");
+    login(b.path(), &user, "phone");
     std::fs::create_dir_all(a.path().join("thoughts")).unwrap();
     std::fs::write(a.path().join("thoughts/Idea.md"), "an idea\n").unwrap();
+    std::fs::write(a.path().join("thoughts/Plan.md"), "a plan\n").unwrap();
     let o = run(&["sync", pa, "--quiet"], "");
     assert!(o.status.success(), "{}", text(&o));
-    let mut child = command(&["encrypt", pa])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(b"first passphrase\nfirst passphrase\n")
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let code = loop {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0);
-        if line.trim().matches('-').count() == 6 {
-            break line.trim().to_owned();
-        }
-    };
-    writeln!(stdin, "{}", code.rsplit('-').next().unwrap()).unwrap();
-    drop(stdin);
-    let o = child.wait_with_output().unwrap();
-    let said = text(&o);
+    // History and a tombstone the migration leaves behind.
+    std::fs::write(a.path().join("thoughts/Idea.md"), "an idea, edited\n").unwrap();
+    std::fs::write(a.path().join("thoughts/Gone.md"), "soon deleted\n").unwrap();
+    assert!(run(&["sync", pa, "--quiet"], "").status.success());
+    std::fs::remove_file(a.path().join("thoughts/Gone.md")).unwrap();
+    assert!(run(&["sync", pa, "--quiet"], "").status.success());
+    let o = run(&["sync", pb, "--quiet"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    // The phone edits a note before it learns the vault is encrypted.
+    std::fs::write(
+        b.path().join("thoughts/Plan.md"),
+        "a plan, edited offline\n",
+    )
+    .unwrap();
+
+    let (_code, said) = run_showing_code(&["encrypt", pa], "first passphrase\nfirst passphrase\n");
+    assert!(said.contains("end-to-end encrypted: 2 notes"), "{said}");
+    assert!(kept_key(a.path()).is_some());
+    let o = run(&["sync", pa, "--quiet"], "");
     assert!(
-        !o.status.success() && said.contains("vault_not_empty"),
-        "{said}"
+        o.status.success(),
+        "the laptop syncs the encrypted vault: {}",
+        text(&o)
     );
     assert_eq!(
-        kept_key(a.path()),
-        None,
-        "nothing kept for a vault that was not encrypted"
+        std::fs::read_to_string(a.path().join("thoughts/Idea.md")).unwrap(),
+        "an idea, edited\n"
     );
-    let o = run(&["sync", pa], "");
-    assert!(o.status.success(), "plaintext sync goes on: {}", text(&o));
+    // A second run finds the work done.
+    let o = run(&["encrypt", pa], "");
+    assert!(
+        text(&o).contains("already end-to-end encrypted"),
+        "{}",
+        text(&o)
+    );
+
+    // The phone, still plaintext, is told to unlock; its edit waits.
+    let o = run(&["sync", pb, "--quiet"], "");
+    assert!(
+        !o.status.success() && text(&o).contains("unlock"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["unlock", pb], "first passphrase\n");
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["sync", pb, "--quiet"], "");
+    assert!(
+        o.status.success(),
+        "the phone syncs after unlock: {}",
+        text(&o)
+    );
+    let o = run(&["sync", pa, "--quiet"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    for vault in [a.path(), b.path()] {
+        assert_eq!(
+            std::fs::read_to_string(vault.join("thoughts/Plan.md")).unwrap(),
+            "a plan, edited offline\n",
+            "the phone's offline edit reached both, encrypted"
+        );
+        assert_eq!(
+            std::fs::read_to_string(vault.join("thoughts/Idea.md")).unwrap(),
+            "an idea, edited\n"
+        );
+        assert!(!vault.join("thoughts/Gone.md").exists());
+    }
 }

@@ -11,11 +11,15 @@
 //!   tampered blobs are reported and never written, no canary reaches the database or bucket.
 //! - `keys`: end-to-end encryption keys from the command line: encrypt, unlock, passphrase,
 //!   recovery-code, lock.
+//! - `migration`: turning encryption on for a vault with notes, with each migration
+//!   request's answer lost in turn: a rerun finishes it, a second device converges.
 //! - `model`: the seeded model test under injected faults.
 //! - `rate_limit`: a sync through the server's 429 `rate_limited`, with the account's
 //!   request budgets spent.
 //! - `retention`: a device that slept past the tombstone retention resyncs from a full
 //!   listing (runs the janitor in time travel).
+//! - `tamper`: a server that lies to an encrypted account through its database (an old
+//!   manifest for a newer version, another account's key slots): refused, nothing written.
 
 mod bulk;
 mod cli;
@@ -23,7 +27,9 @@ mod common;
 mod e2e;
 mod encrypted;
 mod keys;
+mod migration;
 mod model;
 mod packs;
 mod rate_limit;
 mod retention;
+mod tamper;

@@ -18,7 +18,8 @@
 //!   as recreated).
 //!
 //! Even devices fetch every pull through packs (`POST /vault/packs`), odd ones note by note,
-//! so both paths converge under the same faults.
+//! so both paths converge under the same faults. Every third seed's account is end-to-end
+//! encrypted (its devices unlock with the passphrase; its packs hold ciphertexts).
 //!
 //! `STEEL_MODEL_SEEDS` (default 12) seeds run, from `STEEL_MODEL_FIRST_SEED` (default 1),
 //! `STEEL_MODEL_JOBS` at a time; `STEEL_MODEL_SEED=N` replays one. A failure names its seed.
@@ -34,6 +35,7 @@ use rand_chacha::ChaCha8Rng;
 use steel_sync::faults::{Fault, Faults, Op};
 use steel_sync::sync::Plan;
 use steel_sync::sync::guard::MissingNotes;
+use steel_sync::vault_key::Secret;
 use steel_sync::{Api, SyncError, SyncReport};
 
 use common::{Device, hashes, server_files, unique_user};
@@ -121,6 +123,15 @@ impl Sim {
         let user = unique_user(&format!("model{seed}"));
         let n = rng.random_range(2..=4);
         let log = Arc::new(Mutex::new(Vec::new()));
+        // Every third seed runs an end-to-end encrypted account: the same operations, faults
+        // and invariants through sealed names, manifests and blobs (packs of ciphertexts).
+        let encrypted = seed.is_multiple_of(3);
+        if encrypted {
+            common::encrypted_account(&user).await;
+            log.lock()
+                .unwrap()
+                .push("the account is end-to-end encrypted".into());
+        }
         let mut devices = Vec::new();
         let mut nets = Vec::new();
         for i in 0..n {
@@ -133,8 +144,9 @@ impl Sim {
                 log: log.clone(),
                 device: name.clone(),
             });
+            let secret = encrypted.then_some(Secret::Passphrase(common::PASSPHRASE));
             let mut device =
-                Device::with_faults(&user, &name, Some(net.clone() as Arc<dyn Faults>)).await;
+                Device::opened(&user, &name, Some(net.clone() as Arc<dyn Faults>), secret).await;
             // Both fetch paths in every seed: even devices fetch every pull through packs,
             // odd ones note by note (the rng streams of the seeds stay as they were).
             let packs = i.is_multiple_of(2);
@@ -560,7 +572,7 @@ async fn server_lines(api: &Api) -> BTreeMap<String, BTreeSet<String>> {
     }
     let answer = api.pull_current(&paths).await.expect("pull");
     for f in answer.files {
-        let bytes = api.download(&f.download_url).await.expect("download");
+        let (bytes, _) = api.fetch_checked(&f).await.expect("download");
         out.insert(
             f.path.to_string(),
             lines(&String::from_utf8_lossy(&bytes))

@@ -46,11 +46,16 @@ pub struct KeySlotEntry {
     pub slot: String,
 }
 
-/// The answer of `GET /vault/keys` and `PUT /vault/keys`. A plaintext account: `encrypted`
+/// The answer of `GET /vault/keys`, `PUT /vault/keys` and `POST /vault/migration`. A plaintext account: `encrypted`
 /// false, no slots, no keyring. `etag` is also the `ETag` header: send it as `If-Match`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeysAnswer {
     pub encrypted: bool,
+    /// True while the account turns encrypted (`POST /vault/migration`, README "Turning
+    /// encryption on for an existing vault"): the slots are stored, `encrypted` is still
+    /// false and every other route treats the account as plaintext.
+    #[serde(default)]
+    pub migrating: bool,
     pub slots: Vec<KeySlotEntry>,
     /// The sealed keyring in standard base64; null in generation 0.
     pub keyring: Option<String>,

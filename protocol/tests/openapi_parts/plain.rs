@@ -326,6 +326,7 @@ pub fn samples() -> Vec<(&'static str, Value)> {
             "KeysResponse",
             v(serde_json::to_value(KeysAnswer {
                 encrypted: true,
+                migrating: false,
                 slots: vec![KeySlotEntry {
                     id: "5c4d78ef5f12a5c98e751b1d02e8217c".into(),
                     kind: KeySlotKind::RecoveryCode,

@@ -64,7 +64,10 @@ const UNUSED: &str = "NOT EXISTS (SELECT 1 FROM file_versions v
                                     AND v.content_hash = b.content_hash)
                       AND NOT EXISTS (SELECT 1 FROM file_state f
                                       WHERE f.user_id = b.user_id
-                                        AND f.content_hash = b.content_hash)";
+                                        AND f.content_hash = b.content_hash)
+                      AND NOT EXISTS (SELECT 1 FROM migration_staged s
+                                      WHERE s.user_id = b.user_id
+                                        AND s.content_hash = b.content_hash)";
 
 /// Looks at the next `limit` blobs verified before `verified_before` (after `after`, in the
 /// pass's order, on the index of that order: each blob is looked at once a pass, however many

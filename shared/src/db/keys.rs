@@ -26,16 +26,20 @@ pub struct Keys {
     pub version: i64,
     pub slots: Vec<StoredSlot>,
     pub keyring: Option<Vec<u8>>,
+    /// Slots stored by `POST /vault/migration`: the account is still plaintext until the
+    /// switch ([`super::migration`]).
+    pub migrating: bool,
 }
 
 impl Keys {
     pub fn encrypted(&self) -> bool {
-        self.version > 0
+        self.version > 0 && !self.migrating
     }
 }
 
 type Row = (
     i64,
+    bool,
     Option<Vec<u8>>,
     Option<Vec<u8>>,
     Option<String>,
@@ -47,7 +51,7 @@ type Row = (
 pub async fn read(pool: &PgPool, user_id: UserId) -> Result<Keys, sqlx::Error> {
     let mut one = super::single(pool).await?;
     let rows: Vec<Row> = super::query_as(
-        "SELECT v.version, v.keyring, s.slot_id, s.kind, s.slot
+        "SELECT v.version, v.migrating, v.keyring, s.slot_id, s.kind, s.slot
          FROM vault_keys v LEFT JOIN key_slots s ON s.user_id = v.user_id
          WHERE v.user_id = $1
          ORDER BY s.position",
@@ -60,9 +64,11 @@ pub async fn read(pool: &PgPool, user_id: UserId) -> Result<Keys, sqlx::Error> {
         version: 0,
         slots: Vec::new(),
         keyring: None,
+        migrating: false,
     };
-    for (version, keyring, id, kind, slot) in rows {
+    for (version, migrating, keyring, id, kind, slot) in rows {
         keys.version = version;
+        keys.migrating = migrating;
         keys.keyring = keyring;
         if let (Some(id), Some(kind), Some(slot)) = (id, kind, slot) {
             let id = id
@@ -81,24 +87,35 @@ pub enum Replaced {
     Done(i64),
     /// Another write came first: nothing changed.
     Stale,
-    /// A first replacement on an account that has notes: nothing changed (its plaintext
-    /// notes cannot be switched over yet, README "Encrypted notes on the server").
+    /// A first replacement on an account that has notes, not asked to start a migration:
+    /// nothing changed (`POST /vault/migration` starts one).
     VaultNotEmpty,
 }
 
+/// What a first replacement (from version 0) makes of the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum First {
+    /// `PUT /vault/keys`: encrypted now, only for an account without notes.
+    Encrypted,
+    /// `POST /vault/migration`: slots stored, the account stays plaintext until the switch.
+    Migrating,
+}
+
 /// Replaces the account's slots and keyring if its version is still `expected`. The first
-/// replacement (from version 0) marks the account encrypted for good, and only for an
-/// account without notes: checked under the user's row lock, which every write of notes
-/// takes too (and re-checks the account's mode under), so no plaintext note can slip in.
+/// replacement (from version 0) marks the account encrypted for good ([`First::Encrypted`]),
+/// and only for an account without notes: checked under the user's row lock, which every
+/// write of notes takes too (and re-checks the account's mode under), so no plaintext note
+/// can slip in. [`First::Migrating`] stores the slots of a migration instead, notes or not.
 pub async fn replace(
     pool: &PgPool,
     user_id: UserId,
     expected: i64,
     slots: &[StoredSlot],
     keyring: Option<&[u8]>,
+    first: First,
 ) -> Result<Replaced, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    if expected == 0 {
+    if expected == 0 && first == First::Encrypted {
         let has_notes: Option<bool> = super::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM file_state WHERE user_id = $1)
              FROM users WHERE id = $1 FOR UPDATE",
@@ -112,12 +129,13 @@ pub async fn replace(
     }
     let version: Option<i64> = if expected == 0 {
         super::query_scalar(
-            "INSERT INTO vault_keys (user_id, version, keyring) VALUES ($1, 1, $2)
+            "INSERT INTO vault_keys (user_id, version, keyring, migrating) VALUES ($1, 1, $2, $3)
              ON CONFLICT (user_id) DO NOTHING
              RETURNING version",
         )
         .bind(user_id)
         .bind(keyring)
+        .bind(first == First::Migrating)
         .fetch_optional(&mut *tx)
         .await?
     } else {

@@ -23,6 +23,7 @@ pub mod files;
 pub mod history;
 pub mod janitor;
 pub mod keys;
+pub mod migration;
 pub mod packs;
 pub mod recovery;
 pub mod retention;
@@ -242,6 +243,7 @@ mod tests {
         ("history.rs", include_str!("history.rs")),
         ("janitor.rs", include_str!("janitor.rs")),
         ("keys.rs", include_str!("keys.rs")),
+        ("migration.rs", include_str!("migration.rs")),
         ("packs.rs", include_str!("packs.rs")),
         ("recovery.rs", include_str!("recovery.rs")),
         ("retention.rs", include_str!("retention.rs")),

@@ -8,11 +8,12 @@ use sqlx::PgPool;
 
 use crate::domain::{ContentHash, UserId, VaultPath};
 
-/// Whether the account is end-to-end encrypted (it has a `vault_keys` row).
+/// Whether the account is end-to-end encrypted (it has a `vault_keys` row that is not
+/// migrating: a migrating account is plaintext until its switch).
 pub async fn is_encrypted(pool: &PgPool, user_id: UserId) -> Result<bool, sqlx::Error> {
     let mut one = super::single(pool).await?;
     let found: Option<i64> =
-        super::query_scalar("SELECT version FROM vault_keys WHERE user_id = $1")
+        super::query_scalar("SELECT version FROM vault_keys WHERE user_id = $1 AND NOT migrating")
             .bind(user_id)
             .fetch_optional(&mut *one)
             .await?;

@@ -368,11 +368,12 @@ pub async fn commit_sealed_versions(
 ) -> Result<Batch<Decision>, WriteError> {
     let mut tx = pool.begin().await?;
     let (seq, vault_size, compacted_version) = lock_user(&mut tx, user_id).await?;
-    let encrypted: bool =
-        super::query_scalar("SELECT EXISTS (SELECT 1 FROM vault_keys WHERE user_id = $1)")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let encrypted: bool = super::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM vault_keys WHERE user_id = $1 AND NOT migrating)",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
     if !proposals.is_empty() && encrypted != sealed.is_some() {
         return Err(WriteError::ModeChanged(encrypted));
     }

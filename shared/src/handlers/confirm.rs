@@ -117,47 +117,15 @@ pub(crate) async fn verify_and_commit(
     let app = &state.app;
     let limits = &app.config.limits;
     let user_id = caller.user_id;
-    // Which blobs hold bytes with their hash, and how many: known-good ones from the
-    // database, the others checked in the bucket once per hash (and remembered when good).
-    // Each file is then compared with its blob on its own, so one wrong size fails only
-    // the file that claims it.
+    // Each file is compared with its blob on its own, so one wrong size fails only the
+    // file that claims it.
     let hashes: Vec<ContentHash> = proposals
         .iter()
         .map(|p| p.content.hash)
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let known = blobs::verified(&app.db, user_id, &hashes).await?;
-    let unknown: Vec<ContentHash> = hashes
-        .into_iter()
-        .filter(|h| !known.contains_key(h))
-        .collect();
-    // Checked and recorded under the blobs' shared locks: the janitor's sweep of
-    // unrecorded objects cannot delete one in between.
-    let verifying = blobs::Verifying::begin(&app.db, user_id, &unknown).await?;
-    let limiter = Arc::new(tokio::sync::Semaphore::new(CHECK_CONCURRENCY));
-    let mut checks = tokio::task::JoinSet::new();
-    for hash in unknown {
-        let (storage, limiter) = (state.storage.clone(), limiter.clone());
-        checks.spawn(async move {
-            let _permit = limiter.acquire_owned().await;
-            (hash, storage.check_blob(user_id, &hash).await)
-        });
-    }
-    let mut bad: HashMap<ContentHash, BlobCheck> = HashMap::new();
-    let mut newly_verified = Vec::new();
-    while let Some(joined) = checks.join_next().await {
-        let (hash, check) = joined.map_err(ApiError::internal)?;
-        match check? {
-            BlobCheck::Valid { size } => newly_verified.push((hash, size)),
-            other => {
-                bad.insert(hash, other);
-            }
-        }
-    }
-    verifying.record(&newly_verified).await?;
-    let mut verified_sizes = known;
-    verified_sizes.extend(newly_verified);
+    let (verified_sizes, bad) = verify_blobs(&state.storage, app, user_id, hashes).await?;
 
     let mut missing = Vec::new();
     let mut ready: Vec<Proposal> = Vec::new();
@@ -215,4 +183,47 @@ pub(crate) async fn verify_and_commit(
         ready,
         batch,
     })
+}
+
+/// Which of `hashes` are blobs holding bytes with their hash, and how many: known-good ones
+/// from the database, the others checked in the bucket once per hash (and recorded when
+/// good); and why the others are not.
+pub(crate) async fn verify_blobs(
+    storage: &crate::storage::Storage,
+    app: &crate::runtime::AppState,
+    user_id: crate::domain::UserId,
+    hashes: Vec<ContentHash>,
+) -> Result<(HashMap<ContentHash, i64>, HashMap<ContentHash, BlobCheck>), ApiError> {
+    let known = blobs::verified(&app.db, user_id, &hashes).await?;
+    let unknown: Vec<ContentHash> = hashes
+        .into_iter()
+        .filter(|h| !known.contains_key(h))
+        .collect();
+    // Checked and recorded under the blobs' shared locks: the janitor's sweep of
+    // unrecorded objects cannot delete one in between.
+    let verifying = blobs::Verifying::begin(&app.db, user_id, &unknown).await?;
+    let limiter = Arc::new(tokio::sync::Semaphore::new(CHECK_CONCURRENCY));
+    let mut checks = tokio::task::JoinSet::new();
+    for hash in unknown {
+        let (storage, limiter) = (storage.clone(), limiter.clone());
+        checks.spawn(async move {
+            let _permit = limiter.acquire_owned().await;
+            (hash, storage.check_blob(user_id, &hash).await)
+        });
+    }
+    let mut bad: HashMap<ContentHash, BlobCheck> = HashMap::new();
+    let mut newly_verified = Vec::new();
+    while let Some(joined) = checks.join_next().await {
+        let (hash, check) = joined.map_err(ApiError::internal)?;
+        match check? {
+            BlobCheck::Valid { size } => newly_verified.push((hash, size)),
+            other => {
+                bad.insert(hash, other);
+            }
+        }
+    }
+    verifying.record(&newly_verified).await?;
+    let mut verified_sizes = known;
+    verified_sizes.extend(newly_verified);
+    Ok((verified_sizes, bad))
 }

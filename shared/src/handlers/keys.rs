@@ -55,22 +55,39 @@ async fn put(
     user_id: crate::domain::UserId,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
+    put_first(state, user_id, request, keys::First::Encrypted).await
+}
+
+/// A write of the slots, `first` saying what a first one (from `"v0"`) makes of the
+/// account: `PUT /vault/keys` and `POST /vault/migration`.
+pub(crate) async fn put_first(
+    state: &AppState,
+    user_id: crate::domain::UserId,
+    request: &ApiRequest,
+    first: keys::First,
+) -> Result<ApiResponse, ApiError> {
     // The precondition first: a write without one is refused before its body is read.
     let expected = if_match(request.header("if-match"))?;
     let body: PutKeysRequest = request.json()?;
     let (slots, keyring) = validate(&body)?;
     let expected = expected.ok_or_else(stale)?;
-    match keys::replace(&state.db, user_id, expected, &slots, keyring.as_deref()).await? {
-        keys::Replaced::Done(version) => answer(Keys {
-            version,
-            slots,
-            keyring,
-        }),
+    match keys::replace(
+        &state.db,
+        user_id,
+        expected,
+        &slots,
+        keyring.as_deref(),
+        first,
+    )
+    .await?
+    {
+        keys::Replaced::Done(_) => answer(keys::read(&state.db, user_id).await?),
         keys::Replaced::Stale => Err(stale()),
         keys::Replaced::VaultNotEmpty => Err(ApiError::conflict(
             ErrorCode::VaultNotEmpty,
-            "this vault already has notes: turning encryption on for an existing vault is \
-             not supported yet (README, \"Encrypted notes on the server\"); nothing changed",
+            "this vault already has notes: turn encryption on for it with POST \
+             /vault/migration (README, \"Turning encryption on for an existing vault\"); \
+             nothing changed",
         )),
     }
 }
@@ -251,11 +268,12 @@ fn validate_keyring(text: &str, generation: u32) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
-fn answer(keys: Keys) -> Result<ApiResponse, ApiError> {
+pub(crate) fn answer(keys: Keys) -> Result<ApiResponse, ApiError> {
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let tag = etag(keys.version);
     let mut response = ApiResponse::ok(&KeysAnswer {
         encrypted: keys.encrypted(),
+        migrating: keys.migrating,
         slots: keys
             .slots
             .iter()

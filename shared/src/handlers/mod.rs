@@ -11,6 +11,7 @@ pub mod history;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod migration;
 pub mod packs;
 pub mod pull;
 pub mod push;

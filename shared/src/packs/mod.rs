@@ -140,8 +140,10 @@ pub async fn finish(
     Ok(built)
 }
 
-/// The bytes of `blobs`, [`READ_CONCURRENCY`] at a time; a blob without an object is left
-/// out.
+/// The bytes of `blobs`, [`READ_CONCURRENCY`] at a time; a blob without an object, or one
+/// the bucket fails to hand over (a read error, a checksum the bytes do not match), is left
+/// out: it goes `unpacked`, and the device fetches it note by note and says what became of
+/// that one note, instead of one bad object failing every packs request of the vault.
 async fn read_blobs(
     storage: &Storage,
     user_id: UserId,
@@ -153,7 +155,13 @@ async fn read_blobs(
         let (storage, hash, permits) = (storage.clone(), *hash, permits.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await?;
-            let bytes = storage.get_blob(user_id, &hash).await?;
+            let bytes = match storage.get_blob(user_id, &hash).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::error!(%user_id, hash = %hash.to_hex(), error = %e, "blob unreadable: left unpacked");
+                    None
+                }
+            };
             Ok::<_, anyhow::Error>((hash, bytes))
         });
     }

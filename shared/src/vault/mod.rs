@@ -1,11 +1,13 @@
 //! The vault's sync logic, pure and shared by its endpoints and the database layer: the rules
 //! that decide what a write does ([`rules`]) and how notes come back ([`recovery`]), request
-//! bodies parsed per file ([`request`]), the shapes of refusals and conflicts ([`answer`]), and
-//! the allowance of unconfirmed uploads ([`uploads`]). It imports nothing above the domain,
-//! the error codes and the settings: the database layer loads and writes what it decides.
+//! bodies parsed per file ([`request`]), the shapes of refusals and conflicts ([`answer`]), the
+//! allowance of unconfirmed uploads ([`uploads`]) and which staged copies may turn a vault
+//! encrypted ([`migration`]). It imports nothing above the domain, the error codes and the
+//! settings: the database layer loads and writes what it decides.
 
 pub mod answer;
 pub mod bulk;
+pub mod migration;
 pub mod recovery;
 pub mod request;
 pub mod rules;

@@ -63,7 +63,7 @@ async fn a_plaintext_account_has_no_slots_and_etag_v0(pool: PgPool) {
     assert_eq!(got.status, 200, "{:?}", got.body);
     assert_eq!(
         got.body,
-        json!({"encrypted": false, "slots": [], "keyring": null, "etag": "\"v0\""})
+        json!({"encrypted": false, "migrating": false, "slots": [], "keyring": null, "etag": "\"v0\""})
     );
     assert_eq!(got.etag.as_deref(), Some("\"v0\""));
 }
@@ -315,7 +315,7 @@ async fn another_account_never_sees_the_slots_and_deleting_the_account_removes_t
     let seen = app.keys(&bob).await;
     assert_eq!(
         seen.body,
-        json!({"encrypted": false, "slots": [], "keyring": null, "etag": "\"v0\""})
+        json!({"encrypted": false, "migrating": false, "slots": [], "keyring": null, "etag": "\"v0\""})
     );
     // Bob's own first PUT (with the same ETag value) is his alone.
     let bob_slots = [slot(SlotKind::RecoveryCode, 2, 0)];

@@ -61,6 +61,9 @@ impl Server {
             .collect();
         self.verified.retain(|h, _| named.contains(h));
         self.bucket.retain(|h, _| named.contains(h));
+        // A pack holding a collected blob goes with it.
+        self.packs
+            .retain(|_, p| p.blobs.iter().all(|h| named.contains(h)));
     }
 
     /// The server-side invariants: the change sequence strictly increasing through the

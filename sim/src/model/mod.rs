@@ -6,10 +6,12 @@
 //! and shapes, as `shared/src/db` and `shared/src/handlers` do.
 //!
 //! Left out: authentication (the bearer token names the device), request budgets (429),
+//! bulk upload (`/vault/bulk`),
 //! the unconfirmed-upload allowance, rewind (`as_of`), history and deleted listings, change
 //! notices. A request for those answers 404 `not_found`.
 
 mod janitor;
+mod packs;
 mod writes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,6 +25,7 @@ use steel_protocol::error::ErrorCode;
 use steel_protocol::wire::{StateAnswer, StateFile};
 
 pub use janitor::Retention;
+pub use packs::{StoredPack, pack_url};
 
 /// One version as `file_versions` keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +82,9 @@ pub struct Server {
     pub bucket: HashMap<ContentHash, Vec<u8>>,
     /// The server's clock.
     pub now: DateTime<Utc>,
+    /// Pack objects (`packs/`), by id; the last id handed out.
+    pub packs: HashMap<u64, StoredPack>,
+    pub pack_seq: u64,
 }
 
 /// An HTTP answer: status and JSON body.
@@ -136,6 +142,7 @@ impl Server {
             ("POST", "/vault/pull") => parse(body).and_then(|b| self.pull(b)),
             ("POST", "/vault/delete") => parse(body).and_then(|b| self.delete(device, b)),
             ("POST", "/vault/restore") => parse(body).and_then(|b| self.restore(device, b)),
+            ("POST", "/vault/packs") => parse(body).and_then(|b| self.packs(b)),
             _ => Err(Answer::error(
                 404,
                 ErrorCode::NotFound,

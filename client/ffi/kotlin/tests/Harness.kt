@@ -12,6 +12,7 @@ import app.steelnotes.sync.StatusObserver
 import app.steelnotes.sync.StoredSession
 import app.steelnotes.sync.SyncEngine
 import app.steelnotes.sync.TokenStore
+import app.steelnotes.sync.VaultKeyStore
 import java.io.File
 import java.nio.file.Files
 import java.util.Collections
@@ -73,14 +74,19 @@ class Recorder : StatusObserver {
     }
 }
 
-fun engine(vault: File, store: TokenStore, name: String = "kotlin", url: String = apiUrl): SyncEngine =
-    SyncEngine(vault.path, url, DeviceInfo(name, Platform.ANDROID), store)
+fun engine(
+    vault: File,
+    store: TokenStore,
+    name: String = "kotlin",
+    url: String = apiUrl,
+    keyStore: VaultKeyStore? = null,
+): SyncEngine = SyncEngine(vault.path, url, DeviceInfo(name, Platform.ANDROID), store, keyStore)
 
 /** A signed-in engine on a fresh folder, with its store. */
-class Device(sub: String, name: String) : AutoCloseable {
+class Device(sub: String, name: String, keyStore: VaultKeyStore? = null) : AutoCloseable {
     val vault = newVault()
     val store = MemoryTokenStore()
-    val engine = engine(vault, store, name)
+    val engine = engine(vault, store, name, keyStore = keyStore)
 
     init {
         runBlocking { engine.signIn(IdentityProvider.APPLE, mint(sub)) }

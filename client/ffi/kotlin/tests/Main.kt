@@ -300,5 +300,7 @@ fun main() {
         expect(after <= before + 2) { "threads: $before before, $after after 100 cycles" }
     }
 
+    encryptionTests(t)
+
     if (!t.finish()) exitProcess(1)
 }

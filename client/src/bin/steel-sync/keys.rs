@@ -9,8 +9,9 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use steel_crypto::RecoveryCode;
+use steel_sync::error::SyncError;
 use steel_sync::vault_key::store::KeyStore as _;
-use steel_sync::vault_key::{self, Secret, Unlocked, slots, store};
+use steel_sync::vault_key::{self, Secret, Unlocked, migrate, slots, store};
 use steel_sync::{Api, Session};
 
 #[derive(Args)]
@@ -142,10 +143,21 @@ fn keep(vault: &Path, session: &Session, unlocked: &Unlocked) -> anyhow::Result<
 
 pub async fn encrypt(args: EncryptArgs) -> anyhow::Result<ExitCode> {
     let (api, session) = signed_in(&args.vault)?;
-    if vault_key::read(&api).await?.encrypted {
+    let current = vault_key::read(&api).await?;
+    if current.encrypted {
         bail!("this account is already end-to-end encrypted: run `steel-sync unlock`");
     }
     let prompt = Prompt::new();
+    if current.migrating {
+        // An earlier run (on this device or another) started: finish it with its passphrase.
+        println!(
+            "Encryption of this vault was started and not finished; enter its passphrase to \
+             finish it."
+        );
+        let secret = prompt.current(false)?;
+        let unlocked = vault_key::unlock(&api, &secret.secret()).await?;
+        return finish_migration(&api, &args.vault, &session, &unlocked).await;
+    }
     let passphrase = prompt.new_passphrase()?;
     let new = slots::new_vault(
         &passphrase,
@@ -153,10 +165,53 @@ pub async fn encrypt(args: EncryptArgs) -> anyhow::Result<ExitCode> {
         &mut vault_key::os_rng()?,
     )?;
     prompt.confirm_code(&new.code)?;
-    vault_key::set_up(&api, &new).await?;
+    match vault_key::set_up(&api, &new).await {
+        Ok(_) => {}
+        Err(SyncError::Api { code, .. }) if code == "vault_not_empty" => {
+            // A vault with notes: every note is encrypted and uploaded again, then the
+            // server switches the account over (README "Turning encryption on for an
+            // existing vault"). Until then every device syncs it in plaintext.
+            api.start_migration("\"v0\"", &new.request).await?;
+            let unlocked = vault_key::unlock(&api, &Secret::Passphrase(&passphrase)).await?;
+            return finish_migration(&api, &args.vault, &session, &unlocked).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
     let unlocked = vault_key::unlock(&api, &Secret::Passphrase(&passphrase)).await?;
     keep(&args.vault, &session, &unlocked)?;
     println!("The account is end-to-end encrypted.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stages every note encrypted and switches the account; a rerun of `encrypt` resumes. The
+/// key is kept on this device only once the account is encrypted: until then this device
+/// syncs in plaintext like every other.
+async fn finish_migration(
+    api: &Api,
+    vault: &Path,
+    session: &Session,
+    unlocked: &Unlocked,
+) -> anyhow::Result<ExitCode> {
+    println!("Encrypting the vault's notes and uploading them again...");
+    let migrated = migrate::migrate(api, &unlocked.keys).await;
+    if migrated.is_ok() {
+        keep(vault, session, unlocked)?;
+    }
+    match migrated {
+        Ok(migrate::Migrated::Switched(done)) => println!(
+            "The account is end-to-end encrypted: {} notes. Other devices must run `steel-sync \
+             unlock` before they sync again; the old plaintext is deleted from the server \
+             (README, \"Turning encryption on for an existing vault\").",
+            done.notes
+        ),
+        Ok(migrate::Migrated::AlreadyEncrypted) => {
+            println!("The account is end-to-end encrypted.")
+        }
+        Err(e) => bail!(
+            "{e}\nThe vault is not encrypted yet and syncs in plaintext meanwhile: run `steel-sync \
+             encrypt` again to finish (it resumes where this run stopped)."
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

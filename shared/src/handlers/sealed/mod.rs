@@ -37,14 +37,24 @@ fn to_wire(s: StoredSealed) -> Option<Sealed> {
     })
 }
 
-/// The sealed fields of these versions, in wire form.
+/// The sealed fields of these versions, in wire form. The versions were just read (or
+/// written) by the same request, in a statement of their own: one that is gone now was
+/// pruned or compacted by a janitor pass in between, and the answer would name a version
+/// without its sealed fields, which a device must take for a lie. That answer is 503
+/// `temporarily_unavailable` instead; the client sends the request again (every request is
+/// safe to repeat) and reads a state without it.
 async fn sealed_of(
     app: &AppState,
     user_id: UserId,
     wanted: &[(VaultPath, i64)],
 ) -> Result<HashMap<(VaultPath, i64), Sealed>, ApiError> {
-    Ok(sealed::of_versions(&app.db, user_id, wanted)
-        .await?
+    let stored = sealed::of_versions(&app.db, user_id, wanted).await?;
+    if let Some((path, version)) = wanted.iter().find(|w| !stored.contains_key(*w)) {
+        return Err(ApiError::Unavailable(anyhow::anyhow!(
+            "version {version} of {path} was pruned or compacted while this request read it"
+        )));
+    }
+    Ok(stored
         .into_iter()
         .filter_map(|(k, s)| Some((k, to_wire(s)?)))
         .collect())

@@ -58,10 +58,13 @@ fn the_document_is_openapi_3_1_with_a_bearer_scheme() {
                 op.route()
             );
         }
-        // A body is JSON, and required, except where the operation takes none (GETs and
-        // removing a device) or an optional one (logout).
+        // A body is JSON, and required, except where the operation takes none (GETs,
+        // removing a device, the migration's switch and abandon) or an optional one (logout).
         let body = match (op.method.as_str(), op.path.as_str()) {
-            ("GET", _) | ("DELETE", "/devices/{device_id}") => None,
+            ("GET", _)
+            | ("DELETE", "/devices/{device_id}")
+            | ("DELETE", "/vault/migration")
+            | ("POST", "/vault/migration/switch") => None,
             ("POST", "/auth/logout") => Some(false),
             _ => Some(true),
         };

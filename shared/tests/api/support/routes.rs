@@ -91,6 +91,11 @@ routes! {
     Restore: "POST" "/vault/restore" => "restore", restore, write;
     Keys: "GET" "/vault/keys" => "keys", keys, app;
     PutKeys: "PUT" "/vault/keys" => "keys", keys, app;
+    Migration: "GET" "/vault/migration" => "migration", migration, write;
+    StartMigration: "POST" "/vault/migration" => "migration", migration, write;
+    AbandonMigration: "DELETE" "/vault/migration" => "migration", migration, write;
+    StageMigration: "POST" "/vault/migration/stage" => "migration", migration, write;
+    SwitchMigration: "POST" "/vault/migration/switch" => "migration", migration, write;
     Account: "GET" "/account" => "account", account, app;
     DeleteAccount: "DELETE" "/account" => "delete-account", delete_account, account;
 }

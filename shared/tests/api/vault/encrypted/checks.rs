@@ -3,16 +3,17 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use steel_core::domain::{Platform, PushEnvironment};
-use steel_core::notifier;
+use steel_core::notifier::{self, Pushers};
 
 use super::{Vault, b64, encrypted_account, sync_sealed};
 use crate::support::apns::Apns;
 use crate::support::events::sqs_event;
+use crate::support::fcm::Fcm;
 use crate::support::{TestApp, seed};
 
 #[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
 async fn a_push_payload_of_an_encrypted_account_names_no_note(pool: PgPool) {
-    let apns = Apns::start().await;
+    let (apns, fcm) = (Apns::start().await, Fcm::start().await);
     let app = TestApp::spawn(pool.clone()).await;
     let mac = encrypted_account(&app, "e2ee-push").await;
     seed::device(
@@ -21,6 +22,15 @@ async fn a_push_payload_of_an_encrypted_account_names_no_note(pool: PgPool) {
         "iPhone",
         Platform::Ios,
         Some("phone-token"),
+        PushEnvironment::Production,
+    )
+    .await;
+    seed::device(
+        &pool,
+        mac.user_id,
+        "Pixel",
+        Platform::Android,
+        Some("pixel-token"),
         PushEnvironment::Production,
     )
     .await;
@@ -34,7 +44,11 @@ async fn a_push_payload_of_an_encrypted_account_names_no_note(pool: PgPool) {
         let body = r.body.as_deref().unwrap_or_default();
         assert!(!body.contains("paths") && !body.contains(&key), "{body}");
     }
-    let response = notifier::handle_batch(&pool, &apns.pushers(), sqs_event(records)).await;
+    let pushers = Pushers {
+        apns: Some(apns.client.clone()),
+        fcm: Some(fcm.client.clone()),
+    };
+    let response = notifier::handle_batch(&pool, &pushers, sqs_event(records)).await;
     assert!(response.batch_item_failures.is_empty());
     let pushes = apns.pushes().await;
     assert_eq!(pushes.len(), 1);
@@ -49,6 +63,15 @@ async fn a_push_payload_of_an_encrypted_account_names_no_note(pool: PgPool) {
         pushes[0].payload
     );
     assert!(!pushes[0].payload.to_string().contains(&key));
+    assert!(!pushes[0].payload.to_string().contains("canary"));
+    let delivered = fcm.delivered();
+    assert_eq!(delivered.len(), 1, "the Android device's push");
+    let message = delivered[0].body.to_string();
+    assert!(
+        !message.contains("paths") && !message.contains(&key) && !message.contains("canary"),
+        "{message}"
+    );
+    assert!(message.contains(&head.to_string()), "the cursor: {message}");
 }
 
 #[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
