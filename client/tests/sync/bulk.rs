@@ -46,8 +46,15 @@ async fn a_first_upload_goes_through_one_pack_and_ends_as_the_per_note_one() {
     // One PUT (the pack) instead of one per distinct content.
     assert_eq!(s3(&bulk), 1, "one pack PUT");
     assert!(s3(&per_note) >= (NOTES - NOTES / 10) as u64);
-    // state, push, bulk, bulk confirm (and the state after the push).
-    assert!(api(&bulk) <= 6, "API requests: {}", api(&bulk));
+    // A handful of API requests: those of the per-note upload, its confirm replaced by
+    // `/vault/bulk` and `/vault/bulk/confirm` (one more), and at most two more reads (the
+    // number of state reads around a first sync varies from run to run).
+    assert!(
+        api(&bulk) <= api(&per_note) + 3,
+        "API requests: {} in bulk, {} note by note",
+        api(&bulk),
+        api(&per_note)
+    );
 
     // A second device of the bulk account gets everything, and edits flow both ways.
     let mut other = Device::new(&user, "B").await;
