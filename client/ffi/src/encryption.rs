@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use steel_crypto::RecoveryCode;
 use steel_sync::SyncError;
 use steel_sync::vault_key::store::{KeyStore, keep, open_kept};
-use steel_sync::vault_key::{self, Secret, Unlocked, slots};
+use steel_sync::vault_key::{self, Secret, Unlocked, migrate, slots};
 use zeroize::Zeroizing;
 
 use crate::engine::{Inner, SyncEngine};
@@ -132,8 +132,13 @@ impl SyncEngine {
 
     /// Makes the account end-to-end encrypted: a new vault key sealed under `passphrase`
     /// and under `recovery_code` (from [`new_recovery_code`], shown to the person and
-    /// confirmed by them first). This device is unlocked afterwards. Refused if the account
-    /// already is encrypted (`unlock` instead) or already has notes (`vault_not_empty`).
+    /// confirmed by them first). A vault with notes is migrated as `steel-sync encrypt`
+    /// migrates it: every note encrypted and uploaded again, then the server switches the
+    /// account over in one step (until then every device syncs it in plaintext). A migration
+    /// left unfinished (this app closed, the network gone) is finished by calling this again
+    /// with the passphrase it was started with (its recovery code stays the one given then).
+    /// This device is unlocked afterwards. Refused if the account already is encrypted
+    /// (`unlock` instead).
     pub async fn set_up_encryption(
         &self,
         passphrase: String,
@@ -143,18 +148,42 @@ impl SyncEngine {
         let code = parse_code(&recovery_code)?;
         self.run(move |inner| async move {
             let api = inner.api()?;
-            let new = slots::new_vault_with_code(
-                &passphrase,
-                code,
-                vault_key::kdf_params(),
-                &mut vault_key::os_rng()?,
-            )?;
-            vault_key::set_up(&api, &new)
+            let explain = |e| inner.explain(e);
+            let current = vault_key::read(&api).await.map_err(explain)?;
+            if current.encrypted {
+                return Err(EngineError::Refused {
+                    status: 409,
+                    code: "vault_encrypted".into(),
+                    reason: "this account is already end-to-end encrypted: unlock instead".into(),
+                });
+            }
+            let secret = Secret::Passphrase(&passphrase);
+            if !current.migrating {
+                let new = slots::new_vault_with_code(
+                    &passphrase,
+                    code,
+                    vault_key::kdf_params(),
+                    &mut vault_key::os_rng()?,
+                )?;
+                match vault_key::set_up(&api, &new).await {
+                    Ok(_) => {
+                        let unlocked = vault_key::unlock(&api, &secret).await.map_err(explain)?;
+                        return inner.keep_unlocked(&unlocked).await;
+                    }
+                    Err(SyncError::Api { code, .. }) if code == "vault_not_empty" => {
+                        api.start_migration("\"v0\"", &new.request)
+                            .await
+                            .map_err(explain)?;
+                    }
+                    Err(e) => return Err(explain(e)),
+                }
+            }
+            // A vault with notes: staged, switched, and only then kept here (the engine
+            // syncs in plaintext until the switch, as every other device does).
+            let unlocked = vault_key::unlock(&api, &secret).await.map_err(explain)?;
+            migrate::migrate(&api, &unlocked.keys)
                 .await
-                .map_err(|e| inner.explain(e))?;
-            let unlocked = vault_key::unlock(&api, &Secret::Passphrase(&passphrase))
-                .await
-                .map_err(|e| inner.explain(e))?;
+                .map_err(explain)?;
             inner.keep_unlocked(&unlocked).await
         })
         .await

@@ -91,6 +91,32 @@ fun encryptionTests(t: Runner) {
         }
     }
 
+    t.test("a vault with notes is migrated by setUpEncryption; a plaintext engine is then locked, unlocks, converges") {
+        val user = uniqueUser("e2ee-migrate")
+        Device(user, "Pixel", MemoryKeyStore()).use { a ->
+            Device(user, "Mac", MemoryKeyStore()).use { b ->
+                a.vault.write("thoughts/Before.md", "written in plaintext\n")
+                a.vault.write("sources/Paper.md", "a paper\n")
+                a.engine.syncNow()
+                b.engine.syncNow()
+                val code = newRecoveryCode()
+                a.engine.setUpEncryption(PASSPHRASE, code)
+                val state = a.engine.encryptionState()
+                expect(state.encrypted && state.unlocked) { "after the migration: $state" }
+                a.vault.write("thoughts/After.md", "written encrypted\n")
+                a.engine.syncNow()
+                b.vault.write("questions/Offline.md", "written on b meanwhile\n")
+                refused<EngineException.Locked>("a plaintext engine syncs the encrypted vault") { b.engine.syncNow() }
+                b.engine.unlockWithRecoveryCode(code)
+                b.engine.syncNow()
+                a.engine.syncNow()
+                expect(a.vault.notes() == b.vault.notes() && a.vault.notes().size == 4) {
+                    "trees differ: ${a.vault.notes()} vs ${b.vault.notes()}"
+                }
+            }
+        }
+    }
+
     t.test("the key store is the app's: a new engine on the same stores is unlocked, a failing one is an error") {
         val user = uniqueUser("e2ee-store")
         val keys = MemoryKeyStore()
