@@ -33,7 +33,7 @@ export STEEL_DEV_LOG="$PWD/$LOG"
 # route at a time, so the command's own requests are not the ones that wait minutes.
 echo "[dev-stack] warming up every function" >&2
 for route in "POST /auth/login" "POST /auth/refresh" "POST /devices/register" "GET /vault/state" \
-    "POST /vault/push" "POST /vault/push/confirm" "POST /vault/pull" "POST /vault/packs" "POST /vault/delete" \
+    "POST /vault/push" "POST /vault/push/confirm" "POST /vault/pull" "POST /vault/packs" "POST /vault/bulk" "POST /vault/delete" \
     "GET /vault/history" "GET /vault/deleted" "POST /vault/restore" "GET /vault/keys" "GET /vault/migration"; do
   curl -s -o /dev/null --max-time 900 -X "${route%% *}" -H 'content-type: application/json' \
     -d '{}' "$STEEL_API_URL${route#* }" || true

@@ -393,7 +393,8 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
          bodies (rclone's approximate: its header dump interleaves 16 transfers, and the \
          length a HEAD answer names is not counted). Ratio = ours / rclone (below 1: ours \
          is cheaper). Ours fetches through packs (`POST /vault/packs`) from 64 notes to \
-         fetch, note by note below. Rows marked *50 ms RTT*: a new vault and bucket, every \
+         fetch, note by note below, and uploads each push batch (up to 1,000 notes) through \
+         one incoming pack (`POST /vault/bulk`) from 64 blobs to upload. Rows marked *50 ms RTT*: a new vault and bucket, every \
          request of both tools through a local delaying proxy, 25 ms each way \
          (`bench/src/delay_proxy.rs`: ours as its HTTP proxy, `STEEL_SYNC_PROXY`; rclone's \
          S3 endpoint), the backend's own calls to Postgres and S3 on loopback as inside a \

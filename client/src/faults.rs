@@ -14,6 +14,10 @@ pub enum Op {
     Pull,
     /// `POST /vault/packs`.
     Packs,
+    /// `POST /vault/bulk`.
+    Bulk,
+    /// `POST /vault/bulk/confirm`.
+    BulkConfirm,
     Delete,
     /// `GET /vault/history`.
     History,
@@ -51,6 +55,8 @@ impl Op {
             Op::Confirm => "confirm",
             Op::Pull => "pull",
             Op::Packs => "packs",
+            Op::Bulk => "bulk",
+            Op::BulkConfirm => "bulk_confirm",
             Op::Delete => "delete",
             Op::History => "history",
             Op::Deleted => "deleted",

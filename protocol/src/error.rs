@@ -71,6 +71,13 @@ error_codes! {
     ContentGone = "content_gone",
     PushTooLarge = "push_too_large",
     UploadLimit = "upload_limit",
+    // Bulk upload (`/vault/bulk`): an index that does not describe the pack (400), a pack
+    // that is not the caller's or no longer open (404), one never uploaded (409), one whose
+    // bytes are not its index's (400).
+    InvalidPackIndex = "invalid_pack_index",
+    PackNotFound = "pack_not_found",
+    PackNotUploaded = "pack_not_uploaded",
+    PackMismatch = "pack_mismatch",
     // Over one of the account's request budgets (429, with Retry-After).
     RateLimited = "rate_limited",
     // Key slots (`/vault/keys`).

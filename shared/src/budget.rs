@@ -4,8 +4,9 @@
 //!
 //! - [`Budget::Read`]: `state`, `history`, `deleted`, `account`, `GET /vault/keys`, `GET
 //!   /vault/migration`, 1 a request.
-//! - [`Budget::Write`]: `push`, `confirm`, `delete`, `restore`, `register`, `remove-device`,
-//!   `logout`, `PUT /vault/keys`, the other `/vault/migration` routes, 1 a request.
+//! - [`Budget::Write`]: `push`, `confirm`, `bulk` (both routes), `delete`, `restore`,
+//!   `register`, `remove-device`, `logout`, `PUT /vault/keys`, the other `/vault/migration`
+//!   routes, 1 a request.
 //! - [`Budget::Download`]: `pull` and `packs`, 1 per file (or hash) the request names (the
 //!   download URLs or packed blobs it may hand out), at least 1.
 //!

@@ -58,6 +58,24 @@ pub fn pack_key(user_id: UserId, pack_id: uuid::Uuid) -> String {
 /// The prefix of every pack object.
 pub const PACK_PREFIX: &str = "packs/";
 
+/// An incoming pack's key (bulk upload): under `incoming/`, never under the user's blob
+/// prefix, so no blob key ever holds bytes that were not checked against their hash. The
+/// janitor's sweep deletes it as a key that names no blob once it is older than the orphan
+/// age, and the bucket's lifecycle rule on `incoming/` after a day.
+pub fn incoming_key(user_id: UserId, pack_id: uuid::Uuid) -> String {
+    format!("{INCOMING_PREFIX}{user_id}/{pack_id}")
+}
+
+/// The key under which an incoming pack's upload grant is kept (`upload_grants`, with the
+/// blobs' grants): the SHA-256 of its object key, which no blob a client can upload hashes
+/// to, so confirming a blob never makes a pack's grant stop counting.
+pub fn incoming_grant_key(user_id: UserId, pack_id: uuid::Uuid) -> ContentHash {
+    ContentHash::of(incoming_key(user_id, pack_id).as_bytes())
+}
+
+/// The prefix of every incoming pack.
+pub const INCOMING_PREFIX: &str = "incoming/";
+
 /// The user and hash a blob key names; `None` for any other key.
 pub fn parse_blob_key(key: &str) -> Option<(UserId, ContentHash)> {
     let (user, hash) = key.split_once("/blobs/")?;
@@ -143,12 +161,25 @@ impl Storage {
         user_id: UserId,
         hash: &ContentHash,
     ) -> Result<Option<Vec<u8>>, anyhow::Error> {
-        let key = blob_key(user_id, hash);
+        self.get_object(&blob_key(user_id, hash)).await
+    }
+
+    /// An incoming pack's bytes, `None` when it was never uploaded (or is gone).
+    pub async fn get_incoming(
+        &self,
+        user_id: UserId,
+        pack_id: uuid::Uuid,
+    ) -> Result<Option<Vec<u8>>, anyhow::Error> {
+        self.get_object(&incoming_key(user_id, pack_id)).await
+    }
+
+    /// The bytes under `key`, `None` when there is no object.
+    async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, anyhow::Error> {
         let object = self
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(&key)
+            .key(key)
             .send()
             .await;
         let object = match object {
@@ -162,6 +193,48 @@ impl Storage {
             anyhow::Error::new(Transient(e.into())).context(format!("reading {key}"))
         })?;
         Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    /// A PUT of an incoming pack that only accepts exactly `size` bytes hashing to `hash`.
+    pub async fn presign_incoming(
+        &self,
+        user_id: UserId,
+        pack_id: uuid::Uuid,
+        hash: &ContentHash,
+        size: i64,
+        ttl: Duration,
+    ) -> Result<PresignedRequest, anyhow::Error> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(incoming_key(user_id, pack_id))
+            .checksum_sha256(hash.to_base64())
+            .content_length(size)
+            .presigned(Self::presigning(ttl)?)
+            .await?;
+        Ok(Self::into_request(req, ttl))
+    }
+
+    /// Writes a blob at its key, `bytes` being checked against `hash` by the caller first
+    /// (S3 checks them again: the SHA-256 goes with the PUT).
+    pub async fn put_blob(
+        &self,
+        user_id: UserId,
+        hash: &ContentHash,
+        bytes: Vec<u8>,
+    ) -> Result<(), anyhow::Error> {
+        let key = blob_key(user_id, hash);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .checksum_sha256(hash.to_base64())
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| sdk_failure(e, format!("PutObject {key}")))?;
+        Ok(())
     }
 
     /// Writes a pack object (with its SHA-256, which S3 checks on the way in).
@@ -322,10 +395,10 @@ impl Storage {
         Ok(())
     }
 
-    /// Deletes the objects under the user's prefix and then under the user's pack prefix,
-    /// `page_size` keys per request, for at most `max_pages` pages each. Returns (objects
-    /// deleted, whether both prefixes are now empty). Idempotent and resumable: every call
-    /// starts over from what is left.
+    /// Deletes the objects under the user's prefix, then under the user's pack and incoming
+    /// pack prefixes, `page_size` keys per request, for at most `max_pages` pages each.
+    /// Returns (objects deleted, whether all three prefixes are now empty). Idempotent and
+    /// resumable: every call starts over from what is left.
     pub async fn purge_user(
         &self,
         user_id: UserId,
@@ -337,7 +410,12 @@ impl Storage {
             .await?;
         let packs = format!("{PACK_PREFIX}{user_id}/");
         let (packs, packs_done) = self.purge_prefix(&packs, page_size, max_pages).await?;
-        Ok((blobs + packs, blobs_done && packs_done))
+        let incoming = format!("{INCOMING_PREFIX}{user_id}/");
+        let (incoming, incoming_done) = self.purge_prefix(&incoming, page_size, max_pages).await?;
+        Ok((
+            blobs + packs + incoming,
+            blobs_done && packs_done && incoming_done,
+        ))
     }
 
     async fn purge_prefix(

@@ -309,6 +309,9 @@ impl World {
         } else {
             usize::MAX
         });
+        // The model server has no `POST /vault/bulk`: simulated devices upload note by
+        // note; the model test covers the bulk path.
+        syncer.set_bulk_threshold(usize::MAX);
         syncer
     }
 

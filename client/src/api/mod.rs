@@ -31,10 +31,10 @@ pub use transport::{Failure, FailureKind, Request, Reqwest, Response, Transport}
 
 pub use limited::{RATE_LIMIT_MAX_WAIT, RATE_LIMIT_RETRIES, rate_limit_wait};
 pub use steel_protocol::wire::{
-    ConfirmAnswer, Conflict, DeleteAnswer, DeleteEntry, DeleteRequest, Download, FileEntry,
-    FilesRequest, MAX_HASHES_PER_PACKS_REQUEST, Missing, Pack, PackedBlob, PacksAnswer,
-    PacksRequest, PullAnswer, PullRequest, PushAnswer, Rejected, StateAnswer, StateFile, Upload,
-    VersionRef, Versioned,
+    BulkAnswer, BulkBlob, ConfirmAnswer, Conflict, DeleteAnswer, DeleteEntry, DeleteRequest,
+    Download, FileEntry, FilesRequest, MAX_BLOBS_PER_BULK_PACK, MAX_BULK_PACK_BYTES,
+    MAX_HASHES_PER_PACKS_REQUEST, Missing, Pack, PackedBlob, PacksAnswer, PacksRequest, PullAnswer,
+    PullRequest, PushAnswer, Rejected, StateAnswer, StateFile, Upload, VersionRef, Versioned,
 };
 use steel_protocol::wire::{DeviceInput, LoginRequest, RefreshRequest};
 
@@ -388,18 +388,28 @@ impl Api {
             })?,
             None => bytes,
         };
+        self.put(url, upload.headers.iter().flatten(), bytes).await
+    }
+
+    /// PUTs bytes to a presigned URL with exactly the `headers` it was signed with.
+    pub(crate) async fn put<'a>(
+        &self,
+        url: &str,
+        headers: impl Iterator<Item = (&'a String, &'a String)>,
+        bytes: Vec<u8>,
+    ) -> Result<()> {
+        let headers: Vec<(String, String)> = headers
+            .filter(|(name, _)| {
+                !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length")
+            })
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
         let len = bytes.len() as u64;
         let build = || Request {
             method: Method::PUT,
-            url: url.clone(),
+            url: url.to_owned(),
             // reqwest sets host and content-length itself, from the URL and the body.
-            headers: (upload.headers.iter().flatten())
-                .filter(|(name, _)| {
-                    !name.eq_ignore_ascii_case("host")
-                        && !name.eq_ignore_ascii_case("content-length")
-                })
-                .map(|(n, v)| (n.clone(), v.clone()))
-                .collect(),
+            headers: headers.clone(),
             body: Some(bytes.clone()),
             timeout: None,
         };

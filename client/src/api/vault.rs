@@ -3,8 +3,9 @@
 
 use reqwest::Method;
 use steel_protocol::wire::{
-    ConfirmAnswer, DeleteAnswer, DeleteEntry, DeleteRequest, Download, FileEntry, FilesRequest,
-    PacksAnswer, PacksRequest, PullAnswer, PullRequest, PushAnswer, StateAnswer, VersionRef,
+    BulkAnswer, BulkBlob, BulkConfirmRequest, BulkRequest, ConfirmAnswer, DeleteAnswer,
+    DeleteEntry, DeleteRequest, Download, FileEntry, FilesRequest, PacksAnswer, PacksRequest,
+    PullAnswer, PullRequest, PushAnswer, StateAnswer, VersionRef,
 };
 
 use std::collections::HashMap;
@@ -64,6 +65,48 @@ impl Api {
             Op::Confirm,
             Method::POST,
             "/vault/push/confirm",
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `POST /vault/bulk`: a presigned PUT for an incoming pack of `size` bytes with this
+    /// SHA-256 (hex).
+    pub async fn bulk_start(&self, content_hash: &str, size: usize) -> Result<BulkAnswer> {
+        let body = BulkRequest {
+            content_hash: content_hash.to_owned(),
+            size_bytes: i64::try_from(size)
+                .map_err(|_| SyncError::Other("pack too large".into()))?,
+        };
+        self.call(Op::Bulk, Method::POST, "/vault/bulk", Some(&body))
+            .await
+    }
+
+    /// PUTs an incoming pack to the URL `POST /vault/bulk` answered.
+    pub async fn bulk_upload(&self, started: &BulkAnswer, pack: Vec<u8>) -> Result<()> {
+        if self.faults.on_request(Op::Upload) == crate::faults::Fault::Pretend {
+            return Ok(());
+        }
+        self.put(&started.upload_url, started.headers.iter(), pack)
+            .await
+    }
+
+    /// `POST /vault/bulk/confirm`: the uploaded pack, its index, and the files to commit.
+    pub async fn bulk_confirm(
+        &self,
+        pack_id: &str,
+        blobs: &[BulkBlob],
+        files: &[FileEntry],
+    ) -> Result<ConfirmAnswer> {
+        let body = BulkConfirmRequest {
+            pack_id: pack_id.to_owned(),
+            blobs: blobs.to_vec(),
+            files: files.to_vec(),
+        };
+        self.call(
+            Op::BulkConfirm,
+            Method::POST,
+            "/vault/bulk/confirm",
             Some(&body),
         )
         .await

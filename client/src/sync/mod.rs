@@ -19,6 +19,7 @@
 //!   cursor is stored only after every change it covers is applied.
 
 mod bounded;
+mod bulk;
 pub mod classify;
 mod delete;
 mod facts;
@@ -41,6 +42,7 @@ use crate::scan::ScanConfig;
 use crate::store::Store;
 use crate::vfs::{Clock, Disk, FsDisk, SystemClock};
 
+pub use bulk::{BULK_THRESHOLD, build_pack};
 use classify::Remote;
 use facts::Learnt;
 use guard::{DeletePolicy, MissingNotes};
@@ -70,6 +72,8 @@ pub struct Syncer {
     progress: Option<ProgressFn>,
     /// From how many notes to fetch a round goes through packs.
     pack_threshold: usize,
+    /// From how many blobs to upload a push batch goes through one incoming pack.
+    bulk_threshold: usize,
 }
 
 /// How a round ended.
@@ -145,6 +149,7 @@ impl Syncer {
             device_name: device_name.to_owned(),
             progress: None,
             pack_threshold: PACK_THRESHOLD,
+            bulk_threshold: BULK_THRESHOLD,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Pushing, in batches of [`BATCH`] notes and at most [`PUSH_BATCH_BYTES`]: each note re-read
 //! (the bytes announced are the bytes uploaded and confirmed, or the note waits for the next
 //! sync), `/vault/push` with its base version, the presigned PUTs with exactly the signed
-//! headers, then `/vault/push/confirm`.
+//! headers, then `/vault/push/confirm`; a batch that asks for many blobs uploads them as
+//! one incoming pack instead (`super::bulk`).
 //! A conflict is learnt for the next round; a refusal is remembered with the refused bytes.
 
 use std::collections::{BTreeSet, HashMap};
@@ -92,17 +93,45 @@ impl Syncer {
         refused(&answer.rejected, &entries, &mut records, round);
         self.store.apply(&records, &[])?;
 
-        let ok = self
-            .upload_all(&answer.uploads, &mut bytes_of, uploaded, total)
-            .await?;
-        let to_confirm: Vec<FileEntry> = entries
-            .into_iter()
-            .filter(|e| ok.contains(&e.path))
+        // Many blobs to upload: one pack (a failure falls back to the per-note path).
+        let listed: BTreeSet<&str> = answer
+            .uploads
+            .iter()
+            .filter(|u| bytes_of.contains_key(u.path.as_str()))
+            .map(|u| u.path.as_str())
             .collect();
-        if to_confirm.is_empty() {
-            return Ok(());
-        }
-        let answer = self.api.confirm(&to_confirm).await?;
+        let bulk_files: Vec<FileEntry> = entries
+            .iter()
+            .filter(|e| listed.contains(e.path.as_str()))
+            .cloned()
+            .collect();
+        let (to_confirm, answer) = match self
+            .try_bulk(&answer.uploads, &bytes_of, &bulk_files)
+            .await?
+        {
+            Some(confirmed) => {
+                *uploaded += bulk_files.len();
+                self.report_progress(Progress::Uploaded {
+                    done: *uploaded,
+                    total,
+                });
+                (bulk_files, confirmed)
+            }
+            None => {
+                let ok = self
+                    .upload_all(&answer.uploads, &mut bytes_of, uploaded, total)
+                    .await?;
+                let to_confirm: Vec<FileEntry> = entries
+                    .into_iter()
+                    .filter(|e| ok.contains(&e.path))
+                    .collect();
+                if to_confirm.is_empty() {
+                    return Ok(());
+                }
+                let answer = self.api.confirm(&to_confirm).await?;
+                (to_confirm, answer)
+            }
+        };
         let mut records = agreed(&answer.confirmed, round);
         let log: Vec<LogEntry> = answer
             .confirmed

@@ -21,6 +21,7 @@
 //! - `tamper`: a server that lies to an encrypted account through its database (an old
 //!   manifest for a newer version, another account's key slots): refused, nothing written.
 
+mod bulk;
 mod cli;
 mod common;
 mod e2e;

@@ -153,10 +153,21 @@ impl Sim {
             device
                 .syncer
                 .set_pack_threshold(if packs { 1 } else { usize::MAX });
+            // And both upload paths: devices 0 and 3 (mod 4) upload every push batch through
+            // one incoming pack (`POST /vault/bulk`), the others note by note.
+            let bulk = i % 4 == 0 || i % 4 == 3;
+            device
+                .syncer
+                .set_bulk_threshold(if bulk { 1 } else { usize::MAX });
             log.lock().unwrap().push(format!(
-                "{name} fetches {}",
+                "{name} fetches {}, uploads {}",
                 if packs {
                     "through packs"
+                } else {
+                    "note by note"
+                },
+                if bulk {
+                    "through incoming packs"
                 } else {
                     "note by note"
                 }

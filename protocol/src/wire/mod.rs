@@ -9,6 +9,7 @@
 //! that reads something else refuses it at the boundary.
 
 pub mod account;
+pub mod bulk;
 pub mod code;
 pub mod keys;
 pub mod migration;
@@ -19,6 +20,7 @@ pub mod sealed_recovery;
 pub mod vault;
 
 pub use account::*;
+pub use bulk::*;
 pub use code::Code;
 pub use keys::*;
 pub use migration::*;

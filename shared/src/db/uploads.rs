@@ -47,13 +47,10 @@ pub async fn grant(
     let mut tx = pool.begin().await?;
     // The user's row first (key-share, as the grants' foreign key would take it), then the
     // grant rows: the order `DELETE /account` locks them in, so the two cannot deadlock.
-    super::query(
-        "SELECT pg_advisory_xact_lock(hashtextextended('upload-grants/' || id::TEXT, 0))
-         FROM users WHERE id = $1 FOR KEY SHARE",
-    )
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
+    super::query(GRANT_LOCK)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     let outstanding: i64 = super::query_scalar(&format!(
         "SELECT COALESCE(sum(size_bytes), 0)::BIGINT FROM upload_grants
          WHERE user_id = $1 AND granted_at > $2 AND content_hash <> ALL($3::TEXT[])
@@ -112,6 +109,59 @@ pub async fn grant(
     };
     tx.commit().await?;
     Ok(granted)
+}
+
+/// The lock every change of a user's grants takes first: the user's row key-share (as the
+/// grants' foreign key would take it), then the user's grant lock, the order `DELETE
+/// /account` locks them in, so the two cannot deadlock.
+const GRANT_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended('upload-grants/' || id::TEXT, 0))
+     FROM users WHERE id = $1 FOR KEY SHARE";
+
+/// Renews the grant of `key` (an incoming pack's, see `crate::storage::incoming_grant_key`) to
+/// `now` if it still counts (handed out after `now - horizon`), so that it keeps counting
+/// while the objects written from it may still be swept; answers its size, `None` when
+/// there is no such grant. It adds no bytes: the grant was already counted.
+pub async fn renew(
+    pool: &PgPool,
+    user_id: UserId,
+    key: &ContentHash,
+    now: DateTime<Utc>,
+    horizon: TimeDelta,
+) -> Result<Option<i64>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::query(GRANT_LOCK)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let size: Option<i64> = super::query_scalar(
+        "UPDATE upload_grants SET granted_at = $3
+         WHERE user_id = $1 AND content_hash = $2 AND granted_at > $4
+         RETURNING size_bytes",
+    )
+    .bind(user_id)
+    .bind(key.to_hex())
+    .bind(now)
+    .bind(now - horizon)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(size)
+}
+
+/// Deletes the grant of `key`: its objects are gone or recorded.
+pub async fn release(pool: &PgPool, user_id: UserId, key: &ContentHash) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::query(GRANT_LOCK)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    super::query("DELETE FROM upload_grants WHERE user_id = $1 AND content_hash = $2")
+        .bind(user_id)
+        .bind(key.to_hex())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }
 
 /// Deletes up to `limit` grants handed out before `before` (of every user): the janitor's

@@ -32,13 +32,27 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
     let body: FilesRequest = request.json()?;
     request::check_count(body.files.len())?;
     let limits = &app.config.limits;
-    let (proposals, mut rejected) = request::parse_files(&body.files, limits.max_file_bytes);
+    let (proposals, rejected) = request::parse_files(&body.files, limits.max_file_bytes);
+    let response = commit_files(state, &caller, proposals, rejected).await?;
+    ApiResponse::ok(&response)
+}
+
+/// Verifies and commits plaintext files (see [`verify_and_commit`]), announces the new
+/// versions and answers as confirm does; `rejected` are the files refused while parsing.
+/// Shared with bulk upload's confirm, which commits with the very same rules.
+pub(crate) async fn commit_files(
+    state: &WriteState,
+    caller: &crate::auth::Caller,
+    proposals: Vec<Proposal>,
+    mut rejected: Vec<Rejected>,
+) -> Result<ConfirmAnswer, ApiError> {
+    let limits = &state.app.config.limits;
     let user_id = caller.user_id;
     let Verified {
         missing,
         ready,
         batch,
-    } = verify_and_commit(state, &caller, proposals, None).await?;
+    } = verify_and_commit(state, caller, proposals, None).await?;
 
     let mut response = ConfirmAnswer {
         confirmed: Vec::new(),
@@ -80,8 +94,8 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
         });
     }
     response.rejected = rejected;
-    announce(&state.changes, &caller, batch.cursor, committed_now).await;
-    ApiResponse::ok(&response)
+    announce(&state.changes, caller, batch.cursor, committed_now).await;
+    Ok(response)
 }
 
 /// What confirm found and committed: the files whose bytes are not (yet) the promised ones,

@@ -2,6 +2,7 @@
 //! request and answers a response or an [`ApiError`](crate::ApiError).
 
 pub mod account;
+pub mod bulk;
 pub mod confirm;
 pub mod delete;
 pub mod delete_account;

@@ -6,6 +6,7 @@
 //! settings: the database layer loads and writes what it decides.
 
 pub mod answer;
+pub mod bulk;
 pub mod migration;
 pub mod recovery;
 pub mod request;

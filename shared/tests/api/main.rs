@@ -11,6 +11,7 @@
 mod account;
 mod auth;
 mod budget;
+mod bulk;
 mod db;
 mod deploy;
 mod events;

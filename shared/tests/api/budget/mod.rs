@@ -106,6 +106,18 @@ async fn the_three_budgets_are_apart_and_a_refused_write_does_nothing(pool: PgPo
             .await,
         "1",
     );
+    // Both bulk routes spend a write token too, refused before they look at the body.
+    let pack = json!({"content_hash": steel_core::domain::ContentHash::of(b"p").to_hex(),
+                      "size_bytes": 1});
+    assert_limited(&app.bulk(&dev, pack).await, "1");
+    assert_limited(
+        &app.bulk_confirm(
+            &dev,
+            json!({"pack_id": uuid::Uuid::new_v4().to_string(), "blobs": [], "files": []}),
+        )
+        .await,
+        "1",
+    );
     let version: i64 =
         sqlx::query_scalar("SELECT version FROM file_state WHERE user_id = $1 AND path = 'a.md'")
             .bind(dev.user_id)

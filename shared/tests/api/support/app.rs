@@ -408,11 +408,22 @@ impl TestApp {
         self.call(Route::Pull, &[], who, Some(body)).await
     }
 
-    /// `POST /vault/delete`.
+    /// `POST /vault/bulk`.
+    pub async fn bulk(&self, who: &(impl Credentials + ?Sized), body: Value) -> Answer {
+        self.call(Route::Bulk, &[], who, Some(body)).await
+    }
+
+    /// `POST /vault/bulk/confirm`.
+    pub async fn bulk_confirm(&self, who: &(impl Credentials + ?Sized), body: Value) -> Answer {
+        self.call(Route::BulkConfirm, &[], who, Some(body)).await
+    }
+
+    /// `POST /vault/packs`.
     pub async fn packs(&self, who: &(impl Credentials + ?Sized), body: Value) -> Answer {
         self.call(Route::Packs, &[], who, Some(body)).await
     }
 
+    /// `POST /vault/delete`.
     pub async fn delete(&self, who: &(impl Credentials + ?Sized), body: Value) -> Answer {
         self.call(Route::Delete, &[], who, Some(body)).await
     }

@@ -83,6 +83,8 @@ routes! {
     Confirm: "POST" "/vault/push/confirm" => "confirm", confirm, write;
     Pull: "POST" "/vault/pull" => "pull", pull, vault;
     Packs: "POST" "/vault/packs" => "packs", packs, vault;
+    Bulk: "POST" "/vault/bulk" => "bulk", bulk, write;
+    BulkConfirm: "POST" "/vault/bulk/confirm" => "bulk", bulk, write;
     Delete: "POST" "/vault/delete" => "delete", delete, write;
     History: "GET" "/vault/history" => "history", history, app;
     Deleted: "GET" "/vault/deleted" => "deleted", deleted, app;

@@ -1,0 +1,58 @@
+//! Bulk upload (`POST /vault/bulk`, `POST /vault/bulk/confirm`): many new blobs in one
+//! uploaded object (an *incoming pack*: the blobs back to back), which the server checks blob
+//! by blob against an index (hash, offset, length) and splits into the blobs' own keys before
+//! it commits the files of the confirm, so a first upload of many notes costs a few requests
+//! instead of one PUT per note.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::FileEntry;
+
+/// Most blobs one incoming pack's index may name (a confirm names at most as many files).
+pub const MAX_BLOBS_PER_BULK_PACK: usize = super::MAX_FILES_PER_REQUEST;
+
+/// The largest incoming pack, in bytes (the server holds one in memory while it checks it).
+pub const MAX_BULK_PACK_BYTES: i64 = 64 * 1024 * 1024;
+
+/// The body of `POST /vault/bulk`: the pack about to be uploaded, by its SHA-256 (lowercase
+/// hex) and its exact length (1 to [`MAX_BULK_PACK_BYTES`]). The PUT handed out accepts
+/// exactly these bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkRequest {
+    pub content_hash: String,
+    pub size_bytes: i64,
+}
+
+/// `POST /vault/bulk`: the pack's id (named again by the confirm) and its presigned PUT,
+/// which must be sent with exactly `headers` (they bind it to the hash and the length).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkAnswer {
+    pub pack_id: String,
+    pub upload_url: String,
+    pub method: String,
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One blob of an incoming pack: `length` bytes from byte `offset`, whose SHA-256 is
+/// `content_hash` (lowercase hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkBlob {
+    pub content_hash: String,
+    pub offset: i64,
+    pub length: i64,
+}
+
+/// The body of `POST /vault/bulk/confirm`: the uploaded pack, its index (the blobs back to
+/// back from offset 0, in order, covering the whole pack) and the files to commit, as for
+/// `POST /vault/push/confirm` (a file may name a blob that is not in the pack but already
+/// uploaded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BulkConfirmRequest {
+    pub pack_id: String,
+    pub blobs: Vec<BulkBlob>,
+    pub files: Vec<FileEntry>,
+}

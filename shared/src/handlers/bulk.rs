@@ -1,0 +1,212 @@
+//! Bulk upload, the function `bulk`: `POST /vault/bulk` hands out one presigned PUT for an
+//! *incoming pack* (many new blobs back to back, under `incoming/{user}/{pack}`), bound to
+//! the pack's SHA-256 and length and counted against the upload allowance; `POST
+//! /vault/bulk/confirm` reads the pack in the function (bytes never pass through API
+//! Gateway), checks every blob against its index entry, writes each blob the account lacks
+//! at its own content-addressed key (recorded as verified under the blobs' shared locks,
+//! as confirm records them), and only then commits the files exactly as `POST
+//! /vault/push/confirm` does (same rules: a stale base is a conflict). A pack whose bytes are
+//! not its index's commits nothing. The work of one confirm is bounded by the pack (at most
+//! 64 MiB and 1,000 blobs), so it ends well within API Gateway's 29 s. Plaintext vaults
+//! only: an encrypted vault uploads note by note.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::confirm::commit_files;
+use super::push::allow_uploads;
+use crate::auth::{Caller, authenticate_within};
+use crate::budget::Charge;
+use crate::db::{blobs, sealed, uploads};
+use crate::domain::ContentHash;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::runtime::WriteState;
+use crate::storage::PRESIGN_TTL;
+use crate::vault::bulk::{self, Entry};
+use crate::vault::request;
+use steel_protocol::wire::{BulkAnswer, BulkConfirmRequest, BulkRequest};
+
+/// Blobs of one pack written to their keys at once.
+const WRITE_CONCURRENCY: usize = 32;
+
+pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = authenticate_within(&state.app, &request, Charge::WRITE).await?;
+    if sealed::is_encrypted(&state.app.db, caller.user_id).await? {
+        return Err(ApiError::conflict(
+            ErrorCode::VaultEncrypted,
+            "this account is end-to-end encrypted: upload note by note (POST /vault/push)",
+        ));
+    }
+    if request.path.ends_with("/confirm") {
+        confirm(state, &caller, &request).await
+    } else {
+        start(state, &caller, &request).await
+    }
+}
+
+/// `POST /vault/bulk`: a new incoming pack and its PUT. Its grant counts the pack twice:
+/// the incoming object, and the blobs its confirm writes from it (see README, "Bound on a
+/// user's bucket bytes").
+async fn start(
+    state: &WriteState,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let body: BulkRequest = request.json()?;
+    let (hash, size) = bulk::parse_start(&body)?;
+    let user_id = caller.user_id;
+    let pack_id = uuid::Uuid::new_v4();
+    let counted = size
+        .checked_mul(2)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("pack size overflow")))?;
+    allow_uploads(
+        &state.app,
+        user_id,
+        &[(
+            crate::storage::incoming_grant_key(user_id, pack_id),
+            counted,
+        )],
+    )
+    .await?;
+    let put = state
+        .storage
+        .presign_incoming(user_id, pack_id, &hash, size, PRESIGN_TTL)
+        .await?;
+    ApiResponse::ok(&BulkAnswer {
+        pack_id: pack_id.to_string(),
+        upload_url: put.url,
+        method: put.method,
+        headers: put.headers,
+        expires_at: put.expires_at,
+    })
+}
+
+/// `POST /vault/bulk/confirm`.
+async fn confirm(
+    state: &WriteState,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let app = &state.app;
+    let user_id = caller.user_id;
+    let body: BulkConfirmRequest = request.json()?;
+    request::check_count(body.files.len())?;
+    let pack_id = bulk::parse_pack_id(&body.pack_id)?;
+    let (entries, indexed) = bulk::check_index(&body.blobs)?;
+    let (proposals, rejected) = request::parse_files(&body.files, app.config.limits.max_file_bytes);
+
+    // The pack's grant, renewed: it counts until every object written below is recorded or
+    // old enough for the sweep. No grant: not this account's pack, or no longer open.
+    let key = crate::storage::incoming_grant_key(user_id, pack_id);
+    let horizon = app.config.lifecycle.orphan_age
+        + chrono::TimeDelta::from_std(PRESIGN_TTL).map_err(ApiError::internal)?;
+    uploads::renew(&app.db, user_id, &key, chrono::Utc::now(), horizon)
+        .await?
+        .ok_or_else(bulk::not_found)?;
+    let bytes = state
+        .storage
+        .get_incoming(user_id, pack_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                ErrorCode::PackNotUploaded,
+                "the pack was not uploaded (PUT it to the upload_url of POST /vault/bulk \
+                 first), or is gone: nothing was committed",
+            )
+        })?;
+    match bulk::verify(&bytes, &entries, indexed) {
+        Ok(()) => {}
+        // Bytes that do not hash to their entries are of no use: the pack goes, and its
+        // grant. (An index of another length leaves it open for a corrected index.)
+        Err(mismatch @ bulk::Mismatch::Blob { .. }) => {
+            close(state, caller, pack_id).await?;
+            return Err(mismatch.into_error());
+        }
+        Err(mismatch) => return Err(mismatch.into_error()),
+    }
+    write_blobs(state, caller, bytes, &entries).await?;
+    let answer = commit_files(state, caller, proposals, rejected).await?;
+    // Committed: a failure to close is the sweep's to finish (the grant counts until then),
+    // never a 5xx the client would retry.
+    if let Err(err) = close(state, caller, pack_id).await {
+        tracing::error!(user_id = %caller.user_id, %pack_id, error = %err, "incoming pack not closed");
+    }
+    ApiResponse::ok(&answer)
+}
+
+/// Writes the pack's blobs the account has no verified blob of at their keys, and records
+/// them as verified, under their shared locks (the janitor's sweep cannot delete one in
+/// between). A failure records none of them: what was written is unrecorded, counted by the
+/// pack's grant and swept after the orphan age, and a retried confirm writes it again.
+async fn write_blobs(
+    state: &WriteState,
+    caller: &Caller,
+    bytes: Vec<u8>,
+    entries: &[Entry],
+) -> Result<(), ApiError> {
+    let user_id = caller.user_id;
+    let hashes: Vec<ContentHash> = entries.iter().map(|e| e.hash).collect();
+    let known = blobs::verified(&state.app.db, user_id, &hashes).await?;
+    let new: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| known.get(&e.hash) != Some(&e.size()))
+        .collect();
+    let new_hashes: Vec<ContentHash> = new.iter().map(|e| e.hash).collect();
+    let verifying = blobs::Verifying::begin(&state.app.db, user_id, &new_hashes).await?;
+    let bytes = Arc::new(bytes);
+    let permits = Arc::new(Semaphore::new(WRITE_CONCURRENCY));
+    let mut writes = JoinSet::new();
+    for e in &new {
+        let (storage, bytes, permits) = (state.storage.clone(), bytes.clone(), permits.clone());
+        let (hash, start, end) = (e.hash, e.start, e.end);
+        writes.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            let part = bytes.get(start..end).unwrap_or_default().to_vec();
+            storage.put_blob(user_id, &hash, part).await
+        });
+    }
+    while let Some(done) = writes.join_next().await {
+        done.map_err(ApiError::internal)??;
+    }
+    let recorded: Vec<(ContentHash, i64)> = new.iter().map(|e| (e.hash, e.size())).collect();
+    verifying.record(&recorded).await?;
+    Ok(())
+}
+
+/// Deletes the incoming pack and then its grant (the grant counts until the object is gone).
+async fn close(state: &WriteState, caller: &Caller, pack_id: uuid::Uuid) -> Result<(), ApiError> {
+    let key = crate::storage::incoming_key(caller.user_id, pack_id);
+    if let Err(err) = state.storage.delete_keys(&[key]).await {
+        // The sweep deletes it after the orphan age; the grant keeps counting until then.
+        tracing::error!(user_id = %caller.user_id, %pack_id, error = %err, "incoming pack not deleted");
+        return Ok(());
+    }
+    uploads::release(
+        &state.app.db,
+        caller.user_id,
+        &crate::storage::incoming_grant_key(caller.user_id, pack_id),
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::UserId;
+    use crate::storage::incoming_grant_key;
+
+    #[test]
+    fn a_pack_s_grant_key_is_its_own() {
+        let id = uuid::Uuid::new_v4();
+        let user = UserId(uuid::Uuid::new_v4());
+        let other = UserId(uuid::Uuid::new_v4());
+        assert_ne!(incoming_grant_key(user, id), incoming_grant_key(other, id));
+        assert_ne!(
+            incoming_grant_key(user, id),
+            incoming_grant_key(user, uuid::Uuid::new_v4())
+        );
+    }
+}
