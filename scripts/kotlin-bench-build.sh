@@ -14,12 +14,16 @@ COROUTINES_JAR="$KOTLIN_HOME/lib/kotlinx-coroutines-core-jvm.jar"
 STDLIB_JAR="$KOTLIN_HOME/lib/kotlin-stdlib.jar"
 
 echo "[kotlin-bench] cargo build --profile bench-fast -p steel-sync-ffi; --release -p steel-sync-ffi" >&2
-cargo build --locked --profile bench-fast -p steel-sync-ffi -p steel-uniffi-bindgen
+cargo build --locked --profile bench-fast -p steel-sync-ffi
 cargo build --locked --release -p steel-sync-ffi
+# The bindings come from the debug build of the same source: bench-fast, like release, strips
+# symbols, and with them the UniFFI metadata uniffi-bindgen reads (the exported functions the
+# bindings call stay).
+cargo build --locked -p steel-sync-ffi -p steel-uniffi-bindgen
 OUT=target/bench-fast/kotlin-bench
 rm -rf "$OUT"
 mkdir -p "$OUT/kotlin" "$OUT/classes"
-target/bench-fast/uniffi-bindgen generate --no-format --library target/bench-fast/libsteel_sync_ffi.so \
+target/debug/uniffi-bindgen generate --no-format --library target/debug/libsteel_sync_ffi.so \
   --language kotlin --out-dir "$OUT/kotlin"
 mapfile -t sources < <(find "$OUT/kotlin" client/ffi/kotlin/bench -name '*.kt' | sort)
 "$KOTLIN_HOME/bin/kotlinc" -Werror -jvm-target 17 -cp "$JNA_JAR:$COROUTINES_JAR" -d "$OUT/classes" "${sources[@]}"
