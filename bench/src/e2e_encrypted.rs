@@ -5,7 +5,7 @@
 //! (passphrase twice, the recovery code's last group typed back), and its passphrase slot
 //! has the default Argon2id cost (64 MiB), outside the timed rows.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -39,17 +39,22 @@ fn encrypt(bin: &Path, vault: &Path) -> anyhow::Result<()> {
     let mut stdin = child.stdin.take().context("stdin")?;
     writeln!(stdin, "{PASSPHRASE}\n{PASSPHRASE}")?;
     let mut code = None;
-    for line in BufReader::new(child.stdout.take().context("stdout")?).lines() {
-        let line = line?;
+    let mut stdout = BufReader::new(child.stdout.take().context("stdout")?);
+    let mut line = String::new();
+    while stdout.read_line(&mut line)? > 0 {
         let groups: Vec<&str> = line.trim().split('-').collect();
         if groups.len() == 7 && groups.iter().all(|g| g.len() == 5) {
             code = Some(groups[6].to_owned());
             break;
         }
+        line.clear();
     }
     let last = code.context("steel-sync encrypt showed no recovery code")?;
     writeln!(stdin, "{last}")?;
     drop(stdin);
+    // Read what it prints after the code to the end: a closed pipe would kill it mid-way.
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest)?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
         bail!(
