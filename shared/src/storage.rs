@@ -118,16 +118,8 @@ impl Storage {
         size: i64,
         ttl: Duration,
     ) -> Result<PresignedRequest, anyhow::Error> {
-        let req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(blob_key(user_id, hash))
-            .checksum_sha256(hash.to_base64())
-            .content_length(size)
-            .presigned(Self::presigning(ttl)?)
-            .await?;
-        Ok(Self::into_request(req, ttl))
+        self.presign_put(blob_key(user_id, hash), hash, size, ttl)
+            .await
     }
 
     pub async fn presign_download(
@@ -140,6 +132,27 @@ impl Storage {
     }
 
     /// A presigned GET of the object under `key`.
+    /// A presigned PUT of `key` that S3 accepts only with exactly `size` bytes hashing to
+    /// `hash` (both are signed).
+    async fn presign_put(
+        &self,
+        key: String,
+        hash: &ContentHash,
+        size: i64,
+        ttl: Duration,
+    ) -> Result<PresignedRequest, anyhow::Error> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_sha256(hash.to_base64())
+            .content_length(size)
+            .presigned(Self::presigning(ttl)?)
+            .await?;
+        Ok(Self::into_request(req, ttl))
+    }
+
     async fn presign_get(
         &self,
         key: String,
@@ -204,16 +217,8 @@ impl Storage {
         size: i64,
         ttl: Duration,
     ) -> Result<PresignedRequest, anyhow::Error> {
-        let req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(incoming_key(user_id, pack_id))
-            .checksum_sha256(hash.to_base64())
-            .content_length(size)
-            .presigned(Self::presigning(ttl)?)
-            .await?;
-        Ok(Self::into_request(req, ttl))
+        self.presign_put(incoming_key(user_id, pack_id), hash, size, ttl)
+            .await
     }
 
     /// Writes a blob at its key, `bytes` being checked against `hash` by the caller first

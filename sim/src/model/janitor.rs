@@ -3,10 +3,7 @@
 //! (raising the compaction marks that answer old cursors 410), then blobs and uploads that
 //! no kept version names collected. And the server-side invariants, checked by recount.
 
-use std::collections::HashSet;
-
 use chrono::TimeDelta;
-use steel_core::domain::ContentHash;
 
 use super::Server;
 
@@ -53,12 +50,7 @@ impl Server {
 
     /// Collects the blobs no kept version names, and uploads never confirmed.
     pub fn collect(&mut self) {
-        let named: HashSet<ContentHash> = self
-            .history
-            .iter()
-            .map(|h| h.content_hash)
-            .chain(self.files.values().map(|f| f.content_hash))
-            .collect();
+        let named = self.named_hashes();
         self.verified.retain(|h, _| named.contains(h));
         self.bucket.retain(|h, _| named.contains(h));
         // A pack holding a collected blob goes with it.

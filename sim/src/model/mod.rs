@@ -124,6 +124,16 @@ impl Server {
         }
     }
 
+    /// The hashes a kept version or a row names: the blobs in use (`IN_USE` of
+    /// `db/packs.rs`), which the collection keeps and packs may hold.
+    pub fn named_hashes(&self) -> std::collections::HashSet<ContentHash> {
+        self.history
+            .iter()
+            .map(|h| h.content_hash)
+            .chain(self.files.values().map(|f| f.content_hash))
+            .collect()
+    }
+
     /// Answers one API request (`path_and_query` as sent, after the host).
     pub fn handle(
         &mut self,

@@ -5,7 +5,7 @@
 //! until a blob of theirs is collected: the janitor's collection drops every pack holding
 //! one, as the real collection deletes them in the blobs' transaction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::Duration;
 use steel_core::domain::ContentHash;
@@ -31,12 +31,7 @@ impl Server {
     pub(super) fn packs(&mut self, body: PacksRequest) -> Result<Answer, Answer> {
         let wanted = parse_hashes(&body.hashes)
             .map_err(|e| Answer::error(e.status(), e.code(), e.to_string()))?;
-        let used: HashSet<ContentHash> = self
-            .history
-            .iter()
-            .map(|h| h.content_hash)
-            .chain(self.files.values().map(|f| f.content_hash))
-            .collect();
+        let used = self.named_hashes();
         let found: HashMap<ContentHash, i64> = wanted
             .iter()
             .filter(|h| used.contains(*h))
