@@ -25,7 +25,7 @@ impl Syncer {
         let mut out = HashMap::new();
         for chunk in bases.chunks(BATCH) {
             let answer = self.api.pull_versions(chunk).await?;
-            for (path, fetched) in self.fetch_bytes(&answer).await? {
+            for (path, fetched) in self.fetch_downloads(&answer.files).await? {
                 out.insert(path, fetched.bytes);
             }
         }

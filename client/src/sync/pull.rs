@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::bounded::{TRANSFER_CONCURRENCY, for_each_bounded};
 use super::classify::{Origin, Pull, Remote};
 use super::{Plan, Progress, Round, Syncer};
-use crate::api::{BATCH, Download, PullAnswer};
+use crate::api::{BATCH, Download};
 use crate::disk;
 use crate::error::{Result, SyncError};
 use crate::store::{LogEntry, RowChange, Version};
@@ -62,21 +62,13 @@ impl Syncer {
             if sealed_packs {
                 pulled.extend(answer.files);
             } else {
-                fetched.extend(self.fetch_bytes(&answer).await?);
+                fetched.extend(self.fetch_downloads(&answer.files).await?);
             }
         }
         if sealed_packs {
             fetched.extend(self.fetch_sealed_packed(pulled).await?);
         }
         Ok(fetched)
-    }
-
-    /// The bytes of every file a pull answered, each checked against its hash.
-    pub(super) async fn fetch_bytes(
-        &self,
-        answer: &PullAnswer,
-    ) -> Result<HashMap<String, Fetched>> {
-        self.fetch_downloads(&answer.files).await
     }
 
     /// The bytes of `files` (downloads pulls answered), each checked against its hash.
