@@ -18,6 +18,22 @@ phase() {
   [ -z "$1" ] || echo "== $1"
 }
 
+# CI keeps only the last lines of a run: when a phase fails, the failing tests and their first
+# panic lines are written to .tools/failure-summary (and printed), which .ci/run repeats last.
+rm -f .tools/failure-summary .tools/cargo-test.log
+summarize_failures() {
+  local rc=$?
+  [ "$rc" -ne 0 ] || return 0
+  {
+    echo "== FAILED in phase: ${phase_name:-?} (exit $rc)"
+    if [ -f .tools/cargo-test.log ]; then
+      grep -E '^test .* \.\.\. FAILED$|^error: .*(target|test) failed|^    `-p ' .tools/cargo-test.log | head -12
+      grep -E -A2 -m 5 "panicked at" .tools/cargo-test.log | cut -c1-300 | head -20
+    fi
+  } | tee .tools/failure-summary
+}
+trap summarize_failures EXIT
+
 phase "cargo fmt --check"
 cargo fmt --all -- --check
 phase "cargo clippy"

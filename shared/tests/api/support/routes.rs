@@ -61,10 +61,16 @@ macro_rules! routes {
                 event: ApiGatewayV2httpRequest,
             ) -> ApiGatewayV2httpResponse {
                 let event = LambdaEvent::new(event, Context::default());
+                // Boxed: unboxed, this future is as large as the largest handler's, and a
+                // debug build's test thread (2 MiB of stack) overflowed on it.
                 match self {
                     $(Route::$route => {
-                        runtime::handle_event(&states.$state, event, handlers::$module::handle)
-                            .await
+                        Box::pin(runtime::handle_event(
+                            &states.$state,
+                            event,
+                            handlers::$module::handle,
+                        ))
+                        .await
                     })*
                 }
             }
