@@ -16,6 +16,9 @@
 //! from the blob id when this device pushed or pulled that content before (kept in `sync.db`,
 //! `blob:<blob id>`: the device's own knowledge of its own disk, never a key); otherwise the
 //! blob id itself stands in, which no plaintext hash equals, so the engine fetches the note.
+//! Those rows are read all at once when a sync first needs one, and what a sync learns is
+//! written in one transaction per batch ([`Crypt::flush`]), before the engine records the
+//! notes that rely on it (`crate::store::known`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -40,8 +43,11 @@ pub struct Crypt {
     sealing: Mutex<HashMap<String, Sealing>>,
     /// Versions a pull answered, by download URL: what their bytes must be.
     downloads: Mutex<HashMap<String, Expected>>,
-    /// Blob id → SHA-256 of its plaintext, for this device's own notes.
-    known: Mutex<HashMap<[u8; 32], String>>,
+    /// Blob id → SHA-256 of its plaintext, for this device's own notes; `None` until read
+    /// from `sync.db` (all at once, on first use).
+    known: Mutex<Option<HashMap<[u8; 32], String>>>,
+    /// Learnt and not yet written to `sync.db`: (blob id hex, plaintext hash hex).
+    unsaved: Mutex<Vec<(String, String)>>,
     store: Option<Store>,
 }
 
@@ -129,8 +135,6 @@ pub fn open_blob(keys: &VaultKeys, expected: &Expected, ciphertext: &[u8]) -> Re
     Ok(plain)
 }
 
-const KNOWN: &str = "blob:";
-
 impl Crypt {
     /// `store`: the vault's `sync.db`, where plaintext hashes of known blobs are kept.
     pub fn new(keys: VaultKeys, store: Option<Store>) -> Result<Self> {
@@ -140,6 +144,7 @@ impl Crypt {
             sealing: Mutex::default(),
             downloads: Mutex::default(),
             known: Mutex::default(),
+            unsaved: Mutex::default(),
             store,
         })
     }
@@ -216,29 +221,53 @@ impl Crypt {
         self.with_sealing(path, |s| s.blob.bytes.clone())
     }
 
-    /// Remembers that `id` is the content of plaintext hash `hash`.
+    /// The known blobs, read from `sync.db` in one query the first time.
+    fn known(&self) -> std::sync::MutexGuard<'_, Option<HashMap<[u8; 32], String>>> {
+        let mut known = lock(&self.known);
+        if known.is_none() {
+            let stored = (self.store.as_ref())
+                .and_then(|s| s.known_blobs().ok())
+                .unwrap_or_default();
+            let parsed = stored
+                .into_iter()
+                .filter_map(|(id, hash)| Some((BlobId::from_hex(&id)?.0, hash)));
+            *known = Some(parsed.collect());
+        }
+        known
+    }
+
+    /// Remembers that `id` is the content of plaintext hash `hash` (written to `sync.db`
+    /// by the next [`Crypt::flush`]).
     pub fn learn(&self, id: &BlobId, hash: &str) {
-        let fresh = lock(&self.known).insert(id.0, hash.to_owned()).is_none();
-        if fresh && let Some(store) = &self.store {
-            let _ = store.set_meta(&format!("{KNOWN}{}", id.to_hex()), hash);
+        let fresh = (self.known().get_or_insert_default())
+            .insert(id.0, hash.to_owned())
+            .is_none_or(|was| was != hash);
+        if fresh && self.store.is_some() {
+            lock(&self.unsaved).push((id.to_hex(), hash.to_owned()));
+        }
+    }
+
+    /// Writes what was learnt since the last flush to `sync.db`, in one transaction. Called
+    /// before the engine records the notes whose hashes it learnt: a crash in between
+    /// leaves rows no note uses yet, and a crash before it only rows unwritten (the note is
+    /// downloaded again), never a wrong hash (every row is true whenever it is written).
+    pub fn flush(&self) -> Result<()> {
+        let unsaved = std::mem::take(&mut *lock(&self.unsaved));
+        match &self.store {
+            Some(store) if !unsaved.is_empty() => store.learn_blobs(&unsaved),
+            _ => Ok(()),
         }
     }
 
     /// What the engine compares for a version of blob `id`: its plaintext hash when known,
     /// else the blob id, which no plaintext hash equals.
     pub fn engine_hash(&self, id: &BlobId) -> ContentHash {
-        if let Some(h) = lock(&self.known).get(&id.0) {
-            return ContentHash::parse(h).unwrap_or(ContentHash::of_digest(id.0));
-        }
-        let stored = (self.store.as_ref())
-            .and_then(|s| s.meta(&format!("{KNOWN}{}", id.to_hex())).ok().flatten());
-        match stored.and_then(|h| ContentHash::parse(&h).ok()) {
-            Some(hash) => {
-                lock(&self.known).insert(id.0, hash.to_hex());
-                hash
-            }
-            None => ContentHash::of_digest(id.0),
-        }
+        let known = self.known();
+        known
+            .as_ref()
+            .and_then(|k| k.get(&id.0))
+            .and_then(|h| ContentHash::parse(h).ok())
+            .unwrap_or(ContentHash::of_digest(id.0))
     }
 
     pub fn open(&self, path_key: &Key32, version: i64, sealed: Option<&Sealed>) -> Result<Opened> {
@@ -260,6 +289,15 @@ impl Crypt {
         lock(&self.downloads)
             .get(url)
             .map(|e| e.content_hash.to_hex())
+    }
+}
+
+impl Drop for Crypt {
+    /// What a sync learnt and no batch wrote yet (a command that fetched without recording,
+    /// or a sync that failed after its fetches) is kept for the next one; a failure costs
+    /// only downloads.
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 

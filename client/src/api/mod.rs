@@ -114,6 +114,12 @@ pub fn http_client() -> reqwest::Client {
 }
 
 impl Api {
+    /// Writes what an encrypted vault's device learnt of its notes' plaintext hashes to
+    /// `sync.db` (see `crate::crypt`), before the engine records notes that rely on it.
+    pub fn flush_learned(&self) -> Result<()> {
+        self.crypt.as_ref().map_or(Ok(()), |c| c.flush())
+    }
+
     /// True when this client syncs an end-to-end encrypted vault (it holds the vault key).
     pub fn encrypted(&self) -> bool {
         self.crypt.is_some()

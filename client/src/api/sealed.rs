@@ -128,7 +128,8 @@ impl Api {
         names: &Names,
         vs: Vec<SealedVersioned>,
     ) -> Result<Vec<Versioned>> {
-        vs.into_iter()
+        let agreed = vs
+            .into_iter()
             .map(|v| {
                 let path = named(names, &v.path_key)?;
                 let hash = c.done(path.as_str()).ok_or_else(|| {
@@ -141,7 +142,10 @@ impl Api {
                         .map_err(|e| SyncError::Other(e.message))?,
                 })
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        // Written (one transaction) before the engine records these versions.
+        c.flush()?;
+        Ok(agreed)
     }
 
     pub(super) async fn sealed_state(&self, c: &Crypt, query: &str) -> Result<StateAnswer> {

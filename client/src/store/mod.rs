@@ -3,7 +3,8 @@
 //! - `sync_state`: one row per file path (Unicode NFC, as the server names it): the content
 //!   hash and server version both sides last agreed on (the base of a three-way merge), or
 //!   `server_version = 0` for a file the server refused (`sync_status = 'rejected'`).
-//! - `sync_meta`: key/value, among them `cursor`, the server's change cursor.
+//! - `sync_meta`: key/value, among them `cursor`, the server's change cursor, and an
+//!   encrypted vault's known blobs ([`known`]).
 //! - `sync_pending`: a pulled version being written to disk, recorded once its bytes are in
 //!   a temporary file and before that is renamed into place. After a crash, a temporary
 //!   file still there means the note was never written; gone means it was, so the note on
@@ -12,6 +13,7 @@
 //! - `scan_cache`: each file's metadata when its bytes were last hashed ([`scan_cache`]),
 //!   so a scan re-hashes only what changed.
 
+pub mod known;
 mod log;
 mod recovered;
 mod scan_cache;
