@@ -103,6 +103,7 @@ async fn confirm(
     let key = crate::storage::incoming_grant_key(user_id, pack_id);
     let horizon = app.config.lifecycle.orphan_age
         + chrono::TimeDelta::from_std(PRESIGN_TTL).map_err(ApiError::internal)?;
+    let started = std::time::Instant::now();
     uploads::renew(&app.db, user_id, &key, chrono::Utc::now(), horizon)
         .await?
         .ok_or_else(bulk::not_found)?;
@@ -117,6 +118,7 @@ async fn confirm(
                  first), or is gone: nothing was committed",
             )
         })?;
+    let read = started.elapsed();
     match bulk::verify(&bytes, &entries, indexed) {
         Ok(()) => {}
         // Bytes that do not hash to their entries are of no use: the pack goes, and its
@@ -127,8 +129,16 @@ async fn confirm(
         }
         Err(mismatch) => return Err(mismatch.into_error()),
     }
-    write_blobs(state, caller, bytes, &entries).await?;
+    let verified = started.elapsed();
+    let written = write_blobs(state, caller, bytes, &entries).await?;
+    let split = started.elapsed();
     let answer = commit_files(state, caller, proposals, rejected).await?;
+    tracing::info!(
+        user_id = %user_id, %pack_id, blobs = entries.len(), written,
+        read_ms = read.as_millis(), verified_ms = verified.as_millis(),
+        split_ms = split.as_millis(), committed_ms = started.elapsed().as_millis(),
+        "bulk confirm"
+    );
     // Committed: a failure to close is the sweep's to finish (the grant counts until then),
     // never a 5xx the client would retry.
     if let Err(err) = close(state, caller, pack_id).await {
@@ -139,14 +149,15 @@ async fn confirm(
 
 /// Writes the pack's blobs the account has no verified blob of at their keys, and records
 /// them as verified, under their shared locks (the janitor's sweep cannot delete one in
-/// between). A failure records none of them: what was written is unrecorded, counted by the
-/// pack's grant and swept after the orphan age, and a retried confirm writes it again.
+/// between); answers how many it wrote. A failure records none of them: what was written
+/// is unrecorded, counted by the pack's grant and swept after the orphan age, and a retried
+/// confirm writes it again.
 async fn write_blobs(
     state: &WriteState,
     caller: &Caller,
     bytes: Vec<u8>,
     entries: &[Entry],
-) -> Result<(), ApiError> {
+) -> Result<usize, ApiError> {
     let user_id = caller.user_id;
     let hashes: Vec<ContentHash> = entries.iter().map(|e| e.hash).collect();
     let known = blobs::verified(&state.app.db, user_id, &hashes).await?;
@@ -173,7 +184,7 @@ async fn write_blobs(
     }
     let recorded: Vec<(ContentHash, i64)> = new.iter().map(|e| (e.hash, e.size())).collect();
     verifying.record(&recorded).await?;
-    Ok(())
+    Ok(recorded.len())
 }
 
 /// Deletes the incoming pack and then its grant (the grant counts until the object is gone).

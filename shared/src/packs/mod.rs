@@ -94,7 +94,9 @@ pub async fn finish(
         unpacked: reserved.lost,
         ..Built::default()
     };
+    let started = Instant::now();
     let mut bytes = read_blobs(storage, user_id, &reserved.blobs).await?;
+    let read = started.elapsed();
     let mut body: Vec<u8> = Vec::new();
     let mut index = Vec::new();
     for (hash, size) in &reserved.blobs {
@@ -121,6 +123,10 @@ pub async fn finish(
     }
     let size_bytes = i64::try_from(body.len())?;
     storage.put_pack(user_id, reserved.pack_id, body).await?;
+    tracing::info!(
+        %user_id, pack_id = %reserved.pack_id, blobs = index.len(), size_bytes,
+        read_ms = read.as_millis(), written_ms = started.elapsed().as_millis(), "pack built"
+    );
     if !db::still_served(pool, reserved.pack_id).await? {
         // A collection deleted it meanwhile: the object it may not have seen goes too.
         let key = crate::storage::pack_key(user_id, reserved.pack_id);
