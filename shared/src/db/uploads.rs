@@ -51,9 +51,14 @@ pub async fn grant(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    // The asked hashes as an anti-join (hashed): `content_hash <> ALL($3)` compared every
+    // grant row with every asked hash, 1.4 s a push by the tenth 1,000-note batch of a
+    // 10,000-note first upload (issue 29).
     let outstanding: i64 = super::query_scalar(&format!(
         "SELECT COALESCE(sum(size_bytes), 0)::BIGINT FROM upload_grants
-         WHERE user_id = $1 AND granted_at > $2 AND content_hash <> ALL($3::TEXT[])
+         WHERE user_id = $1 AND granted_at > $2
+           AND NOT EXISTS (SELECT 1 FROM UNNEST($3::TEXT[]) AS a(h)
+                           WHERE a.h = upload_grants.content_hash)
            AND {UNRECORDED}"
     ))
     .bind(user_id)
