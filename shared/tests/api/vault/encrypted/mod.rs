@@ -5,6 +5,7 @@
 //! server's sealed fields, tombstones keeping the sealed fields, no path in a push payload,
 //! and a 4xx with a code for every bad field.
 mod checks;
+mod janitor;
 mod migration;
 mod recovery;
 mod sync;
