@@ -4,15 +4,14 @@
 //! The blobs are `steel-crypto` ciphertexts with fixed randomness, so every cell's request
 //! is the same bytes.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use steel_core::domain::{UserId, VaultPath};
 
 use super::cases::{Case, Prepared};
 use super::harness::assert_success;
 use crate::support::{Answer, TestApp, oracle};
-use crate::vault::encrypted::{Vault, b64, encrypted_account, sync_sealed};
+use crate::vault::encrypted::{Vault, encrypted_account, slots_body_with, sync_sealed};
 use crate::vault::sha256_hex;
-use steel_crypto::slot::{KdfParams, KeySlot, SlotKind};
 
 const OLD_A: &[u8] = b"# a\nfirst, sealed\n";
 const OLD_B: &[u8] = b"# b\nfirst, sealed\n";
@@ -48,26 +47,10 @@ pub async fn prepare(case: Case, app: &TestApp, sub: &str) -> Prepared {
             {"path_key": vault.key("b.md").to_hex(), "base_version": 1},
         ]}),
         // The passphrase changed: another slot in place of the first one.
-        Case::PutKeys => changed_passphrase(),
+        Case::PutKeys => slots_body_with(2),
         other => unreachable!("{other:?} is not an encrypted account's case"),
     };
     Prepared { device, body }
-}
-
-/// The slots after a change of passphrase: one new passphrase slot (of the same
-/// generation) in place of `slots_body`'s.
-fn changed_passphrase() -> Value {
-    let slot = KeySlot {
-        id: [2; 16],
-        kind: SlotKind::Passphrase,
-        generation: 0,
-        kdf: Some(KdfParams::DEFAULT),
-        salt: [5; 16],
-        nonce: [6; 24],
-        wrapped_vk: [7; 48],
-    };
-    json!({"slots": [{"id": hex::encode(slot.id), "kind": "passphrase",
-                      "slot": b64(&slot.to_bytes())}], "keyring": null})
 }
 
 pub async fn send(case: Case, app: &TestApp, p: &Prepared) -> Answer {

@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use steel_core::domain::{ContentHash, Version};
 use steel_core::janitor;
-use steel_crypto::slot::{KdfParams, KeySlot, SlotKind};
 use steel_crypto::{Manifest, PathKey, decrypt_blob};
 
 use super::super::entry as file;
@@ -212,17 +211,7 @@ async fn a_vault_with_history_and_tombstones_turns_encrypted_and_keeps_no_plaint
     let again = start(&app, &mac).await;
     assert_eq!(again.status, 200, "{:?}", again.body);
     assert_eq!(again.etag.as_deref(), Some("\"v1\""));
-    let slot = KeySlot {
-        id: [2; 16],
-        kind: SlotKind::Passphrase,
-        generation: 0,
-        kdf: Some(KdfParams::DEFAULT),
-        salt: [5; 16],
-        nonce: [6; 24],
-        wrapped_vk: [7; 48],
-    };
-    let other = json!({"slots": [{"id": hex::encode(slot.id), "kind": "passphrase",
-                                  "slot": super::b64(&slot.to_bytes())}], "keyring": null});
+    let other = super::slots_body_with(2);
     let stale = start_with(&app, &mac, &other).await;
     assert_eq!(stale.status, 412, "{:?}", stale.body);
     assert_eq!(app.keys(&mac).await.body, keys.body);
