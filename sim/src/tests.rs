@@ -95,3 +95,16 @@ fn a_short_run_holds_every_invariant_and_counts_its_work() {
     assert_eq!(outcome.ops, 150);
     assert!(outcome.syncs > 20 && outcome.requests > outcome.syncs);
 }
+
+/// Seed 265 (packs on): D0 held the delete of a renamed note's old name, began a sync (the
+/// begun plan held it again), and finished it with `--allow-mass-delete`; the begun plan's
+/// hold stands, so the next guarded sync holds it too. The world took the finish for the
+/// person's answer, and that next hold for one no rule makes.
+#[test]
+fn a_begun_sync_finished_with_allow_mass_delete_keeps_its_hold() {
+    let keep = parse_ranges("123,141,162,165,175,226-227,238-240,246-247,312,314,318,320,332")
+        .expect("a list of ops");
+    let outcome = run::run(265, 400, Some(&keep), false);
+    assert_eq!(outcome.failure, None);
+    assert_eq!(outcome.ops, keep.len() as u64);
+}
