@@ -99,8 +99,15 @@ impl World {
                     .filter(|h| h.is_deleted && h.created_at > hour_ago)
                     .count()
             };
-            let must =
-                r.held.len() > 50 || emptied || self.devices[d].held || recent + r.held.len() > 50;
+            // A hold the sync's first plan made (the notes missing then were a mass
+            // delete) lasts through its later rounds, whose plans hold fewer.
+            let (missing, known) = self.devices[d].missing_at_plan;
+            let first = missing > 50 && missing * 4 > known;
+            let must = r.held.len() > 50
+                || emptied
+                || first
+                || self.devices[d].held
+                || recent + r.held.len() > 50;
             if !must {
                 return Err(format!(
                     "D{d}'s sync held {} deletes back (of {} notes) that no rule holds",
@@ -111,6 +118,21 @@ impl World {
         }
         self.devices[d].held = !r.held.is_empty();
         Ok(())
+    }
+
+    /// The notes device `d`'s `sync.db` knows that its disk lacks (by NFC path), and how
+    /// many it knows: what a plan made now finds to delete at most.
+    pub fn missing(&self, d: usize) -> (usize, usize) {
+        let Some(syncer) = self.devices[d].syncer.as_ref() else {
+            return (0, 0);
+        };
+        let rows = syncer.store().rows().unwrap_or_default();
+        let here: HashSet<String> = notes(&self.devices[d].disk)
+            .iter()
+            .map(|p| nfc(p))
+            .collect();
+        let missing = rows.keys().filter(|p| !here.contains(*p)).count();
+        (missing, rows.len())
     }
 
     /// `steel-sync restore`: an older version of a note becomes its newest, and the device
@@ -217,7 +239,7 @@ impl World {
                     .sync(d, MissingNotes::Guarded)?
                     .ok_or_else(|| format!("D{d}'s sync did not finish with the network healed"))?;
                 if !quiet(&r) {
-                    busy.push(format!("D{d}: {}", crate::world::details(&r)));
+                    busy.push(format!("D{d}: {}", crate::run::details(&r)));
                 }
                 rejected.push(r.rejected.iter().map(|x| x.path.clone()).collect());
             }

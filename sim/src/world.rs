@@ -109,36 +109,6 @@ impl Shared {
     }
 }
 
-/// What a sync did, path by path, for the trace.
-pub fn details(r: &SyncReport) -> String {
-    let mut out = Vec::new();
-    let lists: [(&str, &Vec<String>); 7] = [
-        ("pushed", &r.pushed),
-        ("pulled", &r.pulled),
-        ("merged", &r.merged),
-        ("deleted here", &r.deleted_local),
-        ("deleted on the server", &r.deleted_remote),
-        ("held", &r.held),
-        ("deferred", &r.deferred),
-    ];
-    for (what, paths) in lists {
-        if !paths.is_empty() {
-            out.push(format!("{what} {paths:?}"));
-        }
-    }
-    for (path, copy) in &r.conflict_copies {
-        out.push(format!("conflict copy of {path:?}: {copy:?}"));
-    }
-    for x in &r.rejected {
-        out.push(format!("rejected {:?} ({})", x.path, x.code));
-    }
-    if out.is_empty() {
-        "nothing to do".to_owned()
-    } else {
-        out.join("; ")
-    }
-}
-
 /// One device: its disk, clock, `sync.db` and engine.
 pub struct Device {
     pub name: String,
@@ -150,6 +120,8 @@ pub struct Device {
     pub pending: Option<Plan>,
     /// The last sync held deletes back.
     pub held: bool,
+    /// Notes `sync.db` knew and the disk lacked when the latest plan was made, of how many.
+    pub missing_at_plan: (usize, usize),
 }
 
 /// One step of a run.
@@ -262,6 +234,7 @@ impl World {
             syncer: None,
             pending: None,
             held: false,
+            missing_at_plan: (0, 0),
         };
         let store = Store::in_memory().expect("an in-memory sync.db");
         device.syncer = Some(self.syncer(slot, &device, store));
@@ -335,6 +308,9 @@ impl World {
         self.restart_if_crashed(d);
         self.syncs += 1;
         let pending = self.devices[d].pending.take();
+        if pending.is_none() {
+            self.devices[d].missing_at_plan = self.missing(d);
+        }
         let Some(syncer) = self.devices[d].syncer.as_mut() else {
             return Ok(None);
         };
@@ -349,6 +325,7 @@ impl World {
 
     pub fn begin(&mut self, d: usize) -> Result<(), String> {
         self.restart_if_crashed(d);
+        self.devices[d].missing_at_plan = self.missing(d);
         let Some(syncer) = self.devices[d].syncer.as_mut() else {
             return Ok(());
         };
@@ -377,7 +354,7 @@ impl World {
         let crashed = self.devices[d].crashed.load(Ordering::Relaxed);
         match result {
             Ok(r) => {
-                self.log(format!("    D{d} sync: {}", details(&r)));
+                self.log(format!("    D{d} sync: {}", crate::run::details(&r)));
                 Ok(Some(r))
             }
             Err(SyncError::Network { .. } | SyncError::Crash(_)) => Ok(None),
