@@ -76,6 +76,12 @@ fn quiet(r: &SyncReport) -> bool {
         && r.held.is_empty()
 }
 
+/// Whether `(missing, known)` notes are a mass delete to the guard (more than 50, and more
+/// than a quarter of those known).
+pub fn mass_delete((missing, known): (usize, usize)) -> bool {
+    missing > 50 && missing * 4 > known
+}
+
 impl World {
     /// The mass-delete guard, after a guarded sync: a big delete is held, and only a big one.
     pub fn check_guard(&mut self, d: usize, report: Option<&SyncReport>) -> Result<(), String> {
@@ -101,8 +107,7 @@ impl World {
             };
             // A hold the sync's first plan made (the notes missing then were a mass
             // delete) lasts through its later rounds, whose plans hold fewer.
-            let (missing, known) = self.devices[d].missing_at_plan;
-            let first = missing > 50 && missing * 4 > known;
+            let first = mass_delete(self.devices[d].missing_at_plan);
             let must = r.held.len() > 50
                 || emptied
                 || first

@@ -104,6 +104,8 @@ fn a_short_run_holds_every_invariant_and_counts_its_work() {
 /// - seed 200: D0 wiped a folder of 57 of its 128 notes and began a sync (held, a mass
 ///   delete); finishing it, a later round's plan held only 50 (held before), and the oracle
 ///   saw only that last plan.
+/// - seed 367: D1 wiped 55 notes; its sync held them (a mass delete) and crashed, so no
+///   report told the oracle of the hold, which the client keeps until answered.
 #[test]
 fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
     let traces = [
@@ -116,6 +118,7 @@ fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
             "7,9-10,12,26,36-37,39-40,42-43,49,144-146,148-149,278-279,285-287,289,291-293,\
              296-299,353-355,363-364,366-370,388,390,398-399",
         ),
+        (367, "74,133,135,154-156,183-184,192,195,201,203-205,223-224,257"),
     ];
     for (seed, keep) in traces {
         let keep = parse_ranges(keep).expect("a list of ops");

@@ -352,6 +352,10 @@ impl World {
         result: Result<SyncReport, SyncError>,
     ) -> Result<Option<SyncReport>, String> {
         let crashed = self.devices[d].crashed.load(Ordering::Relaxed);
+        if result.is_err() && crate::oracle::mass_delete(self.devices[d].missing_at_plan) {
+            // Its plan may have held them, and the client keeps a hold until answered.
+            self.devices[d].held = true;
+        }
         match result {
             Ok(r) => {
                 self.log(format!("    D{d} sync: {}", crate::run::details(&r)));
