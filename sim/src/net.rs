@@ -3,7 +3,8 @@
 //! Per request, at the fault rate: dropped before it is sent (no connection), a 500 from a
 //! restarted function, the answer lost after the server committed (a timeout), sent twice,
 //! the person editing a note while the request is out, or the client process crashing.
-//! Uploads may never arrive (the client saw a 200) or arrive late (after the confirm).
+//! Uploads may never arrive (the client saw a 200) or arrive late (after the confirm); a
+//! pack may come back with a byte flipped (the client must refuse it whole).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -105,10 +106,13 @@ impl SimNet {
         }
         if let Some(id) = request.url.strip_prefix("sim://packs/") {
             let pack = id.parse().ok().and_then(|id| shared.server.packs.get(&id));
-            return match pack {
-                Some(p) if request.method.as_str() == "GET" => answer(200, p.bytes.clone()),
-                _ => answer(404, b"NoSuchKey".to_vec()),
+            let Some(mut bytes) = pack.map(|p| p.bytes.clone()) else {
+                return answer(404, b"NoSuchKey".to_vec());
             };
+            if shared.maybe_damage(&mut bytes) {
+                shared.log(format!("    D{} GET pack {id}: damaged", self.device));
+            }
+            return answer(200, bytes);
         }
         let Some(path) = request.url.strip_prefix(crate::world::API_URL) else {
             return answer(404, Vec::new());
@@ -132,6 +136,40 @@ impl SimNet {
             .handle(device, request.method.as_str(), path, body);
         shared.after_request(self.device);
         answer(a.status, a.body)
+    }
+}
+
+/// The world's seeded draws of faults.
+impl Shared {
+    /// 0 for no fault, else the kind (see `SimNet`).
+    pub fn roll_net_fault(&mut self) -> u8 {
+        if !self.faults_on || !self.rng.random_bool(self.rates.net) {
+            return 0;
+        }
+        // Drop, 500, lost answer, twice, edit during, crash.
+        [1, 1, 2, 3, 3, 4, 5, 5, 6][self.rng.random_range(0..9)]
+    }
+
+    /// Damages `bytes` (one byte flipped) at the damaged-pack rate.
+    pub fn maybe_damage(&mut self, bytes: &mut [u8]) -> bool {
+        if !self.faults_on || bytes.is_empty() {
+            return false;
+        }
+        if !self.damage_rng.random_bool(self.rates.damaged_pack) {
+            return false;
+        }
+        let at = self.damage_rng.random_range(0..bytes.len());
+        bytes[at] ^= 0x20;
+        self.damaged += 1;
+        true
+    }
+
+    /// 0: arrives; 1: never; 2: late.
+    pub fn roll_upload_fault(&mut self) -> u8 {
+        if !self.faults_on || !self.rng.random_bool(self.rates.upload) {
+            return 0;
+        }
+        self.rng.random_range(1..=2)
     }
 }
 

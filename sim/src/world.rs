@@ -32,6 +32,8 @@ pub struct Rates {
     /// An upload never arrives, or arrives late.
     pub upload: f64,
     pub crash_after_write: f64,
+    /// A pack's bytes come back damaged from the bucket.
+    pub damaged_pack: f64,
 }
 
 impl Default for Rates {
@@ -40,6 +42,7 @@ impl Default for Rates {
             net: 0.06,
             upload: 0.04,
             crash_after_write: 0.03,
+            damaged_pack: 0.05,
         }
     }
 }
@@ -49,6 +52,10 @@ pub struct Shared {
     pub server: Server,
     pub time: Arc<WorldTime>,
     pub rng: ChaCha8Rng,
+    /// Draws for damaged packs, apart, so adding them left other draws (and traces) alone.
+    pub damage_rng: ChaCha8Rng,
+    /// Packs served damaged so far.
+    pub damaged: u64,
     pub faults_on: bool,
     pub rates: Rates,
     /// Uploads on their way, late.
@@ -73,23 +80,6 @@ impl Shared {
 
     pub fn trace_tail(&self, n: usize) -> &[String] {
         &self.trace[self.trace.len().saturating_sub(n)..]
-    }
-
-    /// 0 for no fault, else the kind (see `SimNet`).
-    pub fn roll_net_fault(&mut self) -> u8 {
-        if !self.faults_on || !self.rng.random_bool(self.rates.net) {
-            return 0;
-        }
-        // Drop, 500, lost answer, twice, edit during, crash.
-        [1, 1, 2, 3, 3, 4, 5, 5, 6][self.rng.random_range(0..9)]
-    }
-
-    /// 0: arrives; 1: never; 2: late.
-    pub fn roll_upload_fault(&mut self) -> u8 {
-        if !self.faults_on || !self.rng.random_bool(self.rates.upload) {
-            return 0;
-        }
-        self.rng.random_range(1..=2)
     }
 
     pub fn person_edit(&mut self, device: usize, disk: &MemDisk) {
@@ -166,6 +156,8 @@ pub struct World {
     pub rt: tokio::runtime::Runtime,
     next_device: u128,
     pub syncs: u64,
+    /// Packs served damaged before the running sync: one since makes its refusal expected.
+    damaged_before: u64,
 }
 
 fn start() -> DateTime<Utc> {
@@ -179,6 +171,8 @@ impl World {
             server: Server::new(time.now()),
             time: time.clone(),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            damage_rng: ChaCha8Rng::seed_from_u64(seed ^ 0xda3a_9ed0),
+            damaged: 0,
             faults_on: true,
             rates,
             late: Vec::new(),
@@ -200,6 +194,7 @@ impl World {
             rt,
             next_device: 1,
             syncs: 0,
+            damaged_before: 0,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
         for i in 0..devices {
@@ -307,6 +302,8 @@ impl World {
     pub fn sync(&mut self, d: usize, missing: MissingNotes) -> Result<Option<SyncReport>, String> {
         self.restart_if_crashed(d);
         self.syncs += 1;
+        let damaged = self.shared().damaged;
+        self.damaged_before = damaged;
         let pending = self.devices[d].pending.take();
         if pending.is_none() {
             self.devices[d].missing_at_plan = self.missing(d);
@@ -364,6 +361,10 @@ impl World {
             Err(SyncError::Network { .. } | SyncError::Crash(_)) => Ok(None),
             Err(SyncError::Api { status, .. }) if status >= 500 => Ok(None),
             Err(SyncError::Io { .. } | SyncError::Other(_)) if crashed => Ok(None),
+            // A damaged pack is refused whole; the next sync asks for a new one.
+            Err(SyncError::Integrity { .. }) if self.shared().damaged > self.damaged_before => {
+                Ok(None)
+            }
             Err(e) => Err(format!("D{d}'s sync failed: {e}")),
         }
     }
@@ -388,6 +389,7 @@ impl World {
         {
             let mut shared = self.shared();
             shared.rng = ChaCha8Rng::seed_from_u64(op.seed ^ 0x9e37_79b9_7f4a_7c15);
+            shared.damage_rng = ChaCha8Rng::seed_from_u64(op.seed ^ 0xda3a_9ed0);
             shared
                 .time
                 .advance(TimeDelta::seconds(rng.random_range(1..90)));
