@@ -76,10 +76,10 @@ fn quiet(r: &SyncReport) -> bool {
         && r.held.is_empty()
 }
 
-/// Whether `(missing, known)` notes are a mass delete to the guard (more than 50, and more
-/// than a quarter of those known).
-pub fn mass_delete((missing, known): (usize, usize)) -> bool {
-    missing > 50 && missing * 4 > known
+/// Whether `(missing, known, on disk)` notes at plan time make a plan hold its deletes: more
+/// than 50 and more than a quarter of those known, or an emptied folder that knew notes.
+pub fn would_hold((missing, known, here): (usize, usize, usize)) -> bool {
+    (missing > 50 && missing * 4 > known) || (here == 0 && known > 0 && missing > 1)
 }
 
 impl World {
@@ -106,8 +106,8 @@ impl World {
                     .count()
             };
             // A hold the sync's first plan made (the notes missing then were a mass
-            // delete) lasts through its later rounds, whose plans hold fewer.
-            let first = mass_delete(self.devices[d].missing_at_plan);
+            // delete, or the folder was empty) lasts through later rounds holding fewer.
+            let first = would_hold(self.devices[d].missing_at_plan);
             let must = r.held.len() > 50
                 || emptied
                 || first
@@ -125,11 +125,11 @@ impl World {
         Ok(())
     }
 
-    /// The notes device `d`'s `sync.db` knows that its disk lacks (by NFC path), and how
-    /// many it knows: what a plan made now finds to delete at most.
-    pub fn missing(&self, d: usize) -> (usize, usize) {
+    /// The notes device `d`'s `sync.db` knows that its disk lacks (by NFC path), how many
+    /// it knows, and how many the disk has: a plan made now deletes at most the first.
+    pub fn missing(&self, d: usize) -> (usize, usize, usize) {
         let Some(syncer) = self.devices[d].syncer.as_ref() else {
-            return (0, 0);
+            return (0, 0, 0);
         };
         let rows = syncer.store().rows().unwrap_or_default();
         let here: HashSet<String> = notes(&self.devices[d].disk)
@@ -137,7 +137,7 @@ impl World {
             .map(|p| nfc(p))
             .collect();
         let missing = rows.keys().filter(|p| !here.contains(*p)).count();
-        (missing, rows.len())
+        (missing, rows.len(), here.len())
     }
 
     /// `steel-sync restore`: an older version of a note becomes its newest, and the device

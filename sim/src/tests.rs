@@ -106,6 +106,8 @@ fn a_short_run_holds_every_invariant_and_counts_its_work() {
 ///   saw only that last plan.
 /// - seed 367: D1 wiped 55 notes; its sync held them (a mass delete) and crashed, so no
 ///   report told the oracle of the hold, which the client keeps until answered.
+/// - seed 30: D0 emptied its folder of its 2 notes; the sync held both (an emptied folder)
+///   and failed on a damaged pack; the next sync held them again.
 #[test]
 fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
     let traces = [
@@ -119,6 +121,7 @@ fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
              296-299,353-355,363-364,366-370,388,390,398-399",
         ),
         (367, "74,133,135,154-156,183-184,192,195,201,203-205,223-224,257"),
+        (30, "30,38-42,46,49-51,61"),
     ];
     for (seed, keep) in traces {
         let keep = parse_ranges(keep).expect("a list of ops");

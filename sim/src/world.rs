@@ -110,8 +110,9 @@ pub struct Device {
     pub pending: Option<Plan>,
     /// The last sync held deletes back.
     pub held: bool,
-    /// Notes `sync.db` knew and the disk lacked when the latest plan was made, of how many.
-    pub missing_at_plan: (usize, usize),
+    /// Notes `sync.db` knew and the disk lacked when the latest plan was made, of how many
+    /// known, and how many on disk.
+    pub missing_at_plan: (usize, usize, usize),
 }
 
 /// One step of a run.
@@ -229,7 +230,7 @@ impl World {
             syncer: None,
             pending: None,
             held: false,
-            missing_at_plan: (0, 0),
+            missing_at_plan: (0, 0, 0),
         };
         let store = Store::in_memory().expect("an in-memory sync.db");
         device.syncer = Some(self.syncer(slot, &device, store));
@@ -349,7 +350,7 @@ impl World {
         result: Result<SyncReport, SyncError>,
     ) -> Result<Option<SyncReport>, String> {
         let crashed = self.devices[d].crashed.load(Ordering::Relaxed);
-        if result.is_err() && crate::oracle::mass_delete(self.devices[d].missing_at_plan) {
+        if result.is_err() && crate::oracle::would_hold(self.devices[d].missing_at_plan) {
             // Its plan may have held them, and the client keeps a hold until answered.
             self.devices[d].held = true;
         }
