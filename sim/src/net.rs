@@ -4,18 +4,22 @@
 //! restarted function, the answer lost after the server committed (a timeout), sent twice,
 //! the person editing a note while the request is out, or the client process crashing.
 //! Uploads may never arrive (the client saw a 200) or arrive late (after the confirm); a
-//! pack may come back with a byte flipped (the client must refuse it whole).
+//! pack may come back with a byte flipped (the client must refuse it whole). An API request
+//! may be refused with 429 `rate_limited` before the server sees it (the client waits out
+//! `Retry-After` on the runtime's paused clock and sends it again), or, through a whole
+//! sync op, every one of them (a storm: the client gives up and the sync fails with it).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rand::RngExt;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use steel_core::domain::{ContentHash, DeviceId};
 use steel_sync::api::transport::{BoxFuture, Failure, FailureKind, Request, Response, Transport};
 use steel_sync::faults::Faults;
 
 use crate::disk::MemDisk;
-use crate::world::Shared;
+use crate::world::{Kind, Op, Shared};
 
 /// What a device's requests go through.
 pub struct SimNet {
@@ -67,8 +71,19 @@ impl SimNet {
             return Err(failure(FailureKind::Other, "the process crashed"));
         }
         shared.requests += 1;
-        let fault = shared.roll_net_fault();
         let what = describe(request);
+        if request.url.starts_with(crate::world::API_URL)
+            && let Some(wait) = shared.roll_rate_limit()
+        {
+            shared.log(format!("    D{} {what}: 429, Retry-After {wait}", self.device));
+            return Ok(Response {
+                status: 429,
+                retry_after: Some(wait.to_string()),
+                body: br#"{"error":{"code":"rate_limited","message":"over budget (simulated)"}}"#
+                    .to_vec(),
+            });
+        }
+        let fault = shared.roll_net_fault();
         let fault = match fault {
             0 => NetFault::None,
             1 => NetFault::Drop,
@@ -162,6 +177,42 @@ impl Shared {
         bytes[at] ^= 0x20;
         self.damaged += 1;
         true
+    }
+
+    /// The op's own draws of damaged packs and 429s (apart from `rng`'s, so adding them left
+    /// earlier traces alone), and whether a sync op meets a storm of 429s.
+    pub fn seed_op(&mut self, i: usize, op: Op) {
+        self.damage_rng = ChaCha8Rng::seed_from_u64(op.seed ^ 0xda3a_9ed0);
+        self.limit_rng = ChaCha8Rng::seed_from_u64(op.seed ^ 0x4290);
+        let syncing = matches!(
+            op.kind,
+            Kind::Sync | Kind::Finish | Kind::Begin | Kind::SyncRestoreMissing
+        ) || op.kind == Kind::SyncAllowMassDelete;
+        let storm = self.rates.storm;
+        self.storm = (syncing && self.faults_on && self.limit_rng.random_bool(storm))
+            .then(|| self.limit_rng.random_range(0..4));
+        if let Some(after) = self.storm {
+            self.log(format!(
+                "#{i} the account goes over its request budget after {after} requests (429s)"
+            ));
+        }
+    }
+
+    /// A 429's `Retry-After` in seconds, if the request is refused as over the budget: every
+    /// request once a storm began, else at the rate-limited rate.
+    pub fn roll_rate_limit(&mut self) -> Option<u64> {
+        if !self.faults_on {
+            return None;
+        }
+        match self.storm {
+            Some(0) => return Some(60),
+            Some(n) => self.storm = Some(n - 1),
+            None => {}
+        }
+        let rate = self.rates.rate_limited;
+        self.limit_rng
+            .random_bool(rate)
+            .then(|| self.limit_rng.random_range(1..=30))
     }
 
     /// 0: arrives; 1: never; 2: late.

@@ -93,8 +93,19 @@ pub struct Outcome {
 
 /// Runs the ops of `seed` whose indices `keep` names (all when `None`).
 pub fn run(seed: u64, n: usize, keep: Option<&[usize]>, verbose: bool) -> Outcome {
+    run_with(seed, n, keep, verbose, Rates::default())
+}
+
+/// [`run`] at other fault rates.
+pub fn run_with(
+    seed: u64,
+    n: usize,
+    keep: Option<&[usize]>,
+    verbose: bool,
+    rates: Rates,
+) -> Outcome {
     let (devices, ops) = plan(seed, n);
-    let mut world = World::new(seed, devices, Rates::default(), verbose);
+    let mut world = World::new(seed, devices, rates, verbose);
     let mut outcome = Outcome::default();
     let indices: Vec<usize> = keep.map_or_else(|| (0..n).collect(), <[usize]>::to_vec);
     let fail = |world: &World, at, why| Failure {

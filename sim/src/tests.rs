@@ -125,7 +125,13 @@ fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
     ];
     for (seed, keep) in traces {
         let keep = parse_ranges(keep).expect("a list of ops");
-        let outcome = run::run(seed, 400, Some(&keep), false);
+        // As they ran then, before 429s were simulated.
+        let rates = Rates {
+            rate_limited: 0.0,
+            storm: 0.0,
+            ..Rates::default()
+        };
+        let outcome = run::run_with(seed, 400, Some(&keep), false, rates);
         assert_eq!(outcome.failure, None, "seed {seed}");
         assert_eq!(outcome.ops, keep.len() as u64);
     }

@@ -34,6 +34,12 @@ pub struct Rates {
     pub crash_after_write: f64,
     /// A pack's bytes come back damaged from the bucket.
     pub damaged_pack: f64,
+    /// An API request is refused with 429 `rate_limited` (nothing done; the client waits
+    /// and sends it again).
+    pub rate_limited: f64,
+    /// A sync op meets an account over its budget for its whole length: every API request
+    /// refused, so the client gives up and the sync fails with the 429.
+    pub storm: f64,
 }
 
 impl Default for Rates {
@@ -43,6 +49,8 @@ impl Default for Rates {
             upload: 0.04,
             crash_after_write: 0.03,
             damaged_pack: 0.05,
+            rate_limited: 0.01,
+            storm: 0.01,
         }
     }
 }
@@ -56,6 +64,10 @@ pub struct Shared {
     pub damage_rng: ChaCha8Rng,
     /// Packs served damaged so far.
     pub damaged: u64,
+    /// Draws for 429s, apart for the same reason.
+    pub limit_rng: ChaCha8Rng,
+    /// The running op meets an account going over its budget after this many requests.
+    pub storm: Option<u32>,
     pub faults_on: bool,
     pub rates: Rates,
     /// Uploads on their way, late.
@@ -174,6 +186,8 @@ impl World {
             rng: ChaCha8Rng::seed_from_u64(seed),
             damage_rng: ChaCha8Rng::seed_from_u64(seed ^ 0xda3a_9ed0),
             damaged: 0,
+            limit_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x4290),
+            storm: None,
             faults_on: true,
             rates,
             late: Vec::new(),
@@ -362,6 +376,7 @@ impl World {
             Err(SyncError::Network { .. } | SyncError::Crash(_)) => Ok(None),
             Err(SyncError::Api { status, .. }) if status >= 500 => Ok(None),
             Err(SyncError::Io { .. } | SyncError::Other(_)) if crashed => Ok(None),
+            Err(SyncError::Api { status: 429, .. }) if self.shared().storm.is_some() => Ok(None),
             // A damaged pack is refused whole; the next sync asks for a new one.
             Err(SyncError::Integrity { .. }) if self.shared().damaged > self.damaged_before => {
                 Ok(None)
@@ -390,7 +405,7 @@ impl World {
         {
             let mut shared = self.shared();
             shared.rng = ChaCha8Rng::seed_from_u64(op.seed ^ 0x9e37_79b9_7f4a_7c15);
-            shared.damage_rng = ChaCha8Rng::seed_from_u64(op.seed ^ 0xda3a_9ed0);
+            shared.seed_op(i, op);
             shared
                 .time
                 .advance(TimeDelta::seconds(rng.random_range(1..90)));
