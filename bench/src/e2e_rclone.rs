@@ -450,8 +450,8 @@ pub async fn run(bin_dir: &Path, quick: bool) -> anyhow::Result<(Section, bool)>
         "\n**Plaintext vs end-to-end encrypted**: the same {notes} notes in an encrypted \
          account (set up with `steel-sync encrypt`; its second vault unlocked with \
          `steel-sync unlock`), the same binary and backend, in this run. An encrypted vault's \
-         second vault pulls first (the ciphertexts' hashes, 1,000 notes a request), then \
-         fetches through packs. Goal (issue 26): encrypted within 1.2× the plaintext time and \
+         second vault fetches through packs the ciphertexts its state listing names beside \
+         the sealed fields (no pulls). Goal (issue 26): encrypted within 1.2× the plaintext time and \
          1.1× the bytes, the empty-delta sync still one request. Ratio = encrypted / \
          plaintext.\n\n{encrypted_table}"
     ));

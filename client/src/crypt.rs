@@ -40,6 +40,9 @@ pub struct Crypt {
     sealing: Mutex<HashMap<String, Sealing>>,
     /// Versions a pull answered, by download URL: what their bytes must be.
     downloads: Mutex<HashMap<String, Expected>>,
+    /// Versions the last state listing named, by path and version: what their bytes must
+    /// be, so that a large fetch goes to packs without pulling first.
+    listed: Mutex<HashMap<(String, i64), Expected>>,
     /// Blob id → SHA-256 of its plaintext, for this device's own notes.
     known: Mutex<HashMap<[u8; 32], String>>,
     store: Option<Store>,
@@ -139,6 +142,7 @@ impl Crypt {
             rng: Mutex::new(crate::vault_key::os_rng()?),
             sealing: Mutex::default(),
             downloads: Mutex::default(),
+            listed: Mutex::default(),
             known: Mutex::default(),
             store,
         })
@@ -252,6 +256,21 @@ impl Crypt {
 
     pub fn expected(&self, url: &str) -> Option<Expected> {
         lock(&self.downloads).remove(url)
+    }
+
+    /// A state listing named `version` of `path`, opened as `expected`.
+    pub fn list(&self, path: &str, version: i64, expected: Expected) {
+        lock(&self.listed).insert((path.to_owned(), version), expected);
+    }
+
+    /// What the bytes of `version` of `path` must be, if the last listing named it.
+    pub fn listed(&self, path: &str, version: i64) -> Option<Expected> {
+        lock(&self.listed).remove(&(path.to_owned(), version))
+    }
+
+    /// A new listing begins: what the last one named is no longer needed.
+    pub fn forget_listed(&self) {
+        lock(&self.listed).clear();
     }
 
     /// The SHA-256 (hex) of what is stored behind `url`, a download a pull answered: the

@@ -151,10 +151,18 @@ impl Api {
         let files = (a.files.into_iter())
             .map(|f| {
                 let o = c.open(&f.path_key, f.version, f.sealed.as_ref())?;
+                let content_hash = c.engine_hash(&o.manifest.blob_id);
+                if !f.is_deleted {
+                    let expected = Expected {
+                        opened: o.clone(),
+                        content_hash: f.content_hash,
+                    };
+                    c.list(o.path.as_str(), f.version, expected);
+                }
                 Ok(StateFile {
                     path: o.path,
                     version: f.version,
-                    content_hash: c.engine_hash(&o.manifest.blob_id),
+                    content_hash,
                     size_bytes: f.size_bytes,
                     updated_at: f.updated_at,
                     updated_by: f.updated_by,
@@ -424,10 +432,37 @@ impl Api {
         let expected = c.expected(&file.download_url).ok_or_else(|| {
             SyncError::Other(format!("{}: no pull answered this download", file.path))
         })?;
-        let plain = crate::crypt::open_blob(c.keys(), &expected, stored)?;
+        Self::open_expected(c, &expected, stored)
+    }
+
+    fn open_expected(c: &Crypt, expected: &Expected, stored: &[u8]) -> Result<(Vec<u8>, String)> {
+        let plain = crate::crypt::open_blob(c.keys(), expected, stored)?;
         let hash = crate::scan::hash_bytes(&plain);
         c.learn(&expected.opened.manifest.blob_id, &hash);
         Ok((plain, hash))
+    }
+
+    /// What the bytes of `version` of `path` must be, when the last state listing of this
+    /// encrypted vault named that version (its sealed fields, opened, and the stored hash):
+    /// enough to fetch it through packs without a pull.
+    pub fn listed_sealed(&self, path: &str, version: i64) -> Option<Expected> {
+        self.crypt.as_ref()?.listed(path, version)
+    }
+
+    /// A new state listing begins (see [`Api::listed_sealed`]).
+    pub fn forget_listed(&self) {
+        if let Some(c) = &self.crypt {
+            c.forget_listed();
+        }
+    }
+
+    /// The plaintext of stored bytes fetched for `expected` (from a pack), and its hash,
+    /// checked exactly as a GET of the version's URL is.
+    pub fn open_listed(&self, expected: &Expected, stored: &[u8]) -> Result<(Vec<u8>, String)> {
+        let c = self.crypt.as_ref().ok_or_else(|| {
+            SyncError::Other("open_listed is for end-to-end encrypted vaults".into())
+        })?;
+        Self::open_expected(c, expected, stored)
     }
 
     fn clock_ms(&self) -> i64 {

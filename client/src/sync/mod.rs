@@ -246,6 +246,7 @@ impl Syncer {
     }
 
     async fn plan(&mut self, learnt: &mut Learnt) -> Result<Plan> {
+        self.api.forget_listed();
         let facts = self.gather(learnt).await?;
         let listed = facts.listed;
         // A hold lasts until the person decides: a later sync that finds the folder no

@@ -92,6 +92,32 @@ impl Syncer {
         Ok(fetched)
     }
 
+    /// An encrypted vault's `wanted` through packs, for the versions the state listing
+    /// named with their sealed fields and stored hash (no pull needed); every blob is
+    /// opened and checked exactly as a GET of its URL is. A path missing from the answer
+    /// is for the per-note path.
+    pub(super) async fn fetch_listed_sealed(
+        &self,
+        wanted: &[(String, Version)],
+    ) -> Result<HashMap<String, Fetched>> {
+        let expected: Vec<_> = (wanted.iter())
+            .filter_map(|(path, v)| Some((path, v.number, self.api.listed_sealed(path, v.number)?)))
+            .collect();
+        let names = (expected.iter())
+            .map(|(path, _, e)| (e.content_hash.to_hex(), path.to_string()))
+            .collect();
+        let got = self.packed_blobs(names).await?;
+        let mut fetched = HashMap::new();
+        for (path, number, e) in expected {
+            if let Some(bytes) = got.get(&e.content_hash.to_hex()) {
+                let (bytes, hash) = self.api.open_listed(&e, bytes)?;
+                let version = Version::new(number, hash);
+                fetched.insert(path.clone(), Fetched { version, bytes });
+            }
+        }
+        Ok(fetched)
+    }
+
     /// An encrypted vault's pulled `files` through packs: packs index what is stored, the
     /// ciphertext, whose hash only a pull answers (the engine knows notes by plaintext
     /// hash), so the pulls come first. Every blob is opened and checked exactly as a GET of

@@ -33,12 +33,15 @@ impl Syncer {
             .filter_map(|p| Some((p.clone(), listed.get(p)?.clone())))
             .collect();
         let use_packs = packable.len() >= self.pack_threshold;
-        // Packs are indexed by what is stored: an encrypted vault's engine knows its notes by
-        // plaintext hash, and learns the ciphertext's from the pulls, so it pulls first.
-        let sealed_packs = use_packs && self.api.encrypted();
-        let (mut fetched, per_note) = if use_packs && !sealed_packs {
-            // What the packs did not bring (or the server did not list) goes note by note.
-            let fetched = self.fetch_packed(&packable).await?;
+        let (mut fetched, per_note) = if use_packs {
+            // Packs are indexed by what is stored: for an encrypted vault, the ciphertext's
+            // hash its state listing named beside the sealed fields. What the packs did not
+            // bring (or the server did not list) goes note by note.
+            let fetched = if self.api.encrypted() {
+                self.fetch_listed_sealed(&packable).await?
+            } else {
+                self.fetch_packed(&packable).await?
+            };
             let rest: Vec<String> = paths
                 .iter()
                 .filter(|p| !fetched.contains_key(*p))
@@ -48,6 +51,9 @@ impl Syncer {
         } else {
             (HashMap::new(), paths.to_vec())
         };
+        // An encrypted vault's notes the listing did not name, if many, through packs too:
+        // their stored hashes come from the pulls.
+        let sealed_packs = per_note.len() >= self.pack_threshold && self.api.encrypted();
         let mut pulled = Vec::new();
         for chunk in per_note.chunks(BATCH) {
             let answer = self.api.pull_current(chunk).await?;

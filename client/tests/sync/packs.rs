@@ -7,8 +7,9 @@ use crate::common;
 
 use std::sync::atomic::Ordering;
 
-use common::{Device, hashes, server_files, unique_user};
+use common::{Device, PASSPHRASE, hashes, server_files, unique_user};
 use steel_sync::SyncError;
+use steel_sync::vault_key::Secret;
 
 const NOTES: usize = 150;
 
@@ -59,6 +60,41 @@ async fn a_new_device_gets_the_vault_through_packs_as_another_does_note_by_note(
     assert_eq!(a.sync().await.pulled, ["thoughts/note 1.md"]);
     assert_eq!(per_note.tree(), packed.tree());
     assert_eq!(a.tree(), packed.tree());
+}
+
+#[tokio::test]
+async fn a_new_device_of_an_encrypted_vault_goes_straight_to_packs() {
+    let user = unique_user("packs-sealed");
+    common::encrypted_account(&user).await;
+    let open = |name| Device::opened(&user, name, None, Some(Secret::Passphrase(PASSPHRASE)));
+    let mut a = open("A").await;
+    for i in 0..NOTES {
+        let (path, body) = note(i);
+        a.write(&path, &body);
+    }
+    assert_eq!(a.sync().await.pushed.len(), NOTES);
+
+    // The state listing names each version's sealed fields and stored hash: no pull first.
+    let mut packed = open("B").await;
+    let mut per_note = open("C").await;
+    per_note.syncer.set_pack_threshold(usize::MAX);
+    assert_eq!(packed.sync().await.pulled.len(), NOTES);
+    assert_eq!(per_note.sync().await.pulled.len(), NOTES);
+    assert_eq!(packed.tree(), a.tree());
+    assert_eq!(per_note.tree(), a.tree());
+    let s3 = |d: &Device| d.syncer.api().stats.s3_requests.load(Ordering::Relaxed);
+    let api = |d: &Device| d.syncer.api().stats.api_requests.load(Ordering::Relaxed);
+    assert_eq!(s3(&packed), 1, "one pack");
+    assert!(s3(&per_note) >= (NOTES - NOTES / 10) as u64);
+    assert_eq!(api(&packed), 2, "state, packs (no pull)");
+
+    // Learnt as it fetched: the next sync has nothing to fetch or push.
+    let again = packed.sync().await;
+    assert!(
+        again.pulled.is_empty() && again.pushed.is_empty(),
+        "{again:?}"
+    );
+    assert_eq!(s3(&packed), 1);
 }
 
 #[tokio::test]

@@ -82,7 +82,15 @@ pub(crate) async fn put_first(
     .await?
     {
         keys::Replaced::Done(_) => answer(keys::read(&state.db, user_id).await?),
-        keys::Replaced::Stale => Err(stale()),
+        keys::Replaced::Stale => {
+            // The same write sent again after its answer was lost finds its own result.
+            let current = keys::read(&state.db, user_id).await?;
+            if is_retry_of(&current, expected, &slots, keyring.as_deref(), first) {
+                answer(current)
+            } else {
+                Err(stale())
+            }
+        }
         keys::Replaced::VaultNotEmpty => Err(ApiError::conflict(
             ErrorCode::VaultNotEmpty,
             "this vault already has notes: turn encryption on for it with POST \
@@ -90,6 +98,23 @@ pub(crate) async fn put_first(
              nothing changed",
         )),
     }
+}
+
+/// Whether `current` is exactly what this write (from version `expected`) makes: the one
+/// replacement after `expected`, with these slots and keyring (and, for a first write, the
+/// mode it sets). Then a 412 would only tell a retry that its own write won.
+fn is_retry_of(
+    current: &Keys,
+    expected: i64,
+    slots: &[StoredSlot],
+    keyring: Option<&[u8]>,
+    first: keys::First,
+) -> bool {
+    let mode_matches = expected != 0 || current.migrating == (first == keys::First::Migrating);
+    expected.checked_add(1) == Some(current.version)
+        && current.slots == slots
+        && current.keyring.as_deref() == keyring
+        && mode_matches
 }
 
 fn stale() -> ApiError {
@@ -327,6 +352,46 @@ mod tests {
             );
         }
         assert_eq!(etag(3), "\"v3\"");
+    }
+
+    #[test]
+    fn only_the_writes_own_result_makes_a_stale_etag_a_retry() {
+        let slot = |b: u8| StoredSlot {
+            id: [b; 16],
+            kind: "passphrase".into(),
+            slot: vec![b; 4],
+        };
+        let keys = |version, slots: Vec<StoredSlot>, keyring: Option<Vec<u8>>, migrating| Keys {
+            version,
+            slots,
+            keyring,
+            migrating,
+        };
+        let (enc, mig) = (keys::First::Encrypted, keys::First::Migrating);
+        let mine = [slot(1), slot(2)];
+        let ring = Some(&[9u8; 3][..]);
+        type Case<'a> = (Keys, i64, Option<&'a [u8]>, keys::First, bool, &'a str);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            (keys(3, mine.to_vec(), Some(vec![9; 3]), false), 2, ring, enc, true, "its own result"),
+            (keys(4, mine.to_vec(), Some(vec![9; 3]), false), 2, ring, enc, false, "a write came after"),
+            (keys(2, mine.to_vec(), Some(vec![9; 3]), false), 2, ring, enc, false, "not written (version)"),
+            (keys(3, vec![slot(1)], Some(vec![9; 3]), false), 2, ring, enc, false, "other slots"),
+            (keys(3, vec![slot(2), slot(1)], Some(vec![9; 3]), false), 2, ring, enc, false, "other order"),
+            (keys(3, mine.to_vec(), None, false), 2, ring, enc, false, "other keyring"),
+            (keys(1, mine.to_vec(), None, false), 0, None, enc, true, "a first write"),
+            (keys(1, mine.to_vec(), None, true), 0, None, enc, false, "a migration's first write"),
+            (keys(1, mine.to_vec(), None, true), 0, None, mig, true, "a migration's own"),
+            (keys(3, mine.to_vec(), None, true), 2, None, enc, true, "mode is not a later write's"),
+            (keys(i64::MIN, mine.to_vec(), None, false), i64::MAX, None, enc, false, "no overflow"),
+        ];
+        for (current, expected, keyring, first, want, why) in cases {
+            assert_eq!(
+                is_retry_of(current, *expected, &mine, *keyring, *first),
+                *want,
+                "{why}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `GET /vault/keys` and `PUT /vault/keys`: the key slots of an encrypted account behind an
-//! ETag. A write needs `If-Match` (428 without), a stale one is 412 and changes nothing, of
+//! ETag. A write needs `If-Match` (428 without), a stale one is 412 and changes nothing (a
+//! retry of the write that made the current state answers 200), of
 //! two writers with one ETag exactly one wins, the set is never empty, every slot's header
 //! is checked, no account sees another's, and deleting the account deletes them.
 
@@ -116,6 +117,14 @@ async fn put_needs_if_match_then_replaces_and_a_stale_etag_changes_nothing(pool:
         assert_eq!(refused.status, 412, "{stale}: {:?}", refused.body);
         assert_eq!(refused.code(), "precondition_failed");
     }
+    assert_eq!(app.keys(&mac).await.body, after.body);
+    // The change itself sent again (its answer lost) finds its own result: 200 with the
+    // ETag it made, nothing written twice.
+    let again = app
+        .put_keys(&mac, Some("\"v1\""), body(&second, None))
+        .await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.body["etag"], "\"v2\"");
     assert_eq!(app.keys(&mac).await.body, after.body);
 
     // Rotation: new slots of generation 1 with the keyring of generation 1.

@@ -12,6 +12,7 @@
 mod cases;
 mod harness;
 mod janitor;
+mod sealed;
 
 use std::collections::BTreeMap;
 
@@ -108,4 +109,7 @@ fault_tests! {
     delete_survives_every_fault => Case::Delete,
     restore_survives_every_fault => Case::Restore,
     delete_account_survives_every_fault => Case::DeleteAccount,
+    sealed_confirm_survives_every_fault => Case::SealedConfirm,
+    sealed_delete_survives_every_fault => Case::SealedDelete,
+    put_keys_survives_every_fault => Case::PutKeys,
 }

@@ -5,7 +5,7 @@ mod allowance;
 mod case_twins;
 mod conflicts;
 mod deletes;
-mod encrypted;
+pub mod encrypted;
 mod isolation;
 mod model_diff;
 mod paths;

@@ -5,6 +5,7 @@
 //! server's sealed fields, tombstones keeping the sealed fields, no path in a push payload,
 //! and a 4xx with a code for every bad field.
 mod checks;
+mod janitor;
 mod migration;
 mod recovery;
 mod sync;
@@ -95,14 +96,19 @@ impl Vault {
 
 /// A well-formed passphrase slot: enough for the server to mark the account encrypted.
 pub fn slots_body() -> Value {
+    slots_body_with(1)
+}
+
+/// Another well-formed passphrase slot (a passphrase changed), slot id and bytes from `seed`.
+pub fn slots_body_with(seed: u8) -> Value {
     let slot = KeySlot {
-        id: [1; 16],
+        id: [seed; 16],
         kind: SlotKind::Passphrase,
         generation: 0,
         kdf: Some(KdfParams::DEFAULT),
-        salt: [2; 16],
-        nonce: [3; 24],
-        wrapped_vk: [4; 48],
+        salt: [seed.wrapping_add(1); 16],
+        nonce: [seed.wrapping_add(2); 24],
+        wrapped_vk: [seed.wrapping_add(3); 48],
     };
     json!({"slots": [{"id": hex::encode(slot.id), "kind": "passphrase",
                       "slot": b64(&slot.to_bytes())}], "keyring": null})

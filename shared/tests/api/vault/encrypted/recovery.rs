@@ -192,3 +192,68 @@ async fn a_rewind_of_an_encrypted_vault_copies_the_sealed_fields_and_knows_no_fo
         "no notice names a note"
     );
 }
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn the_mass_delete_guard_counts_an_encrypted_vaults_notes(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let mac = encrypted_account(&app, "e2ee-mass").await;
+    let vault = Vault::new();
+    // 100 notes in one push, their PUTs, one confirm.
+    let notes: Vec<(String, Vec<u8>)> = (0..100)
+        .map(|i| (format!("n{i:03}.md"), format!("note {i}\n").into_bytes()))
+        .collect();
+    let blobs: Vec<_> = notes.iter().map(|(_, c)| vault.blob(c, 7)).collect();
+    let entries: Vec<_> = (notes.iter().zip(&blobs))
+        .map(|((p, _), b)| vault.push_entry(p, 0, b))
+        .collect();
+    let pushed = app.push(&mac, json!({ "files": entries })).await;
+    assert_eq!(pushed.status, 200, "{:?}", pushed.body);
+    let uploads = pushed.body["uploads"].as_array().expect("uploads");
+    assert_eq!(uploads.len(), 100);
+    for (up, blob) in uploads.iter().zip(&blobs) {
+        assert!(app.upload(up, &blob.bytes).await.status().is_success());
+    }
+    let confirms: Vec<_> = (notes.iter().zip(&blobs))
+        .map(|((p, c), b)| vault.confirm_entry(p, 0, 1, b, c.len() as u64))
+        .collect();
+    let confirmed = app.confirm(&mac, json!({ "files": confirms })).await;
+    assert_eq!(
+        confirmed.body["confirmed"].as_array().map(Vec::len),
+        Some(100)
+    );
+
+    // 60 of 100 notes at once: held, by count (the server knows no names), nothing written.
+    let refs = |confirm: bool| {
+        let files: Vec<_> = (notes[..60].iter())
+            .map(|(p, _)| json!({"path_key": vault.key(p).to_hex(), "base_version": 1}))
+            .collect();
+        json!({"files": files, "confirm_mass_delete": confirm})
+    };
+    let held = app.delete(&mac, refs(false)).await;
+    assert_eq!(
+        (held.status, held.code()),
+        (409, "mass_delete_held"),
+        "{:?}",
+        held.body
+    );
+    let details = &held.body["error"]["details"];
+    assert_eq!(details["requested"], 60);
+    assert_eq!(details["live"], 100);
+    let live: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM file_state WHERE user_id = $1 AND NOT is_deleted")
+            .bind(mac.user_id)
+            .fetch_one(&app.db)
+            .await
+            .expect("count");
+    assert_eq!(live, 100, "the held delete wrote nothing");
+
+    // Confirmed by the person: 60 tombstones, each with the sealed fields it deleted.
+    let done = app.delete(&mac, refs(true)).await;
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    let deleted = done.body["deleted"].as_array().expect("deleted");
+    assert_eq!(deleted.len(), 60);
+    assert!(
+        deleted.iter().all(|t| t["sealed"].is_object()),
+        "{deleted:?}"
+    );
+}

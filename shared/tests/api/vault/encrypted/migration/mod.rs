@@ -33,12 +33,12 @@ pub(super) async fn call(
 
 /// `POST /vault/migration` with the first slots and `If-Match: "v0"`.
 pub(super) async fn start(app: &TestApp, dev: &TestDevice) -> Answer {
-    let mut e = event(
-        Route::StartMigration,
-        &[],
-        Some(&dev.token),
-        Some(&slots_body()),
-    );
+    start_with(app, dev, &slots_body()).await
+}
+
+/// `POST /vault/migration` from `"v0"` with these slots.
+async fn start_with(app: &TestApp, dev: &TestDevice, slots: &Value) -> Answer {
+    let mut e = event(Route::StartMigration, &[], Some(&dev.token), Some(slots));
     e.headers
         .insert("if-match", HeaderValue::from_static("\"v0\""));
     Box::pin(app.send(e)).await
@@ -206,8 +206,15 @@ async fn a_vault_with_history_and_tombstones_turns_encrypted_and_keeps_no_plaint
         (&keys.body["migrating"], &keys.body["encrypted"]),
         (&json!(true), &json!(false))
     );
-    // A second start (a stale "v0") changes nothing.
-    assert_eq!(start(&app, &mac).await.status, 412);
+    // The same start again (its answer lost) finds its own result; another start from
+    // "v0" (other slots) is stale. Neither changes anything.
+    let again = start(&app, &mac).await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.etag.as_deref(), Some("\"v1\""));
+    let other = super::slots_body_with(2);
+    let stale = start_with(&app, &mac, &other).await;
+    assert_eq!(stale.status, 412, "{:?}", stale.body);
+    assert_eq!(app.keys(&mac).await.body, keys.body);
 
     // Still plaintext for every other route.
     let state = app.state(&mac, &[]).await;
