@@ -75,7 +75,10 @@ impl SimNet {
         if request.url.starts_with(crate::world::API_URL)
             && let Some(wait) = shared.roll_rate_limit()
         {
-            shared.log(format!("    D{} {what}: 429, Retry-After {wait}", self.device));
+            shared.log(format!(
+                "    D{} {what}: 429, Retry-After {wait}",
+                self.device
+            ));
             return Ok(Response {
                 status: 429,
                 retry_after: Some(wait.to_string()),

@@ -273,7 +273,12 @@ impl Pair<'_> {
         let body = json!({ "hashes": hashes });
         let real = self.app.packs(&self.devices[d], body.clone()).await;
         let model = self.model(d, "POST", "/vault/packs", &body);
-        self.same(step, "packs", (real.status, &real.body), (model.0, &model.1));
+        self.same(
+            step,
+            "packs",
+            (real.status, &real.body),
+            (model.0, &model.1),
+        );
         let listed = |v: &Value| v["packs"].as_array().cloned().unwrap_or_default();
         for (r, m) in listed(&real.body).iter().zip(listed(&model.1).iter()) {
             let bytes = self.app.download(&r["download_url"]).await;
@@ -282,7 +287,12 @@ impl Pair<'_> {
                 .and_then(|id| id.parse().ok())
                 .expect("a model pack URL");
             let stored = self.model.packs.get(&id).map(|p| &p.bytes);
-            assert_eq!(Some(&bytes), stored, "{}, step {step}: pack bytes", self.label);
+            assert_eq!(
+                Some(&bytes),
+                stored,
+                "{}, step {step}: pack bytes",
+                self.label
+            );
         }
     }
 
