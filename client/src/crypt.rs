@@ -152,6 +152,23 @@ impl Crypt {
         &self.keys
     }
 
+    /// The paths `sync.db` knows the server had, by case key: a listed note under another
+    /// letter case of one of them took its place (one path key, one row on the server).
+    pub fn known_by_case_key(&self) -> Result<HashMap<String, Vec<String>>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        let Some(store) = &self.store else {
+            return Ok(out);
+        };
+        for (path, row) in store.rows()? {
+            if row.server_version > 0
+                && let Ok(p) = VaultPath::parse(&path)
+            {
+                out.entry(p.case_key()).or_default().push(path);
+            }
+        }
+        Ok(out)
+    }
+
     fn rng(&self) -> std::sync::MutexGuard<'_, ChaCha20Rng> {
         self.rng.lock().unwrap_or_else(|e| e.into_inner())
     }

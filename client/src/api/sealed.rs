@@ -80,14 +80,20 @@ impl Api {
         self.crypt.is_some()
     }
 
-    /// The server's side of a conflict, opened (a note under a known path key may be its
-    /// case twin: the opened name is the server's).
+    /// The server's side of a conflict, opened (a live note under a known path key may be
+    /// its case twin: the opened name is the server's). A tombstone is named as this device
+    /// named the key: whatever letter case the deleted note had, the name pushed revives it
+    /// (`Idea.md` renamed to `idea.md` is a delete, then a push the tombstone's version
+    /// answers as a conflict, as a plaintext note deleted elsewhere would be).
     fn open_conflict(c: &Crypt, names: &Names, k: SealedConflict) -> Result<Conflict> {
         let (path, content_hash) = match &k.sealed {
             Some(_) => {
                 let o = c.open(&k.path_key, k.server_version, k.sealed.as_ref())?;
-                let hash = (!k.is_deleted).then(|| c.engine_hash(&o.manifest.blob_id));
-                (o.path, hash)
+                match (k.is_deleted, names.contains_key(&k.path_key)) {
+                    (true, true) => (named(names, &k.path_key)?, None),
+                    (true, false) => (o.path, None),
+                    (false, _) => (o.path, Some(c.engine_hash(&o.manifest.blob_id))),
+                }
             }
             None => (named(names, &k.path_key)?, None),
         };
@@ -170,13 +176,43 @@ impl Api {
                     deleted_at: f.deleted_at,
                 })
             })
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>>>()?;
+        let files = Self::with_superseded_names(c, files)?;
         Ok(StateAnswer {
             files,
             cursor: a.cursor,
             has_more: a.has_more,
             server_time: a.server_time,
         })
+    }
+
+    /// `files` of a state listing, each live note preceded by a tombstone (at its version)
+    /// for every other letter case of its name this device knows: an encrypted vault keeps
+    /// one row per path key, so `Idea.md` renamed to `idea.md` lists only `idea.md`, where a
+    /// plaintext vault lists `Idea.md`'s tombstone too. Without it, a device that had
+    /// `Idea.md` would keep it beside `idea.md`.
+    fn with_superseded_names(c: &Crypt, files: Vec<StateFile>) -> Result<Vec<StateFile>> {
+        if files.iter().all(|f| f.is_deleted) {
+            return Ok(files);
+        }
+        let known = c.known_by_case_key()?;
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            if !f.is_deleted {
+                let others = known.get(&f.path.case_key()).into_iter().flatten();
+                for other in others.filter(|o| o.as_str() != f.path.as_str()) {
+                    out.push(StateFile {
+                        path: VaultPath::parse(other).map_err(|e| SyncError::Other(e.message))?,
+                        is_deleted: true,
+                        deleted_at: Some(f.updated_at),
+                        size_bytes: 0,
+                        ..f.clone()
+                    });
+                }
+            }
+            out.push(f);
+        }
+        Ok(out)
     }
 
     /// Encrypts each note (its bytes in `bytes_of`) and announces it.

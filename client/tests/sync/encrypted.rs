@@ -392,3 +392,36 @@ async fn no_canary_of_a_name_or_content_reaches_the_database_the_bucket_or_the_l
         }
     }
 }
+
+#[tokio::test]
+async fn a_rename_only_in_letter_case_reaches_the_other_device_in_both_modes() {
+    for encrypted in [false, true] {
+        let sub = unique_user("enc-case-rename");
+        if encrypted {
+            common::encrypted_account(&sub).await;
+        }
+        let secret = || encrypted.then_some(Secret::Passphrase(PASSPHRASE));
+        let mut a = Device::opened(&sub, "laptop", None, secret()).await;
+        let mut b = Device::opened(&sub, "desktop", None, secret()).await;
+        a.write("thoughts/Plan.md", "the plan\n");
+        a.sync().await;
+        b.sync().await;
+        assert_same(&a, &b);
+        std::fs::rename(a.path("thoughts/Plan.md"), a.path("thoughts/plan.md")).unwrap();
+        let report = a.sync().await;
+        assert_eq!(report.pushed, ["thoughts/plan.md"], "{report:?}");
+        assert_eq!(report.deleted_remote, ["thoughts/Plan.md"], "{report:?}");
+        assert_eq!(
+            server_files(a.syncer.api()).await,
+            hashes(&a.tree()),
+            "encrypted: {encrypted}"
+        );
+        b.sync().await;
+        assert_eq!(
+            b.tree().keys().cloned().collect::<Vec<_>>(),
+            ["thoughts/plan.md"],
+            "encrypted: {encrypted}"
+        );
+        assert_same(&a, &b);
+    }
+}
