@@ -17,6 +17,7 @@ MUTATIONS=(
   'pull-overwrites-local-edit|client/src/sync/pull.rs|s/if disk::current_hash\(&\*self\.disk, &rel\)\?\.as_deref\(\) != expect\.as_deref\(\) \{/if false {/'
   'conflict-copy-not-written|client/src/sync/merge.rs|s/disk::write_atomic\(&\*self\.disk, &copy, &ours\)\?;/let _ = \&copy;/'
   'stale-push-overwrites|shared/src/vault/rules.rs|s/if server != proposal\.base \{\n\s*return Decision::Conflict;\n\s*\}//'
+  'pack-entry-trusted|client/src/sync/packs.rs|s/if hash_bytes\(part\) != expected \{/if false {/'
 )
 
 ops="${SIM_OPS:-1000000}"

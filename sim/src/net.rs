@@ -3,18 +3,23 @@
 //! Per request, at the fault rate: dropped before it is sent (no connection), a 500 from a
 //! restarted function, the answer lost after the server committed (a timeout), sent twice,
 //! the person editing a note while the request is out, or the client process crashing.
-//! Uploads may never arrive (the client saw a 200) or arrive late (after the confirm).
+//! Uploads may never arrive (the client saw a 200) or arrive late (after the confirm); a
+//! pack may come back with a byte flipped (the client must refuse it whole). An API request
+//! may be refused with 429 `rate_limited` before the server sees it (the client waits out
+//! `Retry-After` on the runtime's paused clock and sends it again), or, through a whole
+//! sync op, every one of them (a storm: the client gives up and the sync fails with it).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rand::RngExt;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use steel_core::domain::{ContentHash, DeviceId};
 use steel_sync::api::transport::{BoxFuture, Failure, FailureKind, Request, Response, Transport};
 use steel_sync::faults::Faults;
 
 use crate::disk::MemDisk;
-use crate::world::Shared;
+use crate::world::{Kind, Op, Shared};
 
 /// What a device's requests go through.
 pub struct SimNet {
@@ -66,8 +71,22 @@ impl SimNet {
             return Err(failure(FailureKind::Other, "the process crashed"));
         }
         shared.requests += 1;
-        let fault = shared.roll_net_fault();
         let what = describe(request);
+        if request.url.starts_with(crate::world::API_URL)
+            && let Some(wait) = shared.roll_rate_limit()
+        {
+            shared.log(format!(
+                "    D{} {what}: 429, Retry-After {wait}",
+                self.device
+            ));
+            return Ok(Response {
+                status: 429,
+                retry_after: Some(wait.to_string()),
+                body: br#"{"error":{"code":"rate_limited","message":"over budget (simulated)"}}"#
+                    .to_vec(),
+            });
+        }
+        let fault = shared.roll_net_fault();
         let fault = match fault {
             0 => NetFault::None,
             1 => NetFault::Drop,
@@ -105,10 +124,13 @@ impl SimNet {
         }
         if let Some(id) = request.url.strip_prefix("sim://packs/") {
             let pack = id.parse().ok().and_then(|id| shared.server.packs.get(&id));
-            return match pack {
-                Some(p) if request.method.as_str() == "GET" => answer(200, p.bytes.clone()),
-                _ => answer(404, b"NoSuchKey".to_vec()),
+            let Some(mut bytes) = pack.map(|p| p.bytes.clone()) else {
+                return answer(404, b"NoSuchKey".to_vec());
             };
+            if shared.maybe_damage(&mut bytes) {
+                shared.log(format!("    D{} GET pack {id}: damaged", self.device));
+            }
+            return answer(200, bytes);
         }
         let Some(path) = request.url.strip_prefix(crate::world::API_URL) else {
             return answer(404, Vec::new());
@@ -132,6 +154,76 @@ impl SimNet {
             .handle(device, request.method.as_str(), path, body);
         shared.after_request(self.device);
         answer(a.status, a.body)
+    }
+}
+
+/// The world's seeded draws of faults.
+impl Shared {
+    /// 0 for no fault, else the kind (see `SimNet`).
+    pub fn roll_net_fault(&mut self) -> u8 {
+        if !self.faults_on || !self.rng.random_bool(self.rates.net) {
+            return 0;
+        }
+        // Drop, 500, lost answer, twice, edit during, crash.
+        [1, 1, 2, 3, 3, 4, 5, 5, 6][self.rng.random_range(0..9)]
+    }
+
+    /// Damages `bytes` (one byte flipped) at the damaged-pack rate.
+    pub fn maybe_damage(&mut self, bytes: &mut [u8]) -> bool {
+        if !self.faults_on || bytes.is_empty() {
+            return false;
+        }
+        if !self.damage_rng.random_bool(self.rates.damaged_pack) {
+            return false;
+        }
+        let at = self.damage_rng.random_range(0..bytes.len());
+        bytes[at] ^= 0x20;
+        self.damaged += 1;
+        true
+    }
+
+    /// The op's own draws of damaged packs and 429s (apart from `rng`'s, so adding them left
+    /// earlier traces alone), and whether a sync op meets a storm of 429s.
+    pub fn seed_op(&mut self, i: usize, op: Op) {
+        self.damage_rng = ChaCha8Rng::seed_from_u64(op.seed ^ 0xda3a_9ed0);
+        self.limit_rng = ChaCha8Rng::seed_from_u64(op.seed ^ 0x4290);
+        let syncing = matches!(
+            op.kind,
+            Kind::Sync | Kind::Finish | Kind::Begin | Kind::SyncRestoreMissing
+        ) || op.kind == Kind::SyncAllowMassDelete;
+        let storm = self.rates.storm;
+        self.storm = (syncing && self.faults_on && self.limit_rng.random_bool(storm))
+            .then(|| self.limit_rng.random_range(0..4));
+        if let Some(after) = self.storm {
+            self.log(format!(
+                "#{i} the account goes over its request budget after {after} requests (429s)"
+            ));
+        }
+    }
+
+    /// A 429's `Retry-After` in seconds, if the request is refused as over the budget: every
+    /// request once a storm began, else at the rate-limited rate.
+    pub fn roll_rate_limit(&mut self) -> Option<u64> {
+        if !self.faults_on {
+            return None;
+        }
+        match self.storm {
+            Some(0) => return Some(60),
+            Some(n) => self.storm = Some(n - 1),
+            None => {}
+        }
+        let rate = self.rates.rate_limited;
+        self.limit_rng
+            .random_bool(rate)
+            .then(|| self.limit_rng.random_range(1..=30))
+    }
+
+    /// 0: arrives; 1: never; 2: late.
+    pub fn roll_upload_fault(&mut self) -> u8 {
+        if !self.faults_on || !self.rng.random_bool(self.rates.upload) {
+            return 0;
+        }
+        self.rng.random_range(1..=2)
     }
 }
 

@@ -76,6 +76,12 @@ fn quiet(r: &SyncReport) -> bool {
         && r.held.is_empty()
 }
 
+/// Whether `(missing, known, on disk)` notes at plan time make a plan hold its deletes: more
+/// than 50 and more than a quarter of those known, or an emptied folder that knew notes.
+pub fn would_hold((missing, known, here): (usize, usize, usize)) -> bool {
+    (missing > 50 && missing * 4 > known) || (here == 0 && known > 0 && missing > 1)
+}
+
 impl World {
     /// The mass-delete guard, after a guarded sync: a big delete is held, and only a big one.
     pub fn check_guard(&mut self, d: usize, report: Option<&SyncReport>) -> Result<(), String> {
@@ -99,8 +105,14 @@ impl World {
                     .filter(|h| h.is_deleted && h.created_at > hour_ago)
                     .count()
             };
-            let must =
-                r.held.len() > 50 || emptied || self.devices[d].held || recent + r.held.len() > 50;
+            // A hold the sync's first plan made (the notes missing then were a mass
+            // delete, or the folder was empty) lasts through later rounds holding fewer.
+            let first = would_hold(self.devices[d].missing_at_plan);
+            let must = r.held.len() > 50
+                || emptied
+                || first
+                || self.devices[d].held
+                || recent + r.held.len() > 50;
             if !must {
                 return Err(format!(
                     "D{d}'s sync held {} deletes back (of {} notes) that no rule holds",
@@ -111,6 +123,21 @@ impl World {
         }
         self.devices[d].held = !r.held.is_empty();
         Ok(())
+    }
+
+    /// The notes device `d`'s `sync.db` knows that its disk lacks (by NFC path), how many
+    /// it knows, and how many the disk has: a plan made now deletes at most the first.
+    pub fn missing(&self, d: usize) -> (usize, usize, usize) {
+        let Some(syncer) = self.devices[d].syncer.as_ref() else {
+            return (0, 0, 0);
+        };
+        let rows = syncer.store().rows().unwrap_or_default();
+        let here: HashSet<String> = notes(&self.devices[d].disk)
+            .iter()
+            .map(|p| nfc(p))
+            .collect();
+        let missing = rows.keys().filter(|p| !here.contains(*p)).count();
+        (missing, rows.len(), here.len())
     }
 
     /// `steel-sync restore`: an older version of a note becomes its newest, and the device
@@ -217,7 +244,7 @@ impl World {
                     .sync(d, MissingNotes::Guarded)?
                     .ok_or_else(|| format!("D{d}'s sync did not finish with the network healed"))?;
                 if !quiet(&r) {
-                    busy.push(format!("D{d}: {}", crate::world::details(&r)));
+                    busy.push(format!("D{d}: {}", crate::run::details(&r)));
                 }
                 rejected.push(r.rejected.iter().map(|x| x.path.clone()).collect());
             }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use steel_sync::SyncReport;
 
 use crate::world::{Kind, Op, Rates, World};
 
@@ -92,8 +93,19 @@ pub struct Outcome {
 
 /// Runs the ops of `seed` whose indices `keep` names (all when `None`).
 pub fn run(seed: u64, n: usize, keep: Option<&[usize]>, verbose: bool) -> Outcome {
+    run_with(seed, n, keep, verbose, Rates::default())
+}
+
+/// [`run`] at other fault rates.
+pub fn run_with(
+    seed: u64,
+    n: usize,
+    keep: Option<&[usize]>,
+    verbose: bool,
+    rates: Rates,
+) -> Outcome {
     let (devices, ops) = plan(seed, n);
-    let mut world = World::new(seed, devices, Rates::default(), verbose);
+    let mut world = World::new(seed, devices, rates, verbose);
     let mut outcome = Outcome::default();
     let indices: Vec<usize> = keep.map_or_else(|| (0..n).collect(), <[usize]>::to_vec);
     let fail = |world: &World, at, why| Failure {
@@ -184,4 +196,34 @@ pub fn parse_ranges(raw: &str) -> Option<Vec<usize>> {
         }
     }
     Some(out)
+}
+
+/// What a sync did, path by path, for the trace.
+pub fn details(r: &SyncReport) -> String {
+    let mut out = Vec::new();
+    let lists: [(&str, &Vec<String>); 7] = [
+        ("pushed", &r.pushed),
+        ("pulled", &r.pulled),
+        ("merged", &r.merged),
+        ("deleted here", &r.deleted_local),
+        ("deleted on the server", &r.deleted_remote),
+        ("held", &r.held),
+        ("deferred", &r.deferred),
+    ];
+    for (what, paths) in lists {
+        if !paths.is_empty() {
+            out.push(format!("{what} {paths:?}"));
+        }
+    }
+    for (path, copy) in &r.conflict_copies {
+        out.push(format!("conflict copy of {path:?}: {copy:?}"));
+    }
+    for x in &r.rejected {
+        out.push(format!("rejected {:?} ({})", x.path, x.code));
+    }
+    if out.is_empty() {
+        "nothing to do".to_owned()
+    } else {
+        out.join("; ")
+    }
 }

@@ -95,3 +95,47 @@ fn a_short_run_holds_every_invariant_and_counts_its_work() {
     assert_eq!(outcome.ops, 150);
     assert!(outcome.syncs > 20 && outcome.requests > outcome.syncs);
 }
+
+/// Pinned traces the oracle once misjudged (packs on, so the faults fell where they did):
+/// - seed 265: D0 held the delete of a renamed note's old name, began a sync (the begun plan
+///   held it again) and finished it with `--allow-mass-delete`; the begun plan's hold
+///   stands, so the next guarded sync held it too, and the world had taken the finish for
+///   the person's answer.
+/// - seed 200: D0 wiped a folder of 57 of its 128 notes and began a sync (held, a mass
+///   delete); finishing it, a later round's plan held only 50 (held before), and the oracle
+///   saw only that last plan.
+/// - seed 367: D1 wiped 55 notes; its sync held them (a mass delete) and crashed, so no
+///   report told the oracle of the hold, which the client keeps until answered.
+/// - seed 30: D0 emptied its folder of its 2 notes; the sync held both (an emptied folder)
+///   and failed on a damaged pack; the next sync held them again.
+#[test]
+fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
+    let traces = [
+        (
+            265,
+            "123,141,162,165,175,226-227,238-240,246-247,312,314,318,320,332",
+        ),
+        (
+            200,
+            "7,9-10,12,26,36-37,39-40,42-43,49,144-146,148-149,278-279,285-287,289,291-293,\
+             296-299,353-355,363-364,366-370,388,390,398-399",
+        ),
+        (
+            367,
+            "74,133,135,154-156,183-184,192,195,201,203-205,223-224,257",
+        ),
+        (30, "30,38-42,46,49-51,61"),
+    ];
+    for (seed, keep) in traces {
+        let keep = parse_ranges(keep).expect("a list of ops");
+        // As they ran then, before 429s were simulated.
+        let rates = Rates {
+            rate_limited: 0.0,
+            storm: 0.0,
+            ..Rates::default()
+        };
+        let outcome = run::run_with(seed, 400, Some(&keep), false, rates);
+        assert_eq!(outcome.failure, None, "seed {seed}");
+        assert_eq!(outcome.ops, keep.len() as u64);
+    }
+}

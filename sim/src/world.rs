@@ -32,6 +32,14 @@ pub struct Rates {
     /// An upload never arrives, or arrives late.
     pub upload: f64,
     pub crash_after_write: f64,
+    /// A pack's bytes come back damaged from the bucket.
+    pub damaged_pack: f64,
+    /// An API request is refused with 429 `rate_limited` (nothing done; the client waits
+    /// and sends it again).
+    pub rate_limited: f64,
+    /// A sync op meets an account over its budget for its whole length: every API request
+    /// refused, so the client gives up and the sync fails with the 429.
+    pub storm: f64,
 }
 
 impl Default for Rates {
@@ -40,6 +48,9 @@ impl Default for Rates {
             net: 0.06,
             upload: 0.04,
             crash_after_write: 0.03,
+            damaged_pack: 0.05,
+            rate_limited: 0.01,
+            storm: 0.01,
         }
     }
 }
@@ -49,6 +60,14 @@ pub struct Shared {
     pub server: Server,
     pub time: Arc<WorldTime>,
     pub rng: ChaCha8Rng,
+    /// Draws for damaged packs, apart, so adding them left other draws (and traces) alone.
+    pub damage_rng: ChaCha8Rng,
+    /// Packs served damaged so far.
+    pub damaged: u64,
+    /// Draws for 429s, apart for the same reason.
+    pub limit_rng: ChaCha8Rng,
+    /// The running op meets an account going over its budget after this many requests.
+    pub storm: Option<u32>,
     pub faults_on: bool,
     pub rates: Rates,
     /// Uploads on their way, late.
@@ -75,23 +94,6 @@ impl Shared {
         &self.trace[self.trace.len().saturating_sub(n)..]
     }
 
-    /// 0 for no fault, else the kind (see `SimNet`).
-    pub fn roll_net_fault(&mut self) -> u8 {
-        if !self.faults_on || !self.rng.random_bool(self.rates.net) {
-            return 0;
-        }
-        // Drop, 500, lost answer, twice, edit during, crash.
-        [1, 1, 2, 3, 3, 4, 5, 5, 6][self.rng.random_range(0..9)]
-    }
-
-    /// 0: arrives; 1: never; 2: late.
-    pub fn roll_upload_fault(&mut self) -> u8 {
-        if !self.faults_on || !self.rng.random_bool(self.rates.upload) {
-            return 0;
-        }
-        self.rng.random_range(1..=2)
-    }
-
     pub fn person_edit(&mut self, device: usize, disk: &MemDisk) {
         let what = self.book.edit(&mut self.rng, disk);
         self.log(format!("    D{device} person, during the sync, {what}"));
@@ -109,36 +111,6 @@ impl Shared {
     }
 }
 
-/// What a sync did, path by path, for the trace.
-pub fn details(r: &SyncReport) -> String {
-    let mut out = Vec::new();
-    let lists: [(&str, &Vec<String>); 7] = [
-        ("pushed", &r.pushed),
-        ("pulled", &r.pulled),
-        ("merged", &r.merged),
-        ("deleted here", &r.deleted_local),
-        ("deleted on the server", &r.deleted_remote),
-        ("held", &r.held),
-        ("deferred", &r.deferred),
-    ];
-    for (what, paths) in lists {
-        if !paths.is_empty() {
-            out.push(format!("{what} {paths:?}"));
-        }
-    }
-    for (path, copy) in &r.conflict_copies {
-        out.push(format!("conflict copy of {path:?}: {copy:?}"));
-    }
-    for x in &r.rejected {
-        out.push(format!("rejected {:?} ({})", x.path, x.code));
-    }
-    if out.is_empty() {
-        "nothing to do".to_owned()
-    } else {
-        out.join("; ")
-    }
-}
-
 /// One device: its disk, clock, `sync.db` and engine.
 pub struct Device {
     pub name: String,
@@ -150,6 +122,9 @@ pub struct Device {
     pub pending: Option<Plan>,
     /// The last sync held deletes back.
     pub held: bool,
+    /// Notes `sync.db` knew and the disk lacked when the latest plan was made, of how many
+    /// known, and how many on disk.
+    pub missing_at_plan: (usize, usize, usize),
 }
 
 /// One step of a run.
@@ -194,6 +169,8 @@ pub struct World {
     pub rt: tokio::runtime::Runtime,
     next_device: u128,
     pub syncs: u64,
+    /// Packs served damaged before the running sync: one since makes its refusal expected.
+    damaged_before: u64,
 }
 
 fn start() -> DateTime<Utc> {
@@ -207,6 +184,10 @@ impl World {
             server: Server::new(time.now()),
             time: time.clone(),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            damage_rng: ChaCha8Rng::seed_from_u64(seed ^ 0xda3a_9ed0),
+            damaged: 0,
+            limit_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x4290),
+            storm: None,
             faults_on: true,
             rates,
             late: Vec::new(),
@@ -228,6 +209,7 @@ impl World {
             rt,
             next_device: 1,
             syncs: 0,
+            damaged_before: 0,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
         for i in 0..devices {
@@ -262,6 +244,7 @@ impl World {
             syncer: None,
             pending: None,
             held: false,
+            missing_at_plan: (0, 0, 0),
         };
         let store = Store::in_memory().expect("an in-memory sync.db");
         device.syncer = Some(self.syncer(slot, &device, store));
@@ -302,13 +285,10 @@ impl World {
             &device.name,
             ScanConfig::default(),
         );
-        // Note by note. The model server answers `POST /vault/packs`, but with even device
-        // slots fetching through packs, seed 265 fails (`--seed 265 --keep 123,141,162,165,
-        // 175,226-227,238-240,246-247,312,314,318,320,332`: "D0's sync held 1 deletes back
-        // (of 2 notes) that no rule holds") and is not yet understood; the model test covers
-        // the packs path meanwhile. `STEEL_SIM_PACKS=1` turns it on to investigate.
-        let packs = std::env::var_os("STEEL_SIM_PACKS").is_some() && slot.is_multiple_of(2);
-        syncer.set_pack_threshold(if packs { 1 } else { usize::MAX });
+        // Even slots fetch every pull through packs, odd ones as shipped (`PACK_THRESHOLD`).
+        if slot.is_multiple_of(2) {
+            syncer.set_pack_threshold(1);
+        }
         // The model server has no `POST /vault/bulk`: simulated devices upload note by
         // note; the model test covers the bulk path.
         syncer.set_bulk_threshold(usize::MAX);
@@ -337,7 +317,12 @@ impl World {
     pub fn sync(&mut self, d: usize, missing: MissingNotes) -> Result<Option<SyncReport>, String> {
         self.restart_if_crashed(d);
         self.syncs += 1;
+        let damaged = self.shared().damaged;
+        self.damaged_before = damaged;
         let pending = self.devices[d].pending.take();
+        if pending.is_none() {
+            self.devices[d].missing_at_plan = self.missing(d);
+        }
         let Some(syncer) = self.devices[d].syncer.as_mut() else {
             return Ok(None);
         };
@@ -352,6 +337,7 @@ impl World {
 
     pub fn begin(&mut self, d: usize) -> Result<(), String> {
         self.restart_if_crashed(d);
+        self.devices[d].missing_at_plan = self.missing(d);
         let Some(syncer) = self.devices[d].syncer.as_mut() else {
             return Ok(());
         };
@@ -364,20 +350,37 @@ impl World {
         }
     }
 
+    /// A sync run with the person's choice answers a hold only if it planned with it: one
+    /// finishing a begun sync carries out the begun plan, holds and all (pinned: seed 265).
+    fn answered(&mut self, d: usize, report: Option<&SyncReport>) {
+        if let Some(r) = report {
+            self.devices[d].held = !r.held.is_empty();
+        }
+    }
+
     fn outcome(
         &mut self,
         d: usize,
         result: Result<SyncReport, SyncError>,
     ) -> Result<Option<SyncReport>, String> {
         let crashed = self.devices[d].crashed.load(Ordering::Relaxed);
+        if result.is_err() && crate::oracle::would_hold(self.devices[d].missing_at_plan) {
+            // Its plan may have held them, and the client keeps a hold until answered.
+            self.devices[d].held = true;
+        }
         match result {
             Ok(r) => {
-                self.log(format!("    D{d} sync: {}", details(&r)));
+                self.log(format!("    D{d} sync: {}", crate::run::details(&r)));
                 Ok(Some(r))
             }
             Err(SyncError::Network { .. } | SyncError::Crash(_)) => Ok(None),
             Err(SyncError::Api { status, .. }) if status >= 500 => Ok(None),
             Err(SyncError::Io { .. } | SyncError::Other(_)) if crashed => Ok(None),
+            Err(SyncError::Api { status: 429, .. }) if self.shared().storm.is_some() => Ok(None),
+            // A damaged pack is refused whole; the next sync asks for a new one.
+            Err(SyncError::Integrity { .. }) if self.shared().damaged > self.damaged_before => {
+                Ok(None)
+            }
             Err(e) => Err(format!("D{d}'s sync failed: {e}")),
         }
     }
@@ -402,6 +405,7 @@ impl World {
         {
             let mut shared = self.shared();
             shared.rng = ChaCha8Rng::seed_from_u64(op.seed ^ 0x9e37_79b9_7f4a_7c15);
+            shared.seed_op(i, op);
             shared
                 .time
                 .advance(TimeDelta::seconds(rng.random_range(1..90)));
@@ -426,13 +430,13 @@ impl World {
             }
             Kind::SyncRestoreMissing => {
                 self.log(format!("#{i} D{d} syncs --restore-missing"));
-                self.sync(d, MissingNotes::Restore)?;
-                self.devices[d].held = false;
+                let report = self.sync(d, MissingNotes::Restore)?;
+                self.answered(d, report.as_ref());
             }
             Kind::SyncAllowMassDelete => {
                 self.log(format!("#{i} D{d} syncs --allow-mass-delete"));
-                self.sync(d, MissingNotes::DeleteAll)?;
-                self.devices[d].held = false;
+                let report = self.sync(d, MissingNotes::DeleteAll)?;
+                self.answered(d, report.as_ref());
             }
             Kind::Restore => self.restore(i, d, rng)?,
             Kind::Replace => {

@@ -2,10 +2,12 @@
 //! Postgres and S3: the same random request sequences (pushes with uploads made, skipped or
 //! retried, confirms and their retries, stale and ahead bases, case twins and NFD names,
 //! pulls of current and past versions, deletes with and without `confirm_mass_delete`,
-//! state pages from every cursor, restores, tombstone compaction) go to both, and every
+//! state pages from every cursor, restores, tombstone compaction, packs of used, unconfirmed
+//! and unknown blobs, malformed and too many hashes) go to both, and every
 //! answer must be the same, as must the whole state listing after each sequence. URLs,
 //! expiries, timestamps and error messages are left out of the comparison; everything else
-//! (versions, hashes, cursors, codes, the order of entries) must match.
+//! (versions, hashes, cursors, codes, the order of entries, each pack's index and bytes) must
+//! match.
 //!
 //! `STEEL_DIFF_SEQUENCES` sequences (default 6) of `STEEL_DIFF_STEPS` requests (default 60);
 //! `make soak` runs more. A difference names its sequence, step and request.
@@ -17,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use steel_core::domain::ContentHash;
+use steel_core::packs::MAX_HASHES_PER_PACKS_REQUEST;
 use steel_sim::model::{Limits, Server};
 
 use crate::support::TestApp;
@@ -102,7 +105,7 @@ impl Pair<'_> {
                     .insert(e["code"].as_str().unwrap_or_default().to_owned());
             }
         }
-        for list in ["conflicts", "restored", "unchanged"] {
+        for list in ["conflicts", "restored", "unchanged", "packs", "unpacked"] {
             if real.1[list].as_array().is_some_and(|l| !l.is_empty()) {
                 self.seen.insert(format!("{what} {list}"));
             }
@@ -252,6 +255,47 @@ impl Pair<'_> {
         );
     }
 
+    /// `POST /vault/packs` for some contents' hashes (in use, only pushed, never pushed,
+    /// repeated), now and then a malformed hash or one too many: the same indexes, the same
+    /// blobs left unpacked, the same refusals; and each real pack holds the model's bytes.
+    async fn packs(&mut self, step: usize, d: usize) {
+        let n = self.rng.random_range(0..=5);
+        let mut hashes: Vec<String> = (0..n)
+            .map(|_| ContentHash::of(self.pick(&CONTENTS)).to_hex())
+            .collect();
+        match self.rng.random_range(0..30) {
+            0..=3 => hashes.push(ContentHash::of(b"never pushed").to_hex()),
+            4 => hashes.push("ab".to_owned()),
+            5 => hashes = hashes.iter().map(|h| h.to_uppercase()).collect(),
+            6 => hashes = vec![ContentHash::of(b"4").to_hex(); MAX_HASHES_PER_PACKS_REQUEST + 1],
+            _ => {}
+        }
+        let body = json!({ "hashes": hashes });
+        let real = self.app.packs(&self.devices[d], body.clone()).await;
+        let model = self.model(d, "POST", "/vault/packs", &body);
+        self.same(
+            step,
+            "packs",
+            (real.status, &real.body),
+            (model.0, &model.1),
+        );
+        let listed = |v: &Value| v["packs"].as_array().cloned().unwrap_or_default();
+        for (r, m) in listed(&real.body).iter().zip(listed(&model.1).iter()) {
+            let bytes = self.app.download(&r["download_url"]).await;
+            let id = (m["download_url"].as_str())
+                .and_then(|u| u.strip_prefix("sim://packs/"))
+                .and_then(|id| id.parse().ok())
+                .expect("a model pack URL");
+            let stored = self.model.packs.get(&id).map(|p| &p.bytes);
+            assert_eq!(
+                Some(&bytes),
+                stored,
+                "{}, step {step}: pack bytes",
+                self.label
+            );
+        }
+    }
+
     async fn compact(&mut self) {
         let cutoff = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
         let user = self.devices[0].user_id;
@@ -281,7 +325,8 @@ impl Pair<'_> {
                 let limit = self.rng.random_range(1..=4);
                 self.state(step, d, cursor, limit).await;
             }
-            85..=95 => self.restore(step, d).await,
+            85..=91 => self.restore(step, d).await,
+            92..=97 => self.packs(step, d).await,
             _ => self.compact().await,
         }
     }
@@ -344,6 +389,10 @@ async fn the_simulation_model_answers_as_the_handlers_do(pool: PgPool) {
             "delete conflicts",
             "restore restored",
             "push unchanged",
+            "packs packs",
+            "packs unpacked",
+            "invalid_content_hash",
+            "too_many_files",
         ] {
             assert!(seen.contains(case), "no sequence reached {case}: {seen:?}");
         }
