@@ -27,6 +27,29 @@ pub fn current_hash(disk: &dyn Disk, rel: &str) -> Result<Option<String>> {
     }
 }
 
+/// Whether another name of the note at `rel` (the same name in another Unicode
+/// normalization, NFD beside NFC) is on disk beside it: a note the person made there after
+/// the plan, which a pull into a note absent at plan time must not be written beside (on a
+/// file system that keeps names byte for byte, the two would be two files, and the scan
+/// syncs only one). Only names outside ASCII can have such a twin.
+pub fn twin_appeared(disk: &dyn Disk, rel: &str) -> Result<bool> {
+    if rel.is_ascii() {
+        return Ok(false);
+    }
+    let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let entries = match disk.list(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_error(disk, dir)(e)),
+    };
+    let want = crate::scan::nfc(name);
+    Ok(entries.iter().any(|e| {
+        e.name
+            .to_str()
+            .is_some_and(|n| n != name && crate::scan::nfc(n) == want)
+    }))
+}
+
 /// Writes a file atomically: a hidden temporary file beside it, flushed, then renamed over.
 pub fn write_atomic(disk: &dyn Disk, rel: &str, bytes: &[u8]) -> Result<()> {
     let tmp = write_temp(disk, rel, bytes)?;

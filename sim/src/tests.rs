@@ -139,3 +139,16 @@ fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
         assert_eq!(outcome.ops, keep.len() as u64);
     }
 }
+
+/// Seed 1001086 (a `make soak` run): a sync planned to pull `questions/café.md` (NFC) into a
+/// device that had no such note; before its pull was written, the person renamed a note
+/// there typed in NFD. The pull was written beside it, and the NFD note (whose lines were
+/// acknowledged) was left unsynced. A pull into a note absent at plan time now waits when a
+/// normalization twin appeared, and the next sync merges or copies.
+#[test]
+fn a_pull_is_not_written_beside_a_normalization_twin_made_after_the_plan() {
+    let keep = parse_ranges("36,48,65,74,81,84").expect("a list of ops");
+    let outcome = run::run_with(1_001_086, 400, Some(&keep), false, Rates::default());
+    assert_eq!(outcome.failure, None);
+    assert_eq!(outcome.ops, keep.len() as u64);
+}

@@ -129,7 +129,8 @@ impl Syncer {
             };
             let rel = plan.disk_path(path);
             let staged = staged.remove(&rel);
-            if disk::current_hash(&*self.disk, &rel)?.as_deref() != expect.as_deref() {
+            let changed = disk::current_hash(&*self.disk, &rel)?.as_deref() != expect.as_deref();
+            if changed || (expect.is_none() && disk::twin_appeared(&*self.disk, &rel)?) {
                 if let Some(tmp) = staged {
                     let _ = self.disk.remove(&tmp);
                 }
