@@ -41,8 +41,9 @@ pub struct Crypt {
     rng: Mutex<ChaCha20Rng>,
     /// Notes announced by push, by path, until confirmed or pushed again.
     sealing: Mutex<HashMap<String, Sealing>>,
-    /// Versions a pull answered, by download URL: what their bytes must be.
-    downloads: Mutex<HashMap<String, Expected>>,
+    /// Versions a pull answered, by download URL and path (notes of one content share one
+    /// stored object, and their URLs can be the same string): what their bytes must be.
+    downloads: Mutex<HashMap<(String, String), Expected>>,
     /// Versions the last state listing named, by path and version: what their bytes must
     /// be, so that a large fetch goes to packs without pulling first.
     listed: Mutex<HashMap<(String, i64), Expected>>,
@@ -297,11 +298,13 @@ impl Crypt {
 
     /// A pull answered `url` for this version.
     pub fn expect_download(&self, url: &str, expected: Expected) {
-        lock(&self.downloads).insert(url.to_owned(), expected);
+        let key = (url.to_owned(), expected.opened.path.as_str().to_owned());
+        lock(&self.downloads).insert(key, expected);
     }
 
-    pub fn expected(&self, url: &str) -> Option<Expected> {
-        lock(&self.downloads).remove(url)
+    /// What the bytes behind `url`, pulled for `path`, must be.
+    pub fn expected(&self, url: &str, path: &str) -> Option<Expected> {
+        lock(&self.downloads).remove(&(url.to_owned(), path.to_owned()))
     }
 
     /// A state listing named `version` of `path`, opened as `expected`.
@@ -321,9 +324,9 @@ impl Crypt {
 
     /// The SHA-256 (hex) of what is stored behind `url`, a download a pull answered: the
     /// ciphertext's, which packs index.
-    pub fn stored_hash(&self, url: &str) -> Option<String> {
+    pub fn stored_hash(&self, url: &str, path: &str) -> Option<String> {
         lock(&self.downloads)
-            .get(url)
+            .get(&(url.to_owned(), path.to_owned()))
             .map(|e| e.content_hash.to_hex())
     }
 }

@@ -455,7 +455,7 @@ impl Api {
     /// answered (what packs index); `None` on a plaintext vault, whose packs index the
     /// content hash the answer names.
     pub fn stored_hash(&self, file: &Download) -> Option<String> {
-        self.crypt.as_ref()?.stored_hash(&file.download_url)
+        (self.crypt.as_ref()?).stored_hash(&file.download_url, file.path.as_str())
     }
 
     /// Opens the stored bytes of an encrypted vault's `file` fetched another way than its
@@ -469,9 +469,11 @@ impl Api {
     }
 
     fn open_stored_with(c: &Crypt, file: &Download, stored: &[u8]) -> Result<(Vec<u8>, String)> {
-        let expected = c.expected(&file.download_url).ok_or_else(|| {
-            SyncError::Other(format!("{}: no pull answered this download", file.path))
-        })?;
+        let expected = c
+            .expected(&file.download_url, file.path.as_str())
+            .ok_or_else(|| {
+                SyncError::Other(format!("{}: no pull answered this download", file.path))
+            })?;
         Self::open_expected(c, &expected, stored)
     }
 

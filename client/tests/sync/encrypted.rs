@@ -425,3 +425,22 @@ async fn a_rename_only_in_letter_case_reaches_the_other_device_in_both_modes() {
         assert_same(&a, &b);
     }
 }
+
+#[tokio::test]
+async fn notes_of_one_content_are_each_fetched_and_checked() {
+    // One stored ciphertext for both (a blob id the account holds uploads nothing), so one
+    // pull answers the same presigned URL for both notes.
+    let (sub, _) = encrypted_account("enc-same-content").await;
+    let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
+    for i in 0..6 {
+        a.write(&format!("thoughts/template {i}.md"), "# Template\n");
+    }
+    a.sync().await;
+    for threshold in [usize::MAX, 1] {
+        let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
+        b.syncer.set_pack_threshold(threshold);
+        let report = b.syncer.sync().await.expect("sync");
+        assert_eq!(report.pulled.len(), 6, "threshold {threshold}: {report:?}");
+        assert_same(&a, &b);
+    }
+}
