@@ -432,10 +432,16 @@ async fn notes_of_one_content_are_each_fetched_and_checked() {
     // pull answers the same presigned URL for both notes.
     let (sub, _) = encrypted_account("enc-same-content").await;
     let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
-    for i in 0..6 {
+    a.write("thoughts/template 0.md", "# Template\n");
+    a.sync().await;
+    // Pushed once its blob id is verified: no upload, the same stored object.
+    for i in 1..6 {
         a.write(&format!("thoughts/template {i}.md"), "# Template\n");
     }
-    a.sync().await;
+    let pushed = a.sync().await;
+    assert_eq!(pushed.pushed.len(), 5, "{pushed:?}");
+    let user_id = a.syncer.api().session().await.user_id;
+    assert_eq!(blob_files(&user_id).len(), 1, "one stored ciphertext");
     for threshold in [usize::MAX, 1] {
         let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
         b.syncer.set_pack_threshold(threshold);
