@@ -10,32 +10,7 @@
 use sqlx::PgPool;
 
 use crate::domain::UserId;
-
-/// One slot as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredSlot {
-    pub id: [u8; 16],
-    /// `passphrase` or `recovery_code`.
-    pub kind: String,
-    pub slot: Vec<u8>,
-}
-
-/// An account's keys: version 0 (no slots, no keyring) while it is plaintext.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keys {
-    pub version: i64,
-    pub slots: Vec<StoredSlot>,
-    pub keyring: Option<Vec<u8>>,
-    /// Slots stored by `POST /vault/migration`: the account is still plaintext until the
-    /// switch ([`super::migration`]).
-    pub migrating: bool,
-}
-
-impl Keys {
-    pub fn encrypted(&self) -> bool {
-        self.version > 0 && !self.migrating
-    }
-}
+pub use crate::vault::keys::{First, Keys, Replaced, StoredSlot};
 
 type Row = (
     i64,
@@ -78,27 +53,6 @@ pub async fn read(pool: &PgPool, user_id: UserId) -> Result<Keys, sqlx::Error> {
         }
     }
     Ok(keys)
-}
-
-/// What a replacement did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Replaced {
-    /// Replaced: the new version.
-    Done(i64),
-    /// Another write came first: nothing changed.
-    Stale,
-    /// A first replacement on an account that has notes, not asked to start a migration:
-    /// nothing changed (`POST /vault/migration` starts one).
-    VaultNotEmpty,
-}
-
-/// What a first replacement (from version 0) makes of the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum First {
-    /// `PUT /vault/keys`: encrypted now, only for an account without notes.
-    Encrypted,
-    /// `POST /vault/migration`: slots stored, the account stays plaintext until the switch.
-    Migrating,
 }
 
 /// Replaces the account's slots and keyring if its version is still `expected`. The first

@@ -401,8 +401,11 @@ pub async fn commit_sealed_versions(
         } = *decision
         {
             let given = sealed.get(&p.path);
-            if given.is_some_and(|w| w.manifest_version != version.get()) {
-                *decision = Decision::Conflict;
+            *decision = crate::vault::sealed::check_sealed_version(
+                decision.clone(),
+                given.map(|w| w.manifest_version),
+            );
+            if *decision == Decision::Conflict {
                 continue;
             }
             let (hash, size) = (&p.content.hash, p.content.size);

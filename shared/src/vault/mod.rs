@@ -2,11 +2,12 @@
 //! that decide what a write does ([`rules`]) and how notes come back ([`recovery`]), request
 //! bodies parsed per file ([`request`]), the shapes of refusals and conflicts ([`answer`]), the
 //! allowance of unconfirmed uploads ([`uploads`]) and which staged copies may turn a vault
-//! encrypted ([`migration`]). It imports nothing above the domain, the error codes and the
+//! encrypted ([`migration`]), and the rules of an account's key slots ([`keys`]). It imports nothing above the domain, the error codes and the
 //! settings: the database layer loads and writes what it decides.
 
 pub mod answer;
 pub mod bulk;
+pub mod keys;
 pub mod migration;
 pub mod recovery;
 pub mod request;

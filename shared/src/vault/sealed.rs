@@ -15,7 +15,7 @@ use crate::domain::{ContentHash, VaultPath, Version};
 use crate::error::{ApiError, ErrorCode};
 use crate::vault::answer::Rejected;
 use crate::vault::request::{parse_base, parse_size, parse_version};
-use crate::vault::rules::{Content, Proposal};
+use crate::vault::rules::{Content, Decision, Proposal};
 
 /// The mode a request body is written for, when it says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +245,19 @@ pub fn parse_deletes(
     (good, rejected)
 }
 
+/// A write of an encrypted note the rules allow, against the version its manifest was
+/// sealed as (`manifest_version`, the version push answered; `None` for a plaintext
+/// write): a vault that moved since push would give the note another version, which the
+/// manifest does not name, so the write is a conflict and nothing is written for it.
+pub fn check_sealed_version(decision: Decision, manifest_version: Option<i64>) -> Decision {
+    match decision {
+        Decision::Write { version, .. } if manifest_version.is_some_and(|m| m != version.get()) => {
+            Decision::Conflict
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,5 +380,44 @@ mod tests {
             code(entry("1", &"A".repeat(2736))),
             Some(ErrorCode::InvalidSealedField)
         );
+    }
+
+    #[test]
+    fn a_write_is_a_conflict_unless_its_manifest_names_its_version() {
+        let write = |v: i64| Decision::Write {
+            version: Version::new(v).expect("version"),
+            size_delta: 5,
+        };
+        let cases = [
+            (write(3), Some(3), write(3), "sealed for this version"),
+            (
+                write(3),
+                Some(2),
+                Decision::Conflict,
+                "sealed for an older version",
+            ),
+            (
+                write(3),
+                Some(4),
+                Decision::Conflict,
+                "sealed for a newer version",
+            ),
+            (write(3), None, write(3), "plaintext"),
+            (
+                Decision::Unchanged,
+                Some(9),
+                Decision::Unchanged,
+                "nothing written",
+            ),
+            (
+                Decision::Conflict,
+                Some(3),
+                Decision::Conflict,
+                "already a conflict",
+            ),
+        ];
+        for (decision, manifest, want, why) in cases {
+            assert_eq!(check_sealed_version(decision, manifest), want, "{why}");
+        }
     }
 }
