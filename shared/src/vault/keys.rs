@@ -35,7 +35,7 @@ pub struct StoredSlot {
 }
 
 /// An account's keys: version 0 (no slots, no keyring) while it is plaintext.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Keys {
     pub version: i64,
     pub slots: Vec<StoredSlot>,

@@ -41,6 +41,7 @@ impl Server {
         for (path, seq, version, deleted_at) in &gone {
             self.files.remove(path);
             self.history.retain(|h| &h.path != path);
+            self.sealed.retain(|(p, _), _| p != path);
             self.compacted_seq = self.compacted_seq.max(*seq);
             self.compacted_version = self.compacted_version.max(*version);
             self.compacted_until = self.compacted_until.max(*deleted_at);

@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use steel_core::db::sealed::StoredSealed;
 use steel_core::domain::{ContentHash, Cursor, DeviceId, VaultPath};
+use steel_core::vault::keys::Keys;
 use steel_core::vault::recovery::MassDeletePolicy;
 use steel_core::vault::rules::FileState;
 use steel_protocol::error::ErrorCode;
@@ -85,6 +87,11 @@ pub struct Server {
     /// Pack objects (`packs/`), by id; the last id handed out.
     pub packs: HashMap<u64, StoredPack>,
     pub pack_seq: u64,
+    /// `vault_keys` and `key_slots`: version 0 (no slots) while the account is plaintext.
+    pub keys: Keys,
+    /// The sealed fields of each version of an encrypted account, by (path key's path,
+    /// version), as `file_versions` keeps them beside the version.
+    pub sealed: HashMap<(VaultPath, i64), StoredSealed>,
 }
 
 /// An HTTP answer: status and JSON body.
@@ -281,6 +288,14 @@ impl Server {
             created_at: self.now,
             restored,
         });
+        let sealed = match row.sealing {
+            Sealing::None => None,
+            Sealing::Given(s) => Some(s),
+            Sealing::CopyFrom(v) => self.sealed.get(&(row.path.clone(), v)).cloned(),
+        };
+        if let Some(s) = sealed {
+            self.sealed.insert((row.path.clone(), row.version), s);
+        }
         self.files.insert(row.path, state.clone());
         state
     }
@@ -294,6 +309,16 @@ struct WriteRow {
     size: i64,
     deleted: bool,
     size_delta: i64,
+    sealing: Sealing,
+}
+
+/// Where a new version's sealed fields come from (`db::writes::Sealing`): an encrypted
+/// account's confirm gives them, a tombstone or a restore copies them from a version of
+/// the note; a plaintext account's versions have none.
+enum Sealing {
+    None,
+    Given(StoredSealed),
+    CopyFrom(i64),
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Answer> {

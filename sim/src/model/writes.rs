@@ -2,7 +2,7 @@
 //! restore (the `files` form), shaped as `shared/src/handlers` shapes them, deciding with
 //! `steel-core`'s pure rules.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::TimeDelta;
 use steel_core::domain::{ContentHash, DeviceId, VaultPath, Version};
@@ -16,7 +16,20 @@ use steel_protocol::wire::{
     Tombstone, Upload, Versioned,
 };
 
-use super::{Answer, Server, WriteRow, object_url};
+use steel_core::db::sealed::StoredSealed;
+use steel_core::vault::rules::FileState;
+use steel_core::vault::sealed::check_sealed_version;
+
+use super::{Answer, Sealing, Server, WriteRow, object_url};
+
+/// A version as pull reads it: (version, hash, size, deleted, when deleted).
+pub(super) type Found = (
+    i64,
+    ContentHash,
+    i64,
+    bool,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
 
 const BATCH: usize = 1000;
 
@@ -32,12 +45,12 @@ fn check_count(n: usize) -> Result<(), Answer> {
 }
 
 impl Server {
-    fn room(&self) -> Room {
+    pub(super) fn room(&self) -> Room {
         Room::new(self.vault_size, self.limits.vault_quota_bytes)
             .above_compacted(self.compacted_version)
     }
 
-    fn decide(
+    pub(super) fn decide(
         &self,
         device: Option<DeviceId>,
         proposals: &[Proposal],
@@ -50,7 +63,7 @@ impl Server {
     }
 
     /// `describe_conflict`: the server's side of `path`.
-    fn conflict(&self, path: &VaultPath, base: i64) -> Conflict {
+    pub(super) fn conflict(&self, path: &VaultPath, base: i64) -> Conflict {
         let row = self.files.get(path);
         Conflict {
             path: path.clone(),
@@ -117,13 +130,12 @@ impl Server {
         Answer::ok(&answer)
     }
 
-    pub(super) fn confirm(&mut self, device: Option<DeviceId>, body: FilesRequest) -> Answer {
-        if let Err(e) = check_count(body.files.len()) {
-            return e;
-        }
-        let (proposals, mut rejected) =
-            request::parse_files(&body.files, self.limits.max_file_bytes);
-        // Verify what the bucket holds, once per hash, and remember the good ones.
+    /// Verifies what the bucket holds for each proposal, once per hash, remembering the
+    /// good ones: the proposals ready to commit, and the others with why not.
+    pub(super) fn verify(
+        &mut self,
+        proposals: Vec<Proposal>,
+    ) -> (Vec<Proposal>, Vec<(Proposal, ErrorCode)>) {
         let hashes: HashSet<ContentHash> = proposals.iter().map(|p| p.content.hash).collect();
         for hash in hashes {
             if !self.verified.contains_key(&hash)
@@ -145,23 +157,30 @@ impl Server {
                 None if self.bucket.contains_key(&p.content.hash) => ErrorCode::ContentMismatch,
                 None => ErrorCode::NotUploaded,
             };
-            missing.push(Missing {
-                path: p.path,
-                content_hash: p.content.hash,
-                code: code.into(),
-            });
+            missing.push((p, code));
         }
-        let decisions = self.decide(device, &ready, self.room());
-        let mut answer = ConfirmAnswer {
-            missing,
-            ..ConfirmAnswer::default()
-        };
+        (ready, missing)
+    }
+
+    /// Commits verified proposals as `commit_sealed_versions` does: each decision, with the
+    /// row written (a write) or current (unchanged). An encrypted account's writes carry
+    /// their sealed fields, and one whose manifest names another version is a conflict.
+    pub(super) fn commit(
+        &mut self,
+        device: Option<DeviceId>,
+        ready: &[Proposal],
+        sealed: Option<&HashMap<VaultPath, StoredSealed>>,
+    ) -> Vec<(Decision, Option<FileState>)> {
+        let decisions = self.decide(device, ready, self.room());
+        let mut out = Vec::with_capacity(ready.len());
         for (p, decision) in ready.iter().zip(decisions) {
+            let given = sealed.and_then(|s| s.get(&p.path));
+            let decision = check_sealed_version(decision, given.map(|g| g.manifest_version));
             let row = match decision {
                 Decision::Write {
                     version,
                     size_delta,
-                } => self.write_row(
+                } => Some(self.write_row(
                     WriteRow {
                         path: p.path.clone(),
                         version: version.get(),
@@ -169,26 +188,54 @@ impl Server {
                         size: p.content.size,
                         deleted: false,
                         size_delta,
+                        sealing: given.cloned().map_or(Sealing::None, Sealing::Given),
                     },
                     device,
                     false,
-                ),
-                Decision::Unchanged => match self.files.get(&p.path) {
-                    Some(row) => row.clone(),
-                    None => continue,
-                },
-                Decision::CaseConflict { existing } => {
+                )),
+                Decision::Unchanged => self.files.get(&p.path).cloned(),
+                _ => None,
+            };
+            out.push((decision, row));
+        }
+        out
+    }
+
+    pub(super) fn confirm(&mut self, device: Option<DeviceId>, body: FilesRequest) -> Answer {
+        if let Err(e) = check_count(body.files.len()) {
+            return e;
+        }
+        let (proposals, mut rejected) =
+            request::parse_files(&body.files, self.limits.max_file_bytes);
+        let (ready, missing) = self.verify(proposals);
+        let mut answer = ConfirmAnswer {
+            missing: missing
+                .into_iter()
+                .map(|(p, code)| Missing {
+                    path: p.path,
+                    content_hash: p.content.hash,
+                    code: code.into(),
+                })
+                .collect(),
+            ..ConfirmAnswer::default()
+        };
+        let outcomes = self.commit(device, &ready, None);
+        for (p, (decision, row)) in ready.iter().zip(outcomes) {
+            let row = match (decision, row) {
+                (Decision::Write { .. } | Decision::Unchanged, Some(row)) => row,
+                (Decision::Unchanged, None) => continue,
+                (Decision::CaseConflict { existing }, _) => {
                     rejected.push(Rejected::case_conflict(&p.path, &existing));
                     continue;
                 }
-                Decision::QuotaExceeded => {
+                (Decision::QuotaExceeded, _) => {
                     rejected.push(Rejected::quota_exceeded(
                         &p.path,
                         self.limits.vault_quota_bytes,
                     ));
                     continue;
                 }
-                Decision::Conflict | Decision::SameContentNewer => {
+                _ => {
                     answer.conflicts.push(self.conflict(&p.path, p.base.get()));
                     continue;
                 }
@@ -201,6 +248,25 @@ impl Server {
         }
         answer.rejected = rejected;
         Answer::ok(&answer)
+    }
+
+    /// The current version of `path` (`None`), or that version from the history: (version,
+    /// hash, size, deleted, when deleted), as pull reads it.
+    pub(super) fn find(&self, path: &VaultPath, version: Option<i64>) -> Option<Found> {
+        match version {
+            None => self.files.get(path).map(|r| {
+                (
+                    r.version,
+                    r.content_hash,
+                    r.size_bytes,
+                    r.is_deleted,
+                    r.deleted_at,
+                )
+            }),
+            Some(v) => (self.history.iter())
+                .find(|h| &h.path == path && h.version == v)
+                .map(|h| (v, h.content_hash, h.size_bytes, h.is_deleted, None)),
+        }
     }
 
     pub(super) fn pull(&mut self, body: PullRequest) -> Result<Answer, Answer> {
@@ -245,23 +311,7 @@ impl Server {
                     continue;
                 }
             };
-            let found = match version {
-                None => self.files.get(&path).map(|r| {
-                    (
-                        r.version,
-                        r.content_hash,
-                        r.size_bytes,
-                        r.is_deleted,
-                        r.deleted_at,
-                    )
-                }),
-                Some(v) => self
-                    .history
-                    .iter()
-                    .find(|h| h.path == path && h.version == v)
-                    .map(|h| (v, h.content_hash, h.size_bytes, h.is_deleted, None)),
-            };
-            match found {
+            match self.find(&path, version) {
                 None => answer.not_found.push(path),
                 Some((version, _, _, true, deleted_at)) => answer.deleted.push(Tombstone {
                     path,
@@ -281,21 +331,23 @@ impl Server {
         Ok(Answer::ok(&answer))
     }
 
-    pub(super) fn delete(
+    /// Deletes as `delete_files` does: the mass-delete guard unless `confirmed`, then each
+    /// decision with the row written (a tombstone, keeping the sealed fields of the version
+    /// it deletes) or current.
+    pub(super) fn delete_rows(
         &mut self,
         device: Option<DeviceId>,
-        body: DeleteRequest,
-    ) -> Result<Answer, Answer> {
-        check_count(body.files.len())?;
-        let (deletes, rejected) = request::parse_deletes(&body.files);
+        deletes: &[(VaultPath, Version)],
+        confirmed: bool,
+    ) -> Result<Vec<(DeleteDecision, Option<FileState>)>, Answer> {
         let paths: Vec<&VaultPath> = deletes.iter().map(|(p, _)| p).collect();
         let current = self.rows_of(&paths);
-        let decisions = rules::decide_deletes(&deletes, &current);
+        let decisions = rules::decide_deletes(deletes, &current);
         let requested = decisions
             .iter()
             .filter(|d| matches!(d, DeleteDecision::Tombstone { .. }))
             .count();
-        if !body.confirm_mass_delete && requested > 0 {
+        if !confirmed && requested > 0 {
             let hour_ago = self.now - TimeDelta::hours(1);
             let recent = self
                 .history
@@ -315,32 +367,53 @@ impl Server {
                 ));
             }
         }
-        let mut answer = DeleteAnswer {
-            rejected,
-            ..DeleteAnswer::default()
-        };
-        for ((path, base), decision) in deletes.iter().zip(decisions) {
-            let row = current.get(path);
-            let row = match (decision, row) {
+        let mut out = Vec::with_capacity(deletes.len());
+        for ((path, _), decision) in deletes.iter().zip(decisions) {
+            let row = current.get(path).cloned();
+            let row = match (&decision, row) {
                 (
                     DeleteDecision::Tombstone {
                         version,
                         size_delta,
                     },
                     Some(row),
-                ) => self.write_row(
+                ) => Some(self.write_row(
                     WriteRow {
                         path: path.clone(),
                         version: version.get(),
                         hash: row.content_hash,
                         size: row.size_bytes,
                         deleted: true,
-                        size_delta,
+                        size_delta: *size_delta,
+                        sealing: Sealing::CopyFrom(row.version),
                     },
                     device,
                     false,
-                ),
-                (DeleteDecision::AlreadyDeleted, Some(row)) => row.clone(),
+                )),
+                (_, row) => row,
+            };
+            out.push((decision, row));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn delete(
+        &mut self,
+        device: Option<DeviceId>,
+        body: DeleteRequest,
+    ) -> Result<Answer, Answer> {
+        check_count(body.files.len())?;
+        let (deletes, rejected) = request::parse_deletes(&body.files);
+        let outcomes = self.delete_rows(device, &deletes, body.confirm_mass_delete)?;
+        let mut answer = DeleteAnswer {
+            rejected,
+            ..DeleteAnswer::default()
+        };
+        for ((path, base), (decision, row)) in deletes.iter().zip(outcomes) {
+            let row = match (decision, row) {
+                (DeleteDecision::Tombstone { .. } | DeleteDecision::AlreadyDeleted, Some(row)) => {
+                    row
+                }
                 (DeleteDecision::CaseConflict { existing }, _) => {
                     answer
                         .rejected
@@ -394,90 +467,109 @@ impl Server {
                     continue;
                 }
             };
-            let source = self
-                .history
-                .iter()
-                .find(|h| h.path == path && h.version == version.get())
-                .cloned();
-            let Some(source) = source else {
-                answer.not_found.push(path);
-                continue;
-            };
-            if source.is_deleted {
-                answer.rejected.push(Rejected::new(
-                    path.as_str(),
-                    ErrorCode::InvalidVersion,
-                    format!("version {version} is a deletion: restore the version before it"),
-                ));
-                continue;
+            match self.restore_one(device, &path, version, base) {
+                Restored1::NotFound => answer.not_found.push(path),
+                Restored1::Rejected(r) => answer.rejected.push(r),
+                Restored1::Conflict(c) => answer.conflicts.push(c),
+                Restored1::Skip => {}
+                Restored1::Done(row) => answer.restored.push(Restored {
+                    path: row.path,
+                    version: row.version,
+                    content_hash: row.content_hash,
+                    restored_from: version.get(),
+                }),
             }
-            if !self.verified.contains_key(&source.content_hash) {
-                answer.rejected.push(Rejected::new(
-                    path.as_str(),
-                    ErrorCode::ContentGone,
-                    format!("the bytes of version {version} are no longer stored"),
-                ));
-                continue;
-            }
-            let proposal = Proposal {
-                path: path.clone(),
-                base,
-                content: Content {
-                    hash: source.content_hash,
-                    size: source.size_bytes,
-                },
-            };
-            // As `restore_versions`: the quota's room, without the compaction floor.
-            let room = Room::new(self.vault_size, self.limits.vault_quota_bytes);
-            let decision = self
-                .decide(device, std::slice::from_ref(&proposal), room)
-                .pop()
-                .unwrap_or(Decision::Conflict);
-            let row = match decision {
-                Decision::Write {
-                    version: v,
-                    size_delta,
-                } => self.write_row(
-                    WriteRow {
-                        path: path.clone(),
-                        version: v.get(),
-                        hash: source.content_hash,
-                        size: source.size_bytes,
-                        deleted: false,
-                        size_delta,
-                    },
-                    device,
-                    true,
-                ),
-                Decision::Unchanged => match self.files.get(&path) {
-                    Some(r) => r.clone(),
-                    None => continue,
-                },
-                Decision::CaseConflict { existing } => {
-                    answer
-                        .rejected
-                        .push(Rejected::case_conflict(&path, &existing));
-                    continue;
-                }
-                Decision::QuotaExceeded => {
-                    answer.rejected.push(Rejected::quota_exceeded(
-                        &path,
-                        self.limits.vault_quota_bytes,
-                    ));
-                    continue;
-                }
-                Decision::Conflict | Decision::SameContentNewer => {
-                    answer.conflicts.push(self.conflict(&path, base.get()));
-                    continue;
-                }
-            };
-            answer.restored.push(Restored {
-                path: row.path,
-                version: row.version,
-                content_hash: row.content_hash,
-                restored_from: version.get(),
-            });
         }
         Ok(Answer::ok(&answer))
+    }
+}
+
+/// What restoring one version did.
+pub(super) enum Restored1 {
+    NotFound,
+    Rejected(Rejected),
+    Conflict(Conflict),
+    /// Unchanged, and no row to name (never, as the rules stand).
+    Skip,
+    /// Written, or unchanged: the row.
+    Done(FileState),
+}
+
+impl Server {
+    /// Restores `version` of `path` from `base` as `restore_versions` does: a version made by
+    /// a restore copies the sealed fields of the version it brings back.
+    pub(super) fn restore_one(
+        &mut self,
+        device: Option<DeviceId>,
+        path: &VaultPath,
+        version: Version,
+        base: Version,
+    ) -> Restored1 {
+        let source = (self.history.iter())
+            .find(|h| &h.path == path && h.version == version.get())
+            .cloned();
+        let Some(source) = source else {
+            return Restored1::NotFound;
+        };
+        if source.is_deleted {
+            return Restored1::Rejected(Rejected::new(
+                path.as_str(),
+                ErrorCode::InvalidVersion,
+                format!("version {version} is a deletion: restore the version before it"),
+            ));
+        }
+        if !self.verified.contains_key(&source.content_hash) {
+            return Restored1::Rejected(Rejected::new(
+                path.as_str(),
+                ErrorCode::ContentGone,
+                format!("the bytes of version {version} are no longer stored"),
+            ));
+        }
+        let proposal = Proposal {
+            path: path.clone(),
+            base,
+            content: Content {
+                hash: source.content_hash,
+                size: source.size_bytes,
+            },
+        };
+        // As `restore_versions`: the quota's room, without the compaction floor.
+        let room = Room::new(self.vault_size, self.limits.vault_quota_bytes);
+        let decision = self
+            .decide(device, std::slice::from_ref(&proposal), room)
+            .pop()
+            .unwrap_or(Decision::Conflict);
+        match decision {
+            Decision::Write {
+                version: v,
+                size_delta,
+            } => Restored1::Done(self.write_row(
+                WriteRow {
+                    path: path.clone(),
+                    version: v.get(),
+                    hash: source.content_hash,
+                    size: source.size_bytes,
+                    deleted: false,
+                    size_delta,
+                    sealing: Sealing::CopyFrom(source.version),
+                },
+                device,
+                true,
+            )),
+            Decision::Unchanged => match self.files.get(path) {
+                Some(r) => Restored1::Done(r.clone()),
+                None => Restored1::Skip,
+            },
+            Decision::CaseConflict { existing } => {
+                Restored1::Rejected(Rejected::case_conflict(path, &existing))
+            }
+            Decision::QuotaExceeded => Restored1::Rejected(Rejected::quota_exceeded(
+                path,
+                self.limits.vault_quota_bytes,
+            )),
+            Decision::Conflict | Decision::SameContentNewer => {
+                Restored1::Conflict(self.conflict(path, base.get()))
+            }
+        }
     }
 }
