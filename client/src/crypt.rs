@@ -142,16 +142,22 @@ pub fn open_blob(keys: &VaultKeys, expected: &Expected, ciphertext: &[u8]) -> Re
 impl Crypt {
     /// `store`: the vault's `sync.db`, where plaintext hashes of known blobs are kept.
     pub fn new(keys: VaultKeys, store: Option<Store>) -> Result<Self> {
-        Ok(Crypt {
+        Ok(Self::with_rng(keys, store, crate::vault_key::os_rng()?))
+    }
+
+    /// [`Crypt::new`] drawing its nonces and blob keys from `rng`: the deterministic
+    /// simulation seeds it; every real client takes the operating system's ([`Crypt::new`]).
+    pub fn with_rng(keys: VaultKeys, store: Option<Store>, rng: ChaCha20Rng) -> Self {
+        Crypt {
             keys,
-            rng: Mutex::new(crate::vault_key::os_rng()?),
+            rng: Mutex::new(rng),
             sealing: Mutex::default(),
             downloads: Mutex::default(),
             listed: Mutex::default(),
             known: Mutex::default(),
             unsaved: Mutex::default(),
             store,
-        })
+        }
     }
 
     pub fn keys(&self) -> &VaultKeys {

@@ -10,6 +10,8 @@
 //! - [`person`]: what people do to their notes, and the book the oracle keeps.
 //! - [`world`]: devices, ops and the step that carries one out.
 //! - [`oracle`]: the invariants, continuously and at quiescence.
+//! - [`vault`]: encrypted seeds: the vault set up, unlocked and opened (the oracle holds
+//!   its keys).
 //! - [`run`]: seeds into op lists, runs, shrinking a failure to a short trace, replaying.
 
 pub mod disk;
@@ -18,6 +20,7 @@ pub mod net;
 pub mod oracle;
 pub mod person;
 pub mod run;
+pub mod vault;
 pub mod world;
 
 #[cfg(test)]

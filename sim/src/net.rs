@@ -21,6 +21,40 @@ use steel_sync::faults::Faults;
 use crate::disk::MemDisk;
 use crate::world::{Kind, Op, Shared};
 
+/// How often things go wrong.
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
+    /// A request meets a fault (then one of the kinds in [`SimNet`](crate::net::SimNet)).
+    pub net: f64,
+    /// An upload never arrives, or arrives late.
+    pub upload: f64,
+    pub crash_after_write: f64,
+    /// A pack's bytes come back damaged from the bucket.
+    pub damaged_pack: f64,
+    /// An API request is refused with 429 `rate_limited` (nothing done; the client waits
+    /// and sends it again).
+    pub rate_limited: f64,
+    /// A sync op meets an account over its budget for its whole length: every API request
+    /// refused, so the client gives up and the sync fails with the 429.
+    pub storm: f64,
+    /// One seed in this many runs an end-to-end encrypted account (`vault.rs`; 0: none).
+    pub encrypted_every: u64,
+}
+
+impl Default for Rates {
+    fn default() -> Self {
+        Rates {
+            net: 0.06,
+            upload: 0.04,
+            crash_after_write: 0.03,
+            damaged_pack: 0.05,
+            rate_limited: 0.01,
+            storm: 0.01,
+            encrypted_every: 3,
+        }
+    }
+}
+
 /// What a device's requests go through.
 pub struct SimNet {
     pub shared: Arc<Mutex<Shared>>,
@@ -149,9 +183,10 @@ impl SimNet {
             );
         }
         let body = request.body.as_deref().unwrap_or_default();
-        let a = shared
-            .server
-            .handle(device, request.method.as_str(), path, body);
+        let if_match = (request.headers.iter())
+            .find(|(n, _)| n.eq_ignore_ascii_case("if-match"))
+            .map(|(_, v)| v.as_str());
+        let a = (shared.server).handle_with(device, request.method.as_str(), path, if_match, body);
         shared.after_request(self.device);
         answer(a.status, a.body)
     }

@@ -28,6 +28,8 @@ pub struct Watch {
     /// Every content each path ever had.
     seen: HashMap<VaultPath, HashSet<ContentHash>>,
     pub failure: Option<String>,
+    /// An encrypted account's keys: the oracle opens what the server stores.
+    pub vault: Option<steel_crypto::VaultKeys>,
 }
 
 impl Watch {
@@ -41,15 +43,44 @@ impl Watch {
             if h.is_deleted {
                 continue;
             }
-            match server.bucket.get(&h.content_hash) {
-                Some(bytes) => book.acked.extend(tokens(bytes).map(str::to_owned)),
-                None => self.fail(format!(
+            let Some(bytes) = server.bucket.get(&h.content_hash) else {
+                self.fail(format!(
                     "{} v{}: committed without its blob",
                     h.path, h.version
-                )),
+                ));
+                continue;
+            };
+            // An encrypted account's version is opened as a device opens it: its name and
+            // its plaintext are what the invariants read.
+            let (path, content) = match &self.vault {
+                None => (h.path.clone(), h.content_hash),
+                Some(keys) => {
+                    let opened = crate::vault::open_version(
+                        keys,
+                        server,
+                        &h.path,
+                        h.version,
+                        h.content_hash,
+                        Some(bytes),
+                    );
+                    match opened {
+                        Ok((name, Some(plain))) => {
+                            book.acked.extend(tokens(&plain).map(str::to_owned));
+                            let name = VaultPath::parse(&name).unwrap_or_else(|_| h.path.clone());
+                            (name, ContentHash::of(&plain))
+                        }
+                        Ok((_, None)) | Err(_) => {
+                            self.fail(opened.err().unwrap_or_default());
+                            continue;
+                        }
+                    }
+                }
+            };
+            if self.vault.is_none() {
+                book.acked.extend(tokens(bytes).map(str::to_owned));
             }
-            let seen = self.seen.entry(h.path.clone()).or_default();
-            if !h.restored && !seen.insert(h.content_hash) {
+            let seen = self.seen.entry(path).or_default();
+            if !h.restored && !seen.insert(content) {
                 let by = h.device.map(|d| d.0.as_u128());
                 self.failure.get_or_insert(format!(
                     "{} v{} (by device {by:?}): content an earlier version had came back \
@@ -57,7 +88,7 @@ impl Watch {
                     h.path, h.version
                 ));
             }
-            seen.insert(h.content_hash);
+            seen.insert(content);
         }
     }
 
@@ -146,6 +177,7 @@ impl World {
         self.restart_if_crashed(d);
         let choice = {
             let mut shared = self.shared();
+            let keys = shared.oracle.vault.clone();
             let candidates: Vec<(VaultPath, i64, i64, Option<ContentHash>)> =
                 (shared.server.files.values())
                     .filter_map(|f| {
@@ -167,12 +199,20 @@ impl World {
                 let (path, old, head, live) =
                     candidates[rng.random_range(0..candidates.len())].clone();
                 // The lines the restore takes out of the note are removed on purpose.
-                if let Some(bytes) = live.and_then(|h| shared.server.bucket.get(&h).cloned()) {
-                    shared
-                        .book
-                        .removed
-                        .extend(tokens(&bytes).map(str::to_owned));
+                if live.is_some() {
+                    let notes = crate::vault::live_notes(&shared.server, keys.as_ref());
+                    let name = crate::vault::name_of(&shared.server, keys.as_ref(), &path);
+                    if let Some(bytes) = name.and_then(|n| notes.get(&n).cloned()) {
+                        shared
+                            .book
+                            .removed
+                            .extend(tokens(&bytes).map(str::to_owned));
+                    }
                 }
+                // A person restores a note by its name: an encrypted one's, opened.
+                let path = crate::vault::name_of(&shared.server, keys.as_ref(), &path)
+                    .and_then(|n| VaultPath::parse(&n).ok())
+                    .unwrap_or(path);
                 shared.log(format!("#{i} D{d} restores {path} v{old} over v{head}"));
                 Some((path, old, head))
             }
@@ -260,15 +300,13 @@ impl World {
         }
         let shared = self.shared();
         let server = &shared.server;
-        let mut live: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-        for f in server.files.values().filter(|f| !f.is_deleted) {
-            let bytes = server
-                .bucket
-                .get(&f.content_hash)
-                .cloned()
-                .unwrap_or_default();
-            live.insert(f.path.to_string(), bytes);
+        let keys = shared.oracle.vault.as_ref();
+        if keys.is_some()
+            && let Some(leak) = crate::vault::leaks(server, &shared.book.acked)
+        {
+            return Err(leak);
         }
+        let live = crate::vault::live_notes(server, keys);
         for (d, device) in self.devices.iter().enumerate() {
             let files = device.disk.files();
             let mine: BTreeMap<String, Vec<u8>> = notes(&device.disk)

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use steel_core::domain::{ContentHash, DeviceId, VaultPath};
+use steel_core::domain::{ContentHash, DeviceId};
 use steel_sync::store::Store;
 use steel_sync::sync::Plan;
 use steel_sync::sync::guard::MissingNotes;
@@ -18,42 +18,12 @@ use steel_sync::{Api, ScanConfig, Session, SyncError, SyncReport, Syncer};
 
 use crate::disk::{MemDisk, SkewedClock, WorldTime};
 use crate::model::{Retention, Server};
+pub use crate::net::Rates;
 use crate::net::{SimFaults, SimNet};
 use crate::person::Book;
 
 /// Where the devices send API requests (never resolved: the transport answers).
 pub const API_URL: &str = "http://api.sim";
-
-/// How often things go wrong.
-#[derive(Debug, Clone, Copy)]
-pub struct Rates {
-    /// A request meets a fault (then one of the kinds in [`SimNet`](crate::net::SimNet)).
-    pub net: f64,
-    /// An upload never arrives, or arrives late.
-    pub upload: f64,
-    pub crash_after_write: f64,
-    /// A pack's bytes come back damaged from the bucket.
-    pub damaged_pack: f64,
-    /// An API request is refused with 429 `rate_limited` (nothing done; the client waits
-    /// and sends it again).
-    pub rate_limited: f64,
-    /// A sync op meets an account over its budget for its whole length: every API request
-    /// refused, so the client gives up and the sync fails with the 429.
-    pub storm: f64,
-}
-
-impl Default for Rates {
-    fn default() -> Self {
-        Rates {
-            net: 0.06,
-            upload: 0.04,
-            crash_after_write: 0.03,
-            damaged_pack: 0.05,
-            rate_limited: 0.01,
-            storm: 0.01,
-        }
-    }
-}
 
 /// What the devices and the server share, behind one lock (the simulation is one thread).
 pub struct Shared {
@@ -77,6 +47,10 @@ pub struct Shared {
     pub oracle: crate::oracle::Watch,
     trace: Vec<String>,
     pub verbose: bool,
+    /// Draws for the devices' `Crypt`s and unlocks, apart, so plaintext seeds run as before.
+    pub crypt_rng: ChaCha8Rng,
+    /// An encrypted seed's vault secrets, as the person keeps them.
+    pub vault: Option<crate::vault::Vault>,
 }
 
 impl Shared {
@@ -125,6 +99,9 @@ pub struct Device {
     /// Notes `sync.db` knew and the disk lacked when the latest plan was made, of how many
     /// known, and how many on disk.
     pub missing_at_plan: (usize, usize, usize),
+    /// An encrypted vault's unlocked keys (kept through a restart, as a device's keyring
+    /// keeps them) and the name of its shared in-memory `sync.db`.
+    pub unlocked: Option<(steel_crypto::VaultKeys, String)>,
 }
 
 /// One step of a run.
@@ -173,6 +150,19 @@ pub struct World {
     damaged_before: u64,
 }
 
+/// The signed-in session of device `id` (the bearer token names the device).
+pub fn session(id: DeviceId, name: &str) -> Session {
+    Session {
+        api_url: API_URL.to_owned(),
+        user_id: uuid::Uuid::from_u128(1).to_string(),
+        device_id: Some(id.0.to_string()),
+        device_name: name.to_owned(),
+        access_token: id.0.to_string(),
+        refresh_token: "never used".to_owned(),
+        access_expires_at: DateTime::from_timestamp(4_000_000_000, 0).unwrap_or_default(),
+    }
+}
+
 fn start() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
 }
@@ -196,6 +186,8 @@ impl World {
             oracle: crate::oracle::Watch::default(),
             trace: Vec::new(),
             verbose,
+            crypt_rng: ChaCha8Rng::seed_from_u64(seed ^ 0xc0de_c0de),
+            vault: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -211,6 +203,9 @@ impl World {
             syncs: 0,
             damaged_before: 0,
         };
+        if crate::vault::is_encrypted(seed, rates.encrypted_every) {
+            world.set_up_vault();
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
         for i in 0..devices {
             let skew = TimeDelta::seconds(rng.random_range(-300..300));
@@ -226,6 +221,11 @@ impl World {
 
     pub fn log(&self, line: String) {
         self.shared().log(line);
+    }
+
+    /// The id the next device made gets.
+    pub fn first_device_id(&self) -> DeviceId {
+        DeviceId(uuid::Uuid::from_u128(self.next_device))
     }
 
     fn new_device(&mut self, slot: usize, skew: TimeDelta) -> Device {
@@ -245,23 +245,17 @@ impl World {
             pending: None,
             held: false,
             missing_at_plan: (0, 0, 0),
+            unlocked: None,
         };
-        let store = Store::in_memory().expect("an in-memory sync.db");
+        device.unlocked = self.unlock(slot, &device);
+        let store = crate::vault::open_store(device.unlocked.as_ref().map(|(_, n)| n.as_str()));
         device.syncer = Some(self.syncer(slot, &device, store));
         device
     }
 
     /// The engine of a device, on the `sync.db` it had (a restart after a crash).
     fn syncer(&self, slot: usize, device: &Device, store: Store) -> Syncer {
-        let session = Session {
-            api_url: API_URL.to_owned(),
-            user_id: uuid::Uuid::from_u128(1).to_string(),
-            device_id: Some(device.id.0.to_string()),
-            device_name: device.name.clone(),
-            access_token: device.id.0.to_string(),
-            refresh_token: "never used".to_owned(),
-            access_expires_at: DateTime::from_timestamp(4_000_000_000, 0).unwrap_or_default(),
-        };
+        let session = session(device.id, &device.name);
         let net = SimNet {
             shared: self.shared.clone(),
             device: slot,
@@ -275,7 +269,11 @@ impl World {
             disk: device.disk.clone(),
             crashed: device.crashed.clone(),
         };
-        let api = Api::over(Arc::new(net), session, None).with_faults(Arc::new(faults));
+        let mut api = Api::over(Arc::new(net), session, None).with_faults(Arc::new(faults));
+        if let Some((keys, store)) = &device.unlocked {
+            let rng_seed = crate::vault::crypt_seed(&mut self.shared().crypt_rng);
+            api = api.with_crypt(crate::vault::crypt(keys, store, rng_seed));
+        }
         let clock: Arc<dyn Clock> = device.clock.clone();
         let mut syncer = Syncer::with_world(
             api,
@@ -444,14 +442,10 @@ impl World {
                 // What the old folder held that the server does not goes with it.
                 let disk = self.devices[d].disk.clone();
                 let mut shared = self.shared();
+                let live = crate::vault::live_notes(&shared.server, shared.oracle.vault.as_ref());
                 for rel in crate::person::notes(&disk) {
                     let bytes = disk.get(&rel).unwrap_or_default();
-                    let synced = VaultPath::parse(&steel_sync::scan::nfc(&rel))
-                        .ok()
-                        .and_then(|p| shared.server.files.get(&p).cloned())
-                        .is_some_and(|f| {
-                            !f.is_deleted && f.content_hash == ContentHash::of(&bytes)
-                        });
+                    let synced = live.get(&steel_sync::scan::nfc(&rel)) == Some(&bytes);
                     if !synced {
                         let gone = crate::person::tokens(&bytes).map(str::to_owned);
                         shared.book.removed.extend(gone);

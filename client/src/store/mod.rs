@@ -204,6 +204,20 @@ impl Store {
         Self::with_schema(Connection::open_in_memory()?)
     }
 
+    /// A `sync.db` in memory that every `Store` opened with the same `name` shares (an
+    /// encrypted vault's device opens a second connection for its `Crypt`, as the real
+    /// client opens the file twice). It lasts while one of them is open; `name` must be
+    /// unique in the process.
+    pub fn in_memory_shared(name: &str) -> Result<Self> {
+        use rusqlite::OpenFlags;
+        let uri = format!("file:{name}?mode=memory&cache=shared");
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Self::with_schema(Connection::open_with_flags(uri, flags)?)
+    }
+
     fn with_schema(conn: Connection) -> Result<Self> {
         conn.execute_batch(SCHEMA)?;
         Ok(Store {

@@ -245,6 +245,24 @@ pub fn parse_deletes(
     (good, rejected)
 }
 
+/// The refusal of a write under a path key another live note has.
+pub fn case_conflict(key: &Key32) -> SealedRejected {
+    SealedRejected {
+        path_key: key.to_hex(),
+        code: ErrorCode::CaseConflict.into(),
+        message: "another live note has this path key".into(),
+    }
+}
+
+/// The refusal of a write that would take the vault over its quota.
+pub fn quota_exceeded(key: &Key32, quota: u64) -> SealedRejected {
+    SealedRejected {
+        path_key: key.to_hex(),
+        code: ErrorCode::QuotaExceeded.into(),
+        message: format!("the vault would exceed its quota of {quota} bytes"),
+    }
+}
+
 /// A write of an encrypted note the rules allow, against the version its manifest was
 /// sealed as (`manifest_version`, the version push answered; `None` for a plaintext
 /// write): a vault that moved since push would give the note another version, which the

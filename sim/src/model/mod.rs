@@ -5,24 +5,33 @@
 //! `decide_deletes`, `is_held`, `request::parse_files`, ...): this module only loads, stores
 //! and shapes, as `shared/src/db` and `shared/src/handlers` do.
 //!
+//! An end-to-end encrypted account (its key slots written with `PUT /vault/keys`) is
+//! answered in the encrypted shapes (`keys.rs`, `sealed.rs`): notes kept under their path
+//! keys, each version's sealed fields beside it, pushes deduplicated by blob id, every
+//! request of the plaintext shape refused, as `handlers/sealed` does.
+//!
 //! Left out: authentication (the bearer token names the device), request budgets (429),
-//! bulk upload (`/vault/bulk`),
+//! bulk upload (`/vault/bulk`), turning a plaintext vault encrypted (`/vault/migration`),
 //! the unconfirmed-upload allowance, rewind (`as_of`), history and deleted listings, change
 //! notices. A request for those answers 404 `not_found`.
 
 mod janitor;
+mod keys;
 mod packs;
+mod sealed;
 mod writes;
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use steel_core::ApiError;
 use steel_core::db::sealed::StoredSealed;
 use steel_core::domain::{ContentHash, Cursor, DeviceId, VaultPath};
 use steel_core::vault::keys::Keys;
 use steel_core::vault::recovery::MassDeletePolicy;
 use steel_core::vault::rules::FileState;
+use steel_core::vault::sealed::check_mode;
 use steel_protocol::error::ErrorCode;
 use steel_protocol::wire::{StateAnswer, StateFile};
 
@@ -149,17 +158,47 @@ impl Server {
         path_and_query: &str,
         body: &[u8],
     ) -> Answer {
+        self.handle_with(device, method, path_and_query, None, body)
+    }
+
+    /// [`Server::handle`] with the request's `If-Match` header (`PUT /vault/keys`).
+    pub fn handle_with(
+        &mut self,
+        device: Option<DeviceId>,
+        method: &str,
+        path_and_query: &str,
+        if_match: Option<&str>,
+        body: &[u8],
+    ) -> Answer {
         let (route, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
+        let encrypted = self.keys.encrypted();
+        let mode = || check_mode(encrypted, body).map_err(api_error);
         let result = match (method, route) {
+            ("GET", "/vault/keys") => Ok(self.get_keys()),
+            ("PUT", "/vault/keys") => self.put_keys(if_match, body),
             ("GET", "/vault/state") => self.state(query),
-            ("POST", "/vault/push") => parse(body).map(|b| self.push(device, b)),
-            ("POST", "/vault/push/confirm") => parse(body).map(|b| self.confirm(device, b)),
-            ("POST", "/vault/pull") => parse(body).and_then(|b| self.pull(b)),
-            ("POST", "/vault/delete") => parse(body).and_then(|b| self.delete(device, b)),
-            ("POST", "/vault/restore") => parse(body).and_then(|b| self.restore(device, b)),
+            ("POST", "/vault/pull") => self.any_pull(body),
             ("POST", "/vault/packs") => parse(body).and_then(|b| self.packs(b)),
+            (_, "/vault/push" | "/vault/push/confirm" | "/vault/delete" | "/vault/restore")
+                if method == "POST" =>
+            {
+                mode().and_then(|()| match (encrypted, route) {
+                    (false, "/vault/push") => parse(body).map(|b| self.push(device, b)),
+                    (false, "/vault/push/confirm") => parse(body).map(|b| self.confirm(device, b)),
+                    (false, "/vault/delete") => parse(body).and_then(|b| self.delete(device, b)),
+                    (false, _) => parse(body).and_then(|b| self.restore(device, b)),
+                    (true, "/vault/push") => parse(body).and_then(|b| self.sealed_push(device, b)),
+                    (true, "/vault/push/confirm") => {
+                        parse(body).and_then(|b| self.sealed_confirm(device, b))
+                    }
+                    (true, "/vault/delete") => {
+                        parse(body).and_then(|b| self.sealed_delete(device, b))
+                    }
+                    (true, _) => self.sealed_restore(device, body),
+                })
+            }
             _ => Err(Answer::error(
                 404,
                 ErrorCode::NotFound,
@@ -227,8 +266,12 @@ impl Server {
         } else {
             Cursor::from_seq(seq).to_string()
         };
+        let rows: Vec<FileState> = rows.into_iter().cloned().collect();
+        if self.keys.encrypted() {
+            return self.sealed_state(rows, cursor, has_more);
+        }
         Ok(Answer::ok(&StateAnswer {
-            files: rows.into_iter().map(|f| state_file(f.clone())).collect(),
+            files: rows.into_iter().map(state_file).collect(),
             cursor,
             has_more,
             server_time: self.now,
@@ -319,6 +362,11 @@ enum Sealing {
     None,
     Given(StoredSealed),
     CopyFrom(i64),
+}
+
+/// An error of the handlers' own functions, as the handler answers it.
+fn api_error(e: ApiError) -> Answer {
+    Answer::error(e.status(), e.code(), e.to_string())
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Answer> {

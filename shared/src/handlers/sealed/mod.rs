@@ -24,8 +24,8 @@ use crate::messages::ChangeNotice;
 use crate::queue::Queue;
 use crate::runtime::AppState;
 use crate::vault::Conflict;
-use crate::vault::sealed::key_of;
-use steel_protocol::wire::{Key32, Sealed, SealedBytes, SealedConflict, SealedRejected};
+use crate::vault::sealed::{case_conflict, key_of, quota_exceeded};
+use steel_protocol::wire::{Key32, Sealed, SealedBytes, SealedConflict};
 
 /// Stored sealed fields in their wire form (`None` if a stored value could not be one).
 fn to_wire(s: StoredSealed) -> Option<Sealed> {
@@ -90,22 +90,6 @@ async fn sealed_conflicts(
             })
         })
         .collect()
-}
-
-fn case_conflict(key: &Key32) -> SealedRejected {
-    SealedRejected {
-        path_key: key.to_hex(),
-        code: ErrorCode::CaseConflict.into(),
-        message: "another live note has this path key".into(),
-    }
-}
-
-fn quota_exceeded(key: &Key32, quota: u64) -> SealedRejected {
-    SealedRejected {
-        path_key: key.to_hex(),
-        code: ErrorCode::QuotaExceeded.into(),
-        message: format!("the vault would exceed its quota of {quota} bytes"),
-    }
 }
 
 /// Queues the change notice of an encrypted account: the cursor, no paths (not even path
