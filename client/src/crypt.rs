@@ -52,6 +52,9 @@ pub struct Crypt {
     known: Mutex<Option<HashMap<[u8; 32], String>>>,
     /// Learnt and not yet written to `sync.db`: (blob id hex, plaintext hash hex).
     unsaved: Mutex<Vec<(String, String)>>,
+    /// The name of each live note on the server as this device last learnt it, by case key
+    /// (one path key): `None` until first read from `sync.db`. See [`Crypt::server_twin`].
+    server_names: Mutex<Option<HashMap<String, VaultPath>>>,
     store: Option<Store>,
 }
 
@@ -156,6 +159,7 @@ impl Crypt {
             listed: Mutex::default(),
             known: Mutex::default(),
             unsaved: Mutex::default(),
+            server_names: Mutex::default(),
             store,
         }
     }
@@ -179,6 +183,51 @@ impl Crypt {
             }
         }
         Ok(out)
+    }
+
+    /// The names this device knows live on the server, by case key: first from `sync.db`
+    /// (a case key with one synced name), then from what listings and writes tell.
+    fn server_names(&self) -> std::sync::MutexGuard<'_, Option<HashMap<String, VaultPath>>> {
+        let mut names = lock(&self.server_names);
+        if names.is_none() {
+            let mut found: HashMap<String, Vec<VaultPath>> = HashMap::new();
+            let rows = (self.store.as_ref()).and_then(|s| s.rows().ok());
+            for (path, row) in rows.unwrap_or_default() {
+                if row.server_version > 0
+                    && row.content_hash.is_some()
+                    && let Ok(p) = VaultPath::parse(&path)
+                {
+                    found.entry(p.case_key()).or_default().push(p);
+                }
+            }
+            let one = found.into_iter().filter(|(_, v)| v.len() == 1);
+            *names = Some(one.filter_map(|(k, mut v)| Some((k, v.pop()?))).collect());
+        }
+        names
+    }
+
+    /// The server's note of `path`'s path key is now live under `path`, or deleted.
+    pub fn learn_name(&self, path: &VaultPath, live: bool) {
+        let mut names = self.server_names();
+        let names = names.get_or_insert_default();
+        if live {
+            names.insert(path.case_key(), path.clone());
+        } else {
+            names.remove(&path.case_key());
+        }
+    }
+
+    /// Another letter case of `path` that names the live note of its path key on the
+    /// server, as far as this device knows: a push of `path` would replace that note (one
+    /// path key, one row), where a plaintext server refuses it as a case twin, so the push
+    /// is refused here the same way (`case_conflict`). Without it, `Idea.md` edited here
+    /// while another device renamed it to `idea.md` was pushed over `idea.md` from the
+    /// version of the superseded name's tombstone ([`crate::api`]'s listing makes one), and
+    /// `idea.md`'s lines were lost (simulation seed 33).
+    pub fn server_twin(&self, path: &VaultPath) -> Option<VaultPath> {
+        let names = self.server_names();
+        let live = names.as_ref()?.get(&path.case_key())?;
+        (live != path).then(|| live.clone())
     }
 
     fn rng(&self) -> std::sync::MutexGuard<'_, ChaCha20Rng> {

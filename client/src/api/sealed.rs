@@ -138,6 +138,7 @@ impl Api {
             .into_iter()
             .map(|v| {
                 let path = named(names, &v.path_key)?;
+                c.learn_name(&path, true);
                 let hash = c.done(path.as_str()).ok_or_else(|| {
                     SyncError::Other(format!("{path}: agreed without being pushed"))
                 })?;
@@ -161,6 +162,7 @@ impl Api {
         let files = (a.files.into_iter())
             .map(|f| {
                 let o = c.open(&f.path_key, f.version, f.sealed.as_ref())?;
+                c.learn_name(&o.path, !f.is_deleted);
                 let content_hash = c.engine_hash(&o.manifest.blob_id);
                 if !f.is_deleted {
                     let expected = Expected {
@@ -226,7 +228,20 @@ impl Api {
         files: &[FileEntry],
         bytes_of: &HashMap<String, Vec<u8>>,
     ) -> Result<PushAnswer> {
+        // A note whose path key the server keeps under another letter case is refused here
+        // (see `Crypt::server_twin`), before its key names anything in this request.
+        let mut twins = Vec::new();
+        let files: Vec<&FileEntry> = (files.iter())
+            .filter(|f| {
+                let twin = VaultPath::parse(&f.path)
+                    .ok()
+                    .and_then(|p| Some(Rejected::case_conflict(&p, &c.server_twin(&p)?)));
+                twins.extend(twin.clone());
+                twin.is_none()
+            })
+            .collect();
         let (names, mut refused) = names_of(c, files.iter().map(|f| &f.path));
+        refused.extend(twins);
         let mut body = Vec::new();
         for f in files {
             let (Ok(path), Some(bytes)) = (VaultPath::parse(&f.path), bytes_of.get(&f.path)) else {
@@ -429,6 +444,14 @@ impl Api {
             .await?;
         let mut all_refused = refused;
         all_refused.extend(rejected(&names, a.rejected));
+        for t in &a.deleted {
+            if let Some(p) = names
+                .get(&t.path_key)
+                .and_then(|p| VaultPath::parse(p).ok())
+            {
+                c.learn_name(&p, false);
+            }
+        }
         Ok(DeleteAnswer {
             deleted: (a.deleted.into_iter())
                 .map(|t| Self::open_tombstone(c, &names, t))
