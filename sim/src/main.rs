@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use steel_sim::run::{self, Failure, parse_ranges, ranges};
+use steel_sim::vault::is_encrypted;
+use steel_sim::world::Rates;
 
 /// Counts over every seed run, from every thread.
 #[derive(Default)]
@@ -22,10 +24,16 @@ struct Totals {
     requests: AtomicU64,
     syncs: AtomicU64,
     seeds: AtomicU64,
+    /// Simulated operations and thread time (µs) of encrypted and of plaintext seeds.
+    by_mode: [(AtomicU64, AtomicU64); 2],
 }
 
 impl Totals {
-    fn add(&self, o: &run::Outcome) {
+    fn add(&self, o: &run::Outcome, encrypted: bool, took: Duration) {
+        let (ops, micros) = &self.by_mode[usize::from(encrypted)];
+        ops.fetch_add(o.ops + o.requests, Ordering::Relaxed);
+        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        micros.fetch_add(took, Ordering::Relaxed);
         self.world_ops.fetch_add(o.ops, Ordering::Relaxed);
         self.requests.fetch_add(o.requests, Ordering::Relaxed);
         self.syncs.fetch_add(o.syncs, Ordering::Relaxed);
@@ -43,6 +51,23 @@ impl Totals {
             self.requests.load(Ordering::Relaxed),
             self.syncs.load(Ordering::Relaxed),
             self.seeds.load(Ordering::Relaxed),
+        )
+    }
+
+    /// "plaintext seeds N ops/s, encrypted M ops/s" per thread (one core each).
+    fn rates(&self) -> String {
+        let rate = |i: usize| {
+            let (ops, micros) = &self.by_mode[i];
+            let (ops, micros) = (ops.load(Ordering::Relaxed), micros.load(Ordering::Relaxed));
+            format!(
+                "{ops} ops at {:.0} ops/s",
+                ops as f64 * 1e6 / micros.max(1) as f64
+            )
+        };
+        format!(
+            "per core: plaintext seeds {}, encrypted seeds {}",
+            rate(0),
+            rate(1)
         )
     }
 }
@@ -166,8 +191,10 @@ fn main() -> ExitCode {
                     && failed.lock().is_ok_and(|f| f.is_none())
                 {
                     let seed = next_seed.fetch_add(1, Ordering::Relaxed);
+                    let began = Instant::now();
                     let outcome = run::run(seed, args.per_seed, None, false);
-                    totals.add(&outcome);
+                    let encrypted = is_encrypted(seed, Rates::default().encrypted_every);
+                    totals.add(&outcome, encrypted, began.elapsed());
                     if let Some(f) = outcome.failure
                         && let Ok(mut slot) = failed.lock()
                     {
@@ -194,10 +221,11 @@ fn main() -> ExitCode {
     println!(
         "simulation: {total} operations ({world_ops} world ops, {requests} requests, {syncs} syncs) \
          over {seeds} seeds ({}..={}, {jobs} at a time) in {secs:.1} s: {:.0} operations/s; every \
-         invariant held",
+         invariant held ({})",
         args.first_seed,
         args.first_seed + seeds - 1,
-        total as f64 / secs.max(1e-9)
+        total as f64 / secs.max(1e-9),
+        totals.rates()
     );
     ExitCode::SUCCESS
 }

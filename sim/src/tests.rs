@@ -20,6 +20,16 @@ fn the_same_seed_runs_the_same_way_twice() {
         let shared = world.shared();
         (shared.requests, shared.trace_tail(4000).to_vec())
     };
+    // Seed 3 runs an encrypted account: its Crypts' nonces and blob keys, and its
+    // unlocks, come from the seed too.
+    assert!(crate::vault::is_encrypted(
+        3,
+        Rates::default().encrypted_every
+    ));
+    assert!(!crate::vault::is_encrypted(
+        4,
+        Rates::default().encrypted_every
+    ));
     for seed in [3, 4, 5] {
         let (first, second) = (trace(seed), trace(seed));
         assert!(first.0 > 100, "seed {seed} made requests");
@@ -132,6 +142,7 @@ fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
         let rates = Rates {
             rate_limited: 0.0,
             storm: 0.0,
+            encrypted_every: 0,
             ..Rates::default()
         };
         let outcome = run::run_with(seed, 400, Some(&keep), false, rates);
@@ -149,6 +160,84 @@ fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
 fn a_pull_is_not_written_beside_a_normalization_twin_made_after_the_plan() {
     let keep = parse_ranges("36,48,65,74,81,84").expect("a list of ops");
     let outcome = run::run_with(1_001_086, 400, Some(&keep), false, Rates::default());
+    assert_eq!(outcome.failure, None);
+    assert_eq!(outcome.ops, keep.len() as u64);
+}
+
+/// Seed 33 (encrypted): D2 edited `syntheses/Alpha.md` while D0 renamed it to
+/// `syntheses/alpha.md` (one path key). D2's listing named the key `alpha.md` and made
+/// `Alpha.md` a tombstone at `alpha.md`'s version; D2 pushed its edit from that version and
+/// replaced `alpha.md` (the server cannot tell the names apart), losing D0's line. The client
+/// now refuses such a push as the case twin it is (`Crypt::server_twin`).
+#[test]
+fn an_encrypted_note_is_not_pushed_over_its_case_twin() {
+    let keep = parse_ranges("52,78-79,83,211,215,217").expect("a list of ops");
+    let outcome = run::run(33, 400, Some(&keep), false);
+    assert_eq!(outcome.failure, None);
+    assert_eq!(outcome.ops, keep.len() as u64);
+}
+
+#[test]
+fn an_encrypted_seed_holds_every_invariant() {
+    assert!(crate::vault::is_encrypted(
+        6,
+        Rates::default().encrypted_every
+    ));
+    let outcome = run::run(6, 150, None, false);
+    assert_eq!(outcome.failure, None);
+    assert!(outcome.syncs > 20 && outcome.requests > outcome.syncs);
+}
+
+#[test]
+fn a_name_or_a_line_stored_in_the_clear_is_a_leak() {
+    let mut server = Server::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+    let acked: std::collections::HashSet<String> = ["t7".to_owned()].into();
+    let key = VaultPath::parse(&"ab".repeat(32)).unwrap();
+    server.history.push(crate::model::PastVersion {
+        path: key,
+        version: 1,
+        content_hash: ContentHash::of(b"x"),
+        size_bytes: 1,
+        is_deleted: false,
+        device: None,
+        change_seq: 1,
+        created_at: server.now,
+        restored: false,
+    });
+    server
+        .bucket
+        .insert(ContentHash::of(b"\x01\x02"), vec![1, 2, 200, 255]);
+    assert_eq!(crate::vault::leaks(&server, &acked), None);
+    server
+        .bucket
+        .insert(ContentHash::of(b"t7\n"), b"t7\n".to_vec());
+    assert!(crate::vault::leaks(&server, &acked).is_some_and(|l| l.contains("t7")));
+    server.bucket.clear();
+    server.packs.insert(
+        1,
+        crate::model::StoredPack {
+            blobs: Vec::new(),
+            bytes: b"thoughts/idea.md".to_vec(),
+        },
+    );
+    assert!(crate::vault::leaks(&server, &acked).is_some_and(|l| l.contains("name")));
+    server.packs.clear();
+    let plain = VaultPath::parse("thoughts/idea.md").unwrap();
+    server.history[0].path = plain;
+    assert!(crate::vault::leaks(&server, &acked).is_some_and(|l| l.contains("thoughts/idea.md")));
+}
+
+/// Seed 204 (encrypted): D2 knew `sources/idea.md`; D1 restored the note's first version
+/// (named `sources/IDEA.md`) and renamed it away, so the key's tombstone named `IDEA.md`,
+/// and D2 kept `idea.md` for good (no version of that name was ever deleted). A listed
+/// tombstone now deletes every other letter case of its name the device knows.
+#[test]
+fn an_encrypted_tombstone_deletes_every_name_of_its_note() {
+    let keep = parse_ranges(
+        "50,72-73,90,96-97,108,110-111,119,124,127,139,143-144,147,168-169,203,236,268,309-310",
+    )
+    .expect("a list of ops");
+    let outcome = run::run(204, 400, Some(&keep), false);
     assert_eq!(outcome.failure, None);
     assert_eq!(outcome.ops, keep.len() as u64);
 }

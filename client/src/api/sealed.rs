@@ -192,29 +192,30 @@ impl Api {
         })
     }
 
-    /// `files` of a state listing, each live note preceded by a tombstone (at its version)
-    /// for every other letter case of its name this device knows: an encrypted vault keeps
-    /// one row per path key, so `Idea.md` renamed to `idea.md` lists only `idea.md`, where a
+    /// `files` of a state listing, each note preceded by a tombstone (at its version) for
+    /// every other letter case of its name this device knows: an encrypted vault keeps one
+    /// row per path key, so `Idea.md` renamed to `idea.md` lists only `idea.md`, where a
     /// plaintext vault lists `Idea.md`'s tombstone too. Without it, a device that had
-    /// `Idea.md` would keep it beside `idea.md`.
+    /// `Idea.md` would keep it beside `idea.md`. A deleted note's other names go too: its
+    /// tombstone carries the name of the version it deleted, which a restore of an older
+    /// version can make `IDEA.md` where this device knew `idea.md`, and without it that
+    /// device kept `idea.md` for good (simulation seed 204).
     fn with_superseded_names(c: &Crypt, files: Vec<StateFile>) -> Result<Vec<StateFile>> {
-        if files.iter().all(|f| f.is_deleted) {
+        if files.is_empty() {
             return Ok(files);
         }
         let known = c.known_by_case_key()?;
         let mut out = Vec::with_capacity(files.len());
         for f in files {
-            if !f.is_deleted {
-                let others = known.get(&f.path.case_key()).into_iter().flatten();
-                for other in others.filter(|o| o.as_str() != f.path.as_str()) {
-                    out.push(StateFile {
-                        path: VaultPath::parse(other).map_err(|e| SyncError::Other(e.message))?,
-                        is_deleted: true,
-                        deleted_at: Some(f.updated_at),
-                        size_bytes: 0,
-                        ..f.clone()
-                    });
-                }
+            let others = known.get(&f.path.case_key()).into_iter().flatten();
+            for other in others.filter(|o| o.as_str() != f.path.as_str()) {
+                out.push(StateFile {
+                    path: VaultPath::parse(other).map_err(|e| SyncError::Other(e.message))?,
+                    is_deleted: true,
+                    deleted_at: Some(f.deleted_at.unwrap_or(f.updated_at)),
+                    size_bytes: 0,
+                    ..f.clone()
+                });
             }
             out.push(f);
         }
