@@ -18,6 +18,9 @@ MUTATIONS=(
   'conflict-copy-not-written|client/src/sync/merge.rs|s/disk::write_atomic\(&\*self\.disk, &copy, &ours\)\?;/let _ = \&copy;/'
   'stale-push-overwrites|shared/src/vault/rules.rs|s/if server != proposal\.base \{\n\s*return Decision::Conflict;\n\s*\}//'
   'pack-entry-trusted|client/src/sync/packs.rs|s/if hash_bytes\(part\) != expected \{/if false {/'
+  'sealed-push-over-case-twin|client/src/crypt.rs|s/let live = names\.as_ref\(\)\?\.get\(&path\.case_key\(\)\)\?;/let live = names.as_ref()?.get("")?;/'
+  'sealed-tombstone-one-name|client/src/api/sealed.rs|s/let others = known\.get\(&f\.path\.case_key\(\)\)\.into_iter\(\)\.flatten\(\);/let others = known.get(&f.path.case_key()).into_iter().flatten().filter(|_| !f.is_deleted);/'
+  'path-key-of-exact-path|crypto/src/names.rs|s/path\.case_key\(\)\.as_bytes\(\)/path.as_str().as_bytes()/'
 )
 
 ops="${SIM_OPS:-1000000}"

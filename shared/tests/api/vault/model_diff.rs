@@ -45,7 +45,7 @@ fn env(name: &str, default: usize) -> usize {
 
 /// An answer as compared: URLs reduced to whether there is one; expiries, timestamps,
 /// headers and the top-level error's message left out.
-fn normal(v: &Value) -> Value {
+pub(super) fn normal(v: &Value) -> Value {
     match v {
         Value::Object(map) => {
             let mut out = serde_json::Map::new();
