@@ -394,8 +394,14 @@ impl Api {
         paths: &[String],
     ) -> Result<PullAnswer> {
         let (names, _) = names_of(c, paths);
+        // In the order asked (not the map's, which differs from run to run).
+        let mut seen = std::collections::HashSet::new();
+        let keys = (paths.iter())
+            .filter_map(|p| VaultPath::parse(p).ok())
+            .map(|p| Key32(c.path_key(&p).0))
+            .filter(|k| names.contains_key(k) && seen.insert(*k));
         let body = SealedPullRequest {
-            path_keys: Some(names.keys().map(Key32::to_hex).collect()),
+            path_keys: Some(keys.map(|k| k.to_hex()).collect()),
             files: None,
         };
         self.sealed_pull(c, names, body).await

@@ -18,6 +18,7 @@
 mod janitor;
 mod keys;
 mod packs;
+mod restore;
 mod sealed;
 mod writes;
 

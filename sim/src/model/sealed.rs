@@ -27,7 +27,7 @@ use steel_protocol::wire::{
     SealedUpload, SealedVersioned,
 };
 
-use super::writes::Restored1;
+use super::restore::Restored1;
 use super::{Answer, Server, api_error, object_url, parse};
 
 const REWIND_FIELDS: [&str; 5] = ["as_of", "prefix", "remove_newer", "resume", "limit"];

@@ -8,7 +8,7 @@ use chrono::TimeDelta;
 use steel_core::domain::{ContentHash, DeviceId, VaultPath, Version};
 use steel_core::vault::recovery::{MassDelete, is_held};
 use steel_core::vault::request::{self, PathParser};
-use steel_core::vault::rules::{self, Content, Decision, DeleteDecision, Proposal, Room};
+use steel_core::vault::rules::{self, Decision, DeleteDecision, Proposal, Room};
 use steel_protocol::error::ErrorCode;
 use steel_protocol::wire::{
     ConfirmAnswer, Conflict, DeleteAnswer, DeleteRequest, Download, FilesRequest, Missing,
@@ -20,6 +20,7 @@ use steel_core::db::sealed::StoredSealed;
 use steel_core::vault::rules::FileState;
 use steel_core::vault::sealed::check_sealed_version;
 
+use super::restore::Restored1;
 use super::{Answer, Sealing, Server, WriteRow, object_url};
 
 /// A version as pull reads it: (version, hash, size, deleted, when deleted).
@@ -481,95 +482,5 @@ impl Server {
             }
         }
         Ok(Answer::ok(&answer))
-    }
-}
-
-/// What restoring one version did.
-pub(super) enum Restored1 {
-    NotFound,
-    Rejected(Rejected),
-    Conflict(Conflict),
-    /// Unchanged, and no row to name (never, as the rules stand).
-    Skip,
-    /// Written, or unchanged: the row.
-    Done(FileState),
-}
-
-impl Server {
-    /// Restores `version` of `path` from `base` as `restore_versions` does: a version made by
-    /// a restore copies the sealed fields of the version it brings back.
-    pub(super) fn restore_one(
-        &mut self,
-        device: Option<DeviceId>,
-        path: &VaultPath,
-        version: Version,
-        base: Version,
-    ) -> Restored1 {
-        let source = (self.history.iter())
-            .find(|h| &h.path == path && h.version == version.get())
-            .cloned();
-        let Some(source) = source else {
-            return Restored1::NotFound;
-        };
-        if source.is_deleted {
-            return Restored1::Rejected(Rejected::new(
-                path.as_str(),
-                ErrorCode::InvalidVersion,
-                format!("version {version} is a deletion: restore the version before it"),
-            ));
-        }
-        if !self.verified.contains_key(&source.content_hash) {
-            return Restored1::Rejected(Rejected::new(
-                path.as_str(),
-                ErrorCode::ContentGone,
-                format!("the bytes of version {version} are no longer stored"),
-            ));
-        }
-        let proposal = Proposal {
-            path: path.clone(),
-            base,
-            content: Content {
-                hash: source.content_hash,
-                size: source.size_bytes,
-            },
-        };
-        // As `restore_versions`: the quota's room, without the compaction floor.
-        let room = Room::new(self.vault_size, self.limits.vault_quota_bytes);
-        let decision = self
-            .decide(device, std::slice::from_ref(&proposal), room)
-            .pop()
-            .unwrap_or(Decision::Conflict);
-        match decision {
-            Decision::Write {
-                version: v,
-                size_delta,
-            } => Restored1::Done(self.write_row(
-                WriteRow {
-                    path: path.clone(),
-                    version: v.get(),
-                    hash: source.content_hash,
-                    size: source.size_bytes,
-                    deleted: false,
-                    size_delta,
-                    sealing: Sealing::CopyFrom(source.version),
-                },
-                device,
-                true,
-            )),
-            Decision::Unchanged => match self.files.get(path) {
-                Some(r) => Restored1::Done(r.clone()),
-                None => Restored1::Skip,
-            },
-            Decision::CaseConflict { existing } => {
-                Restored1::Rejected(Rejected::case_conflict(path, &existing))
-            }
-            Decision::QuotaExceeded => Restored1::Rejected(Rejected::quota_exceeded(
-                path,
-                self.limits.vault_quota_bytes,
-            )),
-            Decision::Conflict | Decision::SameContentNewer => {
-                Restored1::Conflict(self.conflict(path, base.get()))
-            }
-        }
     }
 }

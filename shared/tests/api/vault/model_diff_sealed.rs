@@ -57,12 +57,22 @@ struct Pair<'a> {
 }
 
 impl Pair<'_> {
-    fn model(&mut self, d: usize, method: &str, route: &str, tag: Option<&str>, body: &Value) -> (i64, Value) {
+    fn model(
+        &mut self,
+        d: usize,
+        method: &str,
+        route: &str,
+        tag: Option<&str>,
+        body: &Value,
+    ) -> (i64, Value) {
         self.model.now = chrono::Utc::now();
         let bytes = serde_json::to_vec(body).expect("JSON");
         let device = Some(self.devices[d].device_id);
         let a = self.model.handle_with(device, method, route, tag, &bytes);
-        (i64::from(a.status), serde_json::from_slice(&a.body).expect("model JSON"))
+        (
+            i64::from(a.status),
+            serde_json::from_slice(&a.body).expect("model JSON"),
+        )
     }
 
     fn same(&mut self, step: usize, what: &str, real: (i64, &Value), model: (i64, &Value)) {
@@ -72,10 +82,18 @@ impl Pair<'_> {
         }
         for list in ["rejected", "missing"] {
             for e in real.1[list].as_array().into_iter().flatten() {
-                self.seen.insert(e["code"].as_str().unwrap_or_default().to_owned());
+                self.seen
+                    .insert(e["code"].as_str().unwrap_or_default().to_owned());
             }
         }
-        for list in ["conflicts", "restored", "unchanged", "packs", "deleted", "uploads"] {
+        for list in [
+            "conflicts",
+            "restored",
+            "unchanged",
+            "packs",
+            "deleted",
+            "uploads",
+        ] {
             if real.1[list].as_array().is_some_and(|l| !l.is_empty()) {
                 self.seen.insert(format!("{what} {list}"));
             }
@@ -144,9 +162,17 @@ impl Pair<'_> {
             0 => json!({"slots": [], "keyring": null}),
             _ => slots_body_with(self.rng.random_range(1..=4)),
         };
-        let real = self.app.put_keys(&self.devices[d], tag.as_deref(), body.clone()).await;
+        let real = self
+            .app
+            .put_keys(&self.devices[d], tag.as_deref(), body.clone())
+            .await;
         let model = self.model(d, "PUT", "/vault/keys", tag.as_deref(), &body);
-        self.same(step, "put keys", (real.status, &real.body), (model.0, &model.1));
+        self.same(
+            step,
+            "put keys",
+            (real.status, &real.body),
+            (model.0, &model.1),
+        );
     }
 
     async fn push_confirm(&mut self, step: usize, d: usize) {
@@ -162,20 +188,35 @@ impl Pair<'_> {
                 continue;
             }
             let hash = up["content_hash"].as_str().unwrap_or_default();
-            let Some((.., blob)) = notes.iter().find(|(.., b)| ContentHash::of(&b.bytes).to_hex() == hash) else {
+            let Some((.., blob)) = notes
+                .iter()
+                .find(|(.., b)| ContentHash::of(&b.bytes).to_hex() == hash)
+            else {
                 continue;
             };
             let put = self.app.upload(up, &blob.bytes).await;
-            assert!(put.status().is_success(), "{}: PUT {}", self.label, put.status());
-            self.model.bucket.insert(ContentHash::of(&blob.bytes), blob.bytes.clone());
+            assert!(
+                put.status().is_success(),
+                "{}: PUT {}",
+                self.label,
+                put.status()
+            );
+            self.model
+                .bucket
+                .insert(ContentHash::of(&blob.bytes), blob.bytes.clone());
         }
         // Each note confirmed at the version push answered (now and then another).
         let files: Vec<Value> = notes
             .iter()
             .map(|(n, b, content, blob)| {
                 let answered = uploads.iter().find(|u| u["path_key"] == json!(self.key(n)));
-                let version = answered.and_then(|u| u["version"].as_i64()).unwrap_or(b + 1).max(1);
-                let mut e = self.vault.confirm_entry(n, *b, version, blob, content.len() as u64);
+                let version = answered
+                    .and_then(|u| u["version"].as_i64())
+                    .unwrap_or(b + 1)
+                    .max(1);
+                let mut e = self
+                    .vault
+                    .confirm_entry(n, *b, version, blob, content.len() as u64);
                 if let Some(u) = answered {
                     e["content_hash"] = u["content_hash"].clone();
                     e["size_bytes"] = u["size_bytes"].clone();
@@ -185,12 +226,18 @@ impl Pair<'_> {
             .collect();
         let mut body = json!({ "files": files });
         if self.rng.random_bool(0.1) {
-            body["files"][0]["version"] = json!(body["files"][0]["version"].as_i64().unwrap_or(1) + 1);
+            body["files"][0]["version"] =
+                json!(body["files"][0]["version"].as_i64().unwrap_or(1) + 1);
         }
         for _ in 0..self.rng.random_range(1..=2) {
             let real = self.app.confirm(&self.devices[d], body.clone()).await;
             let model = self.model(d, "POST", "/vault/push/confirm", None, &body);
-            self.same(step, "confirm", (real.status, &real.body), (model.0, &model.1));
+            self.same(
+                step,
+                "confirm",
+                (real.status, &real.body),
+                (model.0, &model.1),
+            );
         }
     }
 
@@ -201,14 +248,21 @@ impl Pair<'_> {
             "confirm_mass_delete": self.rng.random_bool(0.3)});
         let real = self.app.delete(&self.devices[d], body.clone()).await;
         let model = self.model(d, "POST", "/vault/delete", None, &body);
-        self.same(step, "delete", (real.status, &real.body), (model.0, &model.1));
+        self.same(
+            step,
+            "delete",
+            (real.status, &real.body),
+            (model.0, &model.1),
+        );
     }
 
     async fn pull(&mut self, step: usize, d: usize) {
         let notes = self.notes(3);
         let body = match self.rng.random_range(0..5) {
             0 => json!({"paths": [notes[0].0]}),
-            1 | 2 => json!({"path_keys": notes.iter().map(|(n, ..)| self.key(n)).collect::<Vec<_>>()}),
+            1 | 2 => {
+                json!({"path_keys": notes.iter().map(|(n, ..)| self.key(n)).collect::<Vec<_>>()})
+            }
             _ => json!({"files": notes.iter().map(|(n, b, ..)| json!({"path_key": self.key(n),
                 "version": (*b).max(1)})).collect::<Vec<_>>()}),
         };
@@ -229,7 +283,12 @@ impl Pair<'_> {
             None => format!("/vault/state?limit={limit}"),
         };
         let model = self.model(d, "GET", &route, None, &Value::Null);
-        self.same(step, "state", (real.status, &real.body), (model.0, &model.1));
+        self.same(
+            step,
+            "state",
+            (real.status, &real.body),
+            (model.0, &model.1),
+        );
         if let Some(c) = real.body["cursor"].as_str() {
             self.cursors.push(c.to_owned());
         }
@@ -244,7 +303,12 @@ impl Pair<'_> {
             "base_version": base}]});
         let real = self.app.restore(&self.devices[d], body.clone()).await;
         let model = self.model(d, "POST", "/vault/restore", None, &body);
-        self.same(step, "restore", (real.status, &real.body), (model.0, &model.1));
+        self.same(
+            step,
+            "restore",
+            (real.status, &real.body),
+            (model.0, &model.1),
+        );
     }
 
     async fn packs(&mut self, step: usize, d: usize) {
@@ -255,7 +319,12 @@ impl Pair<'_> {
         let body = json!({ "hashes": hashes });
         let real = self.app.packs(&self.devices[d], body.clone()).await;
         let model = self.model(d, "POST", "/vault/packs", None, &body);
-        self.same(step, "packs", (real.status, &real.body), (model.0, &model.1));
+        self.same(
+            step,
+            "packs",
+            (real.status, &real.body),
+            (model.0, &model.1),
+        );
     }
 
     async fn step(&mut self, step: usize) {
@@ -281,7 +350,12 @@ impl Pair<'_> {
                 let body = json!({"files": [super::entry("notes/a.md", 0, b"one")]});
                 let real = self.app.push(&self.devices[d], body.clone()).await;
                 let model = self.model(d, "POST", "/vault/push", None, &body);
-                self.same(step, "plaintext push", (real.status, &real.body), (model.0, &model.1));
+                self.same(
+                    step,
+                    "plaintext push",
+                    (real.status, &real.body),
+                    (model.0, &model.1),
+                );
             }
         }
     }
@@ -312,14 +386,23 @@ async fn the_simulation_model_answers_an_encrypted_account_as_the_handlers_do(po
             rng: ChaCha8Rng::seed_from_u64(seq as u64),
             cursors: Vec::new(),
             etags: Vec::new(),
-            label: format!("encrypted sequence {seq} (STEEL_DIFF_FIRST={seq} STEEL_DIFF_SEQUENCES=1)"),
+            label: format!(
+                "encrypted sequence {seq} (STEEL_DIFF_FIRST={seq} STEEL_DIFF_SEQUENCES=1)"
+            ),
             seen: &mut seen,
         };
         // The account turns encrypted: the first slots, from "v0" (then a stale retry).
         for _ in 0..2 {
-            let real = app.put_keys(&pair.devices[0], Some("\"v0\""), slots_body()).await;
+            let real = app
+                .put_keys(&pair.devices[0], Some("\"v0\""), slots_body())
+                .await;
             let model = pair.model(0, "PUT", "/vault/keys", Some("\"v0\""), &slots_body());
-            pair.same(0, "first keys", (real.status, &real.body), (model.0, &model.1));
+            pair.same(
+                0,
+                "first keys",
+                (real.status, &real.body),
+                (model.0, &model.1),
+            );
         }
         for step in 0..steps {
             pair.step(step).await;
@@ -332,7 +415,9 @@ async fn the_simulation_model_answers_an_encrypted_account_as_the_handlers_do(po
             }
             cursor = page["cursor"].as_str().map(str::to_owned);
         }
-        pair.model.check().unwrap_or_else(|e| panic!("{}: {e}", pair.label));
+        pair.model
+            .check()
+            .unwrap_or_else(|e| panic!("{}: {e}", pair.label));
     }
     if sequences >= 6 {
         for case in [
