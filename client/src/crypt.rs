@@ -245,6 +245,12 @@ impl Crypt {
         let content_hash = hash_bytes(&blob.bytes);
         let size = blob.bytes.len() as u64;
         let path_key = self.path_key(path);
+        // A blob id is the keyed hash of the plaintext: which plaintext it names is true
+        // from now on, whatever the server does with the push. Learnt only once confirmed,
+        // it was lost to a crash between the confirm's commit and its answer, and the note's
+        // later tombstone then did not match the same content on disk, which went up again
+        // (a deleted note resurrected; simulation seed 100113).
+        self.learn(&blob.id, &hash_bytes(plaintext));
         let out = (path_key, blob.id.to_hex(), content_hash.clone(), size);
         let sealing = Sealing {
             path: path.clone(),

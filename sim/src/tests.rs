@@ -241,3 +241,20 @@ fn an_encrypted_tombstone_deletes_every_name_of_its_note() {
     assert_eq!(outcome.failure, None);
     assert_eq!(outcome.ops, keep.len() as u64);
 }
+
+/// Seed 100113 (encrypted): D1's confirm of `thoughts/beta.md` committed, its answer was lost
+/// and D1 crashed, so D1 never learnt that the note's blob id is its content; D0 deleted the
+/// note, and D1's next sync saw a tombstone it could not match with the same bytes on its
+/// disk and pushed them again (a deliberately deleted note resurrected). A device now learns
+/// a blob id's plaintext when it seals the note.
+#[test]
+fn an_encrypted_note_deleted_after_a_lost_confirm_stays_deleted() {
+    let keep = parse_ranges(
+        "9,11,20,22-24,30-31,40-42,45-47,82-84,96-98,149,162-163,171,175,184-185,187-189,194,\
+         200-206,208,210-214,217,220-221,223-224,226-229,232-234,236,239-240,246-247,250",
+    )
+    .expect("a list of ops");
+    let outcome = run::run(100_113, 400, Some(&keep), false);
+    assert_eq!(outcome.failure, None);
+    assert_eq!(outcome.ops, keep.len() as u64);
+}
