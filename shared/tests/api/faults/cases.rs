@@ -21,6 +21,8 @@ pub enum Case {
     DeleteAccount,
     /// An end-to-end encrypted account's writes (`super::sealed`).
     SealedConfirm,
+    /// The same two notes as `SealedConfirm`, through one incoming pack.
+    SealedBulkConfirm,
     SealedDelete,
     PutKeys,
 }
@@ -29,7 +31,7 @@ impl Case {
     fn sealed(self) -> bool {
         matches!(
             self,
-            Case::SealedConfirm | Case::SealedDelete | Case::PutKeys
+            Case::SealedConfirm | Case::SealedBulkConfirm | Case::SealedDelete | Case::PutKeys
         )
     }
 }

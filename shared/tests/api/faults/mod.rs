@@ -110,6 +110,7 @@ fault_tests! {
     restore_survives_every_fault => Case::Restore,
     delete_account_survives_every_fault => Case::DeleteAccount,
     sealed_confirm_survives_every_fault => Case::SealedConfirm,
+    sealed_bulk_confirm_survives_every_fault => Case::SealedBulkConfirm,
     sealed_delete_survives_every_fault => Case::SealedDelete,
     put_keys_survives_every_fault => Case::PutKeys,
 }
