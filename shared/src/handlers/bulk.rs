@@ -145,7 +145,9 @@ pub(crate) async fn receive(
             ApiError::conflict(
                 ErrorCode::PackNotUploaded,
                 "the pack was not uploaded (PUT it to the upload_url of POST /vault/bulk \
-                 first), or is gone: nothing was committed",
+                 first), or is gone (swept, or closed by a confirm of it whose answer was \
+                 lost: POST /vault/push/confirm of the same files says what is committed); \
+                 this request committed nothing",
             )
         })?;
     let read = started.elapsed();

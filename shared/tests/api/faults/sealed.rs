@@ -2,8 +2,7 @@
 //! confirm of two notes with their sealed paths and manifests (one an edit, one new), a
 //! delete of two notes by path key, a write of the key slots (a passphrase changed), and
 //! the same confirm through one incoming pack of the two ciphertexts (bulk upload), sent as
-//! the reference client sends it: a bulk confirm whose pack is gone (its answer was lost)
-//! is followed by the per-note confirm of the same files.
+//! the reference client sends it (`super::cases::bulk_confirm`).
 //! The blobs are `steel-crypto` ciphertexts with fixed randomness, so every cell's request
 //! is the same bytes.
 
@@ -74,21 +73,7 @@ pub async fn send(case: Case, app: &TestApp, p: &Prepared) -> Answer {
     let body = p.body.clone();
     match case {
         Case::SealedConfirm => app.confirm(&p.device, body).await,
-        Case::SealedBulkConfirm => {
-            let answer = app.bulk_confirm(&p.device, body.clone()).await;
-            // The pack was closed by a confirm whose answer was lost (404), or deleted by
-            // one that could not record its closing (409): the per-note confirm of the same
-            // files says what the server holds (README "What a client may retry").
-            let gone = matches!(
-                (answer.status, answer.code()),
-                (404, "pack_not_found") | (409, "pack_not_uploaded")
-            );
-            if !gone {
-                return answer;
-            }
-            app.confirm(&p.device, json!({"files": body["files"]}))
-                .await
-        }
+        Case::SealedBulkConfirm => super::cases::bulk_confirm(app, p).await,
         Case::SealedDelete => app.delete(&p.device, body).await,
         Case::PutKeys => app.put_keys(&p.device, Some("\"v1\""), body).await,
         other => unreachable!("{other:?} is not an encrypted account's case"),
