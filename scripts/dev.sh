@@ -6,7 +6,10 @@
 # (see [workspace.metadata.lambda.watch.router] in Cargo.toml) and rebuilds on change.
 # Ctrl-C stops the functions, the stand-in and the services.
 # DEV_PORT (default 9000) picks the port; DEV_PROFILE a cargo profile for the functions
-# (default: dev; `make bench` serves them with bench-fast).
+# (default: dev; `make bench` serves them with bench-fast). DEV_IGNORE_CHANGES=1 serves them
+# without rebuilding on change (`--ignore-changes`): a change to the tree (an edit, a git
+# checkout) makes `cargo lambda watch` kill and restart the functions, and a request in flight
+# then never gets its answer (its client waits out its timeout); `make bench` sets it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -56,6 +59,7 @@ echo "[dev] serving on http://127.0.0.1:$PORT (Ctrl-C to stop)"
 # cargo-lambda stops its function processes only on SIGINT; forward INT/TERM to it by PID.
 PROFILE_ARGS=()
 [ -n "${DEV_PROFILE:-}" ] && PROFILE_ARGS=(--profile "$DEV_PROFILE")
+[ "${DEV_IGNORE_CHANGES:-0}" = 1 ] && PROFILE_ARGS+=(--ignore-changes)
 PATH="$ROOT/.tools/venv/bin:$PATH" cargo lambda watch "${PROFILE_ARGS[@]}" \
   --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$ENV_FILE" &
 WATCH_PID=$!

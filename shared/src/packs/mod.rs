@@ -2,8 +2,8 @@
 //! back to back, with an index (hash, offset, length) in the answer, so that a new device
 //! gets a whole vault in a handful of GETs. Built on request: the blobs are read from the
 //! bucket in parallel (never through API Gateway), checked against their SHA-256, written as
-//! one object under `packs/{user}/{pack}` (at most [`MAX_PACK_BYTES`], one pack in memory at
-//! a time), and handed out as presigned GETs.
+//! one object under `packs/{user}/{pack}` (at most [`MAX_PACK_BYTES`], [`PARALLEL_BUILDS`]
+//! packs in memory at a time), and handed out as presigned GETs.
 //!
 //! Packs are a disposable cache: never counted in quotas or `stored_bytes`, deleted by the
 //! janitor after [`PACK_LIFETIME`] (and by the bucket's lifecycle rule on `packs/` if a
@@ -34,6 +34,10 @@ pub use steel_protocol::wire::{MAX_HASHES_PER_PACKS_REQUEST, MAX_PACK_BYTES};
 pub const BUILD_BUDGET: Duration = Duration::from_secs(15);
 /// Blobs read from the bucket at once while a pack is built.
 pub const READ_CONCURRENCY: usize = 32;
+/// Packs built side by side (each at most [`MAX_PACK_BYTES`] in memory, twice: the blobs
+/// read and the pack's body): a 10,000-note vault makes two packs, and reading their blobs
+/// is most of a new device's wait.
+pub const PARALLEL_BUILDS: usize = 2;
 /// How long a pack is kept (its URL works for [`PRESIGN_TTL`]; a GET started by then may
 /// take the rest).
 pub const PACK_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(1);
@@ -181,8 +185,8 @@ async fn read_blobs(
 }
 
 /// The answer to a packs request for `wanted` (parsed, at most
-/// [`MAX_HASHES_PER_PACKS_REQUEST`]): packs built one after the other until
-/// [`BUILD_BUDGET`] has passed; the rest is `remaining`.
+/// [`MAX_HASHES_PER_PACKS_REQUEST`]): packs built [`PARALLEL_BUILDS`] at a time, in the
+/// plan's order, until [`BUILD_BUDGET`] has passed; the rest is `remaining`.
 pub async fn answer(
     pool: &PgPool,
     storage: &Storage,
@@ -196,16 +200,31 @@ pub async fn answer(
         unpacked,
         ..PacksAnswer::default()
     };
-    for planned in packs {
+    for group in packs.chunks(PARALLEL_BUILDS) {
         if started.elapsed() >= BUILD_BUDGET {
-            out.remaining.extend(planned.iter().map(|(h, _)| *h));
+            out.remaining
+                .extend(group.iter().flatten().map(|(h, _)| *h));
             continue;
         }
-        let reserved = reserve(pool, user_id, &planned).await?;
-        let built = finish(pool, storage, user_id, reserved).await?;
-        out.packs.extend(built.pack);
-        out.unpacked.extend(built.unpacked);
-        out.remaining.extend(built.remaining);
+        let mut builds = JoinSet::new();
+        for (i, planned) in group.iter().cloned().enumerate() {
+            let (pool, storage) = (pool.clone(), storage.clone());
+            builds.spawn(async move {
+                let reserved = reserve(&pool, user_id, &planned).await?;
+                let built = finish(&pool, &storage, user_id, reserved).await?;
+                Ok::<_, anyhow::Error>((i, built))
+            });
+        }
+        let mut done = Vec::with_capacity(group.len());
+        while let Some(joined) = builds.join_next().await {
+            done.push(joined??);
+        }
+        done.sort_by_key(|(i, _)| *i);
+        for (_, built) in done {
+            out.packs.extend(built.pack);
+            out.unpacked.extend(built.unpacked);
+            out.remaining.extend(built.remaining);
+        }
     }
     Ok(out)
 }

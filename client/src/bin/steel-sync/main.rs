@@ -195,13 +195,16 @@ fn scan_config(args: &SyncArgs, store: &Store) -> anyhow::Result<ScanConfig> {
     ))
 }
 
-/// When the scan ended (with the notes it found and how many it had to read) and when the
-/// first plan was made (the server's changes read and classified), for `--stats`. The scan
-/// and the server's changes are read side by side: the two overlap.
+/// When the scan ended (with the notes it found and how many it had to read), when the
+/// first plan was made (the server's changes read and classified), and when the first plan's
+/// bytes were all uploaded or downloaded (the rest, to the end, is writing notes and
+/// recording them), for `--stats`. The scan and the server's changes are read side by side:
+/// the two overlap.
 #[derive(Debug, Default)]
 struct Phases {
     scanned: Option<(Instant, usize, usize)>,
     planned: Option<Instant>,
+    transferred: Option<Instant>,
 }
 
 /// The API client of a vault: through the unlocked vault key when this device holds one (an
@@ -250,6 +253,11 @@ fn open_syncer(args: &SyncArgs) -> anyhow::Result<(Syncer, Arc<Mutex<Phases>>)> 
                 phases.scanned = Some((Instant::now(), *files, *read));
             }
             Progress::Changes { .. } => phases.planned = Some(Instant::now()),
+            Progress::Uploaded { done, total } | Progress::Downloaded { done, total }
+                if done == total =>
+            {
+                phases.transferred.get_or_insert_with(Instant::now);
+            }
             _ => {}
         }
         if !quiet {
@@ -299,9 +307,13 @@ async fn sync_once(args: &SyncArgs) -> anyhow::Result<ExitCode> {
         let phases = phases.lock().unwrap_or_else(|e| e.into_inner());
         let breakdown = match (phases.scanned, phases.planned) {
             (Some((scanned, files, read)), Some(planned)) => format!(
-                "; scanned at {:.3} s ({read} of {files} notes read), planned at {:.3} s",
+                "; scanned at {:.3} s ({read} of {files} notes read), planned at {:.3} s{}",
                 secs(started, scanned),
-                secs(started, planned)
+                secs(started, planned),
+                phases.transferred.map_or(String::new(), |at| format!(
+                    ", bytes transferred at {:.3} s",
+                    secs(started, at)
+                ))
             ),
             _ => String::new(),
         };
