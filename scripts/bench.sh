@@ -17,7 +17,8 @@
 #   scripts/bench.sh --parts 8   part 8 only (PgBouncer, scripts/pgbouncer.sh);
 #   scripts/bench.sh --parts 2   measures part 2 only; BENCHMARKS.md and the README keep the
 #   other parts' sections from the run that measured them (and no arm64 build without part 3)
-# Environment: BENCH_ARM64=build|skip (default build); BENCH_KEEP_DB=1 keeps the bench
+# Environment: BENCH_ARM64=build|skip (default build); BENCH_KOTLIN=skip leaves out part 2's
+# Kotlin row and its release build; BENCH_KEEP_DB=1 keeps the bench
 # database for a look afterwards (EXPLAIN ...); BENCH_SANDBOX_POOL=N forces the pool size of
 # the concurrency part's sandboxes (default: 2 as deployed, 1 if the server admits too few).
 # Tip: KEEP_SERVICES=1 leaves services this run started running.
@@ -112,7 +113,9 @@ cargo build --locked --profile bench-fast -p steel-bench -p steel-sync -p state 
 cargo build --locked --profile bench-fast -p steel-crypto --example crypto_bench
 # Part 2 also syncs through the apps' engine from Kotlin (client/ffi/kotlin/bench/NoChange.kt),
 # with the cdylib built in the same profile as the CLI, and weighs the release cdylib.
-if [ "$wants_part2" -eq 1 ]; then
+# BENCH_KOTLIN=skip leaves that row out (its release build is a fat-LTO link of several
+# minutes); the section then says the binding was not measured.
+if [ "$wants_part2" -eq 1 ] && [ "${BENCH_KOTLIN:-run}" != skip ]; then
   scripts/kotlin-bench-build.sh
   export BENCH_KOTLIN_CLASSPATH BENCH_KOTLIN_LIB BENCH_CDYLIB_BYTES
   # shellcheck disable=SC1091

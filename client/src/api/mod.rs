@@ -10,6 +10,7 @@ mod limited;
 mod migration;
 mod recovery;
 mod sealed;
+mod sealed_bulk;
 mod sealed_downloads;
 mod sealed_recovery;
 pub mod transport;

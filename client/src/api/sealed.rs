@@ -24,7 +24,7 @@ use crate::error::{Result, SyncError};
 use crate::faults::Op;
 
 /// The plaintext path of each path key a request named.
-type Names = HashMap<Key32, String>;
+pub(super) type Names = HashMap<Key32, String>;
 
 fn names_of<'a>(c: &Crypt, paths: impl IntoIterator<Item = &'a String>) -> (Names, Vec<Rejected>) {
     let mut names = Names::new();
@@ -295,6 +295,25 @@ impl Api {
         c: &Crypt,
         files: &[FileEntry],
     ) -> Result<ConfirmAnswer> {
+        let (names, refused, body) = self.sealed_confirm_entries(c, files);
+        let a: SealedConfirmAnswer = self
+            .call(
+                Op::Confirm,
+                Method::POST,
+                "/vault/push/confirm",
+                Some(&SealedConfirmRequest { files: body }),
+            )
+            .await?;
+        Self::open_confirm_answer(c, &names, refused, a)
+    }
+
+    /// The confirm entries of pushed notes (also a bulk confirm's), each manifest sealed
+    /// for the version push answered; the names they stand for, and the paths refused.
+    pub(super) fn sealed_confirm_entries(
+        &self,
+        c: &Crypt,
+        files: &[FileEntry],
+    ) -> (Names, Vec<Rejected>, Vec<SealedConfirmEntry>) {
         let (names, refused) = names_of(c, files.iter().map(|f| &f.path));
         let now = self.clock_ms();
         let mut body = Vec::new();
@@ -314,28 +333,30 @@ impl Api {
             });
             body.extend(entry.flatten());
         }
-        let a: SealedConfirmAnswer = self
-            .call(
-                Op::Confirm,
-                Method::POST,
-                "/vault/push/confirm",
-                Some(&SealedConfirmRequest { files: body }),
-            )
-            .await?;
+        (names, refused, body)
+    }
+
+    /// A confirm's (or a bulk confirm's) answer of an encrypted account, in plaintext names.
+    pub(super) fn open_confirm_answer(
+        c: &Crypt,
+        names: &Names,
+        refused: Vec<Rejected>,
+        a: SealedConfirmAnswer,
+    ) -> Result<ConfirmAnswer> {
         let missing = (a.missing.into_iter())
             .map(|m| {
                 Ok(Missing {
-                    path: named(&names, &m.path_key)?,
+                    path: named(names, &m.path_key)?,
                     content_hash: m.content_hash,
                     code: m.code,
                 })
             })
             .collect::<Result<_>>()?;
         let mut all_refused = refused;
-        all_refused.extend(rejected(&names, a.rejected));
+        all_refused.extend(rejected(names, a.rejected));
         Ok(ConfirmAnswer {
-            confirmed: Self::open_versioned(c, &names, a.confirmed)?,
-            conflicts: Self::open_conflicts(c, &names, a.conflicts)?,
+            confirmed: Self::open_versioned(c, names, a.confirmed)?,
+            conflicts: Self::open_conflicts(c, names, a.conflicts)?,
             missing,
             rejected: all_refused,
         })

@@ -91,13 +91,17 @@ impl Api {
             .await
     }
 
-    /// `POST /vault/bulk/confirm`: the uploaded pack, its index, and the files to commit.
+    /// `POST /vault/bulk/confirm`: the uploaded pack, its index, and the files to commit
+    /// (with their sealed fields on an encrypted vault).
     pub async fn bulk_confirm(
         &self,
         pack_id: &str,
         blobs: &[BulkBlob],
         files: &[FileEntry],
     ) -> Result<ConfirmAnswer> {
+        if let Some(c) = &self.crypt {
+            return self.sealed_bulk_confirm(c, pack_id, blobs, files).await;
+        }
         let body = BulkConfirmRequest {
             pack_id: pack_id.to_owned(),
             blobs: blobs.to_vec(),

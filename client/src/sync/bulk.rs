@@ -5,6 +5,8 @@
 //! per-note PUTs and confirm for the batch; a failed bulk confirm is followed by the per-note
 //! confirm of the same files (a bulk confirm that committed but whose answer was lost is then
 //! answered `confirmed`; what it did not commit is `missing` and pushed again next round).
+//! An end-to-end encrypted vault does the same with its ciphertexts and sealed confirm
+//! entries (`crate::api`'s `sealed_bulk`).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -63,8 +65,8 @@ impl Syncer {
     }
 
     /// Uploads and confirms `to_confirm` through one pack when the batch asks for at least
-    /// the threshold's blobs: the confirm's answer, or `None` (below the threshold, an
-    /// encrypted vault, or a bulk step failed) for the per-note path.
+    /// the threshold's blobs (ciphertexts on an encrypted vault): the confirm's answer, or
+    /// `None` (below the threshold, or a bulk step failed) for the per-note path.
     pub(super) async fn try_bulk(
         &self,
         uploads: &[Upload],
@@ -76,10 +78,12 @@ impl Syncer {
             .filter(|u| u.upload_url.is_some())
             .map(|u| u.content_hash)
             .collect();
-        if self.api.encrypted() || needed.len() < self.bulk_threshold {
+        if needed.len() < self.bulk_threshold {
             return Ok(None);
         }
-        let Some((pack, index)) = build_pack(uploads, bytes_of) else {
+        // An encrypted vault's pack holds the ciphertexts its push announced.
+        let stored = self.api.stored_bytes_of(uploads);
+        let Some((pack, index)) = build_pack(uploads, stored.as_ref().unwrap_or(bytes_of)) else {
             return Ok(None);
         };
         let Ok(started) = self.api.bulk_start(&hash_bytes(&pack), pack.len()).await else {

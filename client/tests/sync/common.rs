@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use dev_token::DevToken;
 use steel_crypto::{KdfParams, KdfPolicy, RecoveryCode};
+use steel_sync::api::transport::Transport;
 use steel_sync::crypt::Crypt;
 use steel_sync::faults::Faults;
 use steel_sync::scan::{self, ScanConfig};
@@ -86,10 +87,26 @@ impl Device {
         faults: Option<Arc<dyn Faults>>,
         secret: Option<Secret<'_>>,
     ) -> Self {
+        Self::opened_over(sub, name, None, faults, secret).await
+    }
+
+    /// [`Device::opened`], its requests sent through `transport` when given one (a test's
+    /// recorder around the real network).
+    pub async fn opened_over(
+        sub: &str,
+        name: &str,
+        transport: Option<Arc<dyn Transport>>,
+        faults: Option<Arc<dyn Faults>>,
+        secret: Option<Secret<'_>>,
+    ) -> Self {
         let session = sign_in(sub, name).await;
         let dir = tempfile::tempdir().unwrap();
         session.save(dir.path()).unwrap();
-        let mut api = Api::new(session.clone(), Some(dir.path().to_path_buf()));
+        let vault = Some(dir.path().to_path_buf());
+        let mut api = match transport {
+            Some(t) => Api::over(t, session.clone(), vault),
+            None => Api::new(session.clone(), vault),
+        };
         if let Some(secret) = secret {
             let keys = vault_key::unlock(&Api::new(session, None), &secret)
                 .await

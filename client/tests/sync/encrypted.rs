@@ -217,7 +217,7 @@ async fn blob_tampering(pack_threshold: usize) {
 
 /// Every form of `canary` the server must never hold: as typed, upper and lower case, NFD
 /// and UTF-16 (both byte orders).
-fn forms(canary: &str) -> Vec<Vec<u8>> {
+pub(crate) fn forms(canary: &str) -> Vec<Vec<u8>> {
     use unicode_normalization::UnicodeNormalization;
     let mut out = Vec::new();
     for s in [
@@ -233,7 +233,7 @@ fn forms(canary: &str) -> Vec<Vec<u8>> {
     out
 }
 
-fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn holds(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
@@ -256,6 +256,8 @@ async fn no_canary_of_a_name_or_content_reaches_the_database_the_bucket_or_the_l
     let (sub, _) = encrypted_account("enc-canary").await;
     let mut a = device(&sub, "laptop", Secret::Passphrase(PASSPHRASE)).await;
     let mut b = device(&sub, "desktop", Secret::Passphrase(PASSPHRASE)).await;
+    // Every push of `a` goes through an incoming pack (bulk upload), `b`'s note by note.
+    a.syncer.set_bulk_threshold(1);
     let tag = format!("{:x}", std::process::id());
     let name_canary = format!("Kanarienvögel{tag}Name");
     let content_canary = format!("Zaunkönig{tag}Inhalt");

@@ -9,6 +9,9 @@
 //! - `encrypted`: end-to-end encrypted sync: two devices converge (edits, deletes, renames, a
 //!   merge, a restore), unlock by passphrase and by recovery code, a locked device refuses,
 //!   tampered blobs are reported and never written, no canary reaches the database or bucket.
+//! - `encrypted_bulk`: an encrypted vault's first upload through incoming packs of
+//!   ciphertexts: a few requests instead of one PUT per note, a second device gets every
+//!   note, and no request the device sends (the pack among them) holds a name or content.
 //! - `keys`: end-to-end encryption keys from the command line: encrypt, unlock, passphrase,
 //!   recovery-code, lock.
 //! - `migration`: turning encryption on for a vault with notes, with each migration
@@ -26,6 +29,7 @@ mod cli;
 mod common;
 mod e2e;
 mod encrypted;
+mod encrypted_bulk;
 mod keys;
 mod migration;
 mod model;

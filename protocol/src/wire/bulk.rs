@@ -2,14 +2,15 @@
 //! uploaded object (an *incoming pack*: the blobs back to back), which the server checks blob
 //! by blob against an index (hash, offset, length) and splits into the blobs' own keys before
 //! it commits the files of the confirm, so a first upload of many notes costs a few requests
-//! instead of one PUT per note.
+//! instead of one PUT per note. An end-to-end encrypted account uploads its ciphertext blobs
+//! the same way and confirms with the sealed fields ([`SealedBulkConfirmRequest`]).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::FileEntry;
+use super::{FileEntry, SealedConfirmEntry};
 
 /// Most blobs one incoming pack's index may name (a confirm names at most as many files).
 pub const MAX_BLOBS_PER_BULK_PACK: usize = super::MAX_FILES_PER_REQUEST;
@@ -55,4 +56,15 @@ pub struct BulkConfirmRequest {
     pub pack_id: String,
     pub blobs: Vec<BulkBlob>,
     pub files: Vec<FileEntry>,
+}
+
+/// The body of `POST /vault/bulk/confirm` for an end-to-end encrypted account: the pack
+/// holds ciphertext blobs (each named by the SHA-256 of its ciphertext), and the files are
+/// exactly what `POST /vault/push/confirm` of an encrypted account takes. The answer is a
+/// [`SealedConfirmAnswer`](super::SealedConfirmAnswer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedBulkConfirmRequest {
+    pub pack_id: String,
+    pub blobs: Vec<BulkBlob>,
+    pub files: Vec<SealedConfirmEntry>,
 }

@@ -99,6 +99,18 @@ pub fn samples() -> Vec<(&'static str, Value)> {
         (
             "SealedConfirmRequest",
             v(serde_json::to_value(SealedConfirmRequest {
+                files: vec![confirm_entry.clone()],
+            })),
+        ),
+        (
+            "SealedBulkConfirmRequest",
+            v(serde_json::to_value(SealedBulkConfirmRequest {
+                pack_id: "0b5d1c6e-3f7a-4b2c-9d8e-1a2b3c4d5e6f".into(),
+                blobs: vec![BulkBlob {
+                    content_hash: hash("a").to_hex(),
+                    offset: 0,
+                    length: 256,
+                }],
                 files: vec![confirm_entry],
             })),
         ),

@@ -7,8 +7,10 @@
 //! as confirm records them), and only then commits the files exactly as `POST
 //! /vault/push/confirm` does (same rules: a stale base is a conflict). A pack whose bytes are
 //! not its index's commits nothing. The work of one confirm is bounded by the pack (at most
-//! 64 MiB and 1,000 blobs), so it ends well within API Gateway's 29 s. Plaintext vaults
-//! only: an encrypted vault uploads note by note.
+//! 64 MiB and 1,000 blobs), so it ends well within API Gateway's 29 s. An end-to-end
+//! encrypted account's pack holds ciphertext blobs, checked and split the same way
+//! ([`receive`]), and its files commit as its per-note confirm commits them
+//! (`super::sealed::bulk_confirm`); a body of the other mode is refused (409).
 
 use std::sync::Arc;
 
@@ -27,23 +29,21 @@ use crate::runtime::WriteState;
 use crate::storage::PRESIGN_TTL;
 use crate::vault::bulk::{self, Entry};
 use crate::vault::request;
-use steel_protocol::wire::{BulkAnswer, BulkConfirmRequest, BulkRequest};
+use steel_protocol::wire::{BulkAnswer, BulkBlob, BulkConfirmRequest, BulkRequest};
 
 /// Blobs of one pack written to their keys at once.
 const WRITE_CONCURRENCY: usize = 32;
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate_within(&state.app, &request, Charge::WRITE).await?;
-    if sealed::is_encrypted(&state.app.db, caller.user_id).await? {
-        return Err(ApiError::conflict(
-            ErrorCode::VaultEncrypted,
-            "this account is end-to-end encrypted: upload note by note (POST /vault/push)",
-        ));
-    }
-    if request.path.ends_with("/confirm") {
-        confirm(state, &caller, &request).await
-    } else {
+    let encrypted = sealed::is_encrypted(&state.app.db, caller.user_id).await?;
+    crate::vault::sealed::check_mode(encrypted, request.body())?;
+    if !request.path.ends_with("/confirm") {
         start(state, &caller, &request).await
+    } else if encrypted {
+        super::sealed::bulk_confirm(state, &caller, &request).await
+    } else {
+        confirm(state, &caller, &request).await
     }
 }
 
@@ -84,19 +84,49 @@ async fn start(
     })
 }
 
-/// `POST /vault/bulk/confirm`.
+/// `POST /vault/bulk/confirm` of a plaintext account.
 async fn confirm(
     state: &WriteState,
     caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let app = &state.app;
-    let user_id = caller.user_id;
     let body: BulkConfirmRequest = request.json()?;
     request::check_count(body.files.len())?;
-    let pack_id = bulk::parse_pack_id(&body.pack_id)?;
-    let (entries, indexed) = bulk::check_index(&body.blobs)?;
-    let (proposals, rejected) = request::parse_files(&body.files, app.config.limits.max_file_bytes);
+    let limits = &state.app.config.limits;
+    let (proposals, rejected) = request::parse_files(&body.files, limits.max_file_bytes);
+    let pack = receive(state, caller, &body.pack_id, &body.blobs).await?;
+    let answer = commit_files(state, caller, proposals, rejected).await?;
+    pack.finish(state, caller).await;
+    ApiResponse::ok(&answer)
+}
+
+/// An incoming pack whose bytes were checked against its index and split into its blobs'
+/// keys (each recorded as verified): the files of its confirm may commit now.
+pub(crate) struct Received {
+    pack_id: uuid::Uuid,
+    blobs: usize,
+    written: usize,
+    started: std::time::Instant,
+    read: std::time::Duration,
+    verified: std::time::Duration,
+    split: std::time::Duration,
+}
+
+/// The first half of a bulk confirm, the same for both modes: the caller's open pack `raw_id`
+/// (its grant renewed), read from the bucket, every blob checked against `index` (all of
+/// them before anything is written), then each blob the account lacks written at its own
+/// key and recorded as verified. A pack whose bytes are not its index's is closed and
+/// nothing is written; every other refusal leaves it open for a corrected request.
+pub(crate) async fn receive(
+    state: &WriteState,
+    caller: &Caller,
+    raw_id: &str,
+    index: &[BulkBlob],
+) -> Result<Received, ApiError> {
+    let app = &state.app;
+    let user_id = caller.user_id;
+    let pack_id = bulk::parse_pack_id(raw_id)?;
+    let (entries, indexed) = bulk::check_index(index)?;
 
     // The pack's grant, renewed: it counts until every object written below is recorded or
     // old enough for the sweep. No grant: not this account's pack, or no longer open.
@@ -115,7 +145,9 @@ async fn confirm(
             ApiError::conflict(
                 ErrorCode::PackNotUploaded,
                 "the pack was not uploaded (PUT it to the upload_url of POST /vault/bulk \
-                 first), or is gone: nothing was committed",
+                 first), or is gone (swept, or closed by a confirm of it whose answer was \
+                 lost: POST /vault/push/confirm of the same files says what is committed); \
+                 this request committed nothing",
             )
         })?;
     let read = started.elapsed();
@@ -131,20 +163,41 @@ async fn confirm(
     }
     let verified = started.elapsed();
     let written = write_blobs(state, caller, bytes, &entries).await?;
-    let split = started.elapsed();
-    let answer = commit_files(state, caller, proposals, rejected).await?;
-    tracing::info!(
-        user_id = %user_id, %pack_id, blobs = entries.len(), written,
-        read_ms = read.as_millis(), verified_ms = verified.as_millis(),
-        split_ms = split.as_millis(), committed_ms = started.elapsed().as_millis(),
-        "bulk confirm"
-    );
-    // Committed: a failure to close is the sweep's to finish (the grant counts until then),
-    // never a 5xx the client would retry.
-    if let Err(err) = close(state, caller, pack_id).await {
-        tracing::error!(user_id = %caller.user_id, %pack_id, error = %err, "incoming pack not closed");
+    Ok(Received {
+        pack_id,
+        blobs: entries.len(),
+        written,
+        started,
+        read,
+        verified,
+        split: started.elapsed(),
+    })
+}
+
+impl Received {
+    /// After the files committed: logs the confirm's timings and closes the pack. A failure
+    /// to close is the sweep's to finish (the grant counts until then), never a 5xx the
+    /// client would retry.
+    pub(crate) async fn finish(self, state: &WriteState, caller: &Caller) {
+        let Received {
+            pack_id,
+            blobs,
+            written,
+            started,
+            read,
+            verified,
+            split,
+        } = self;
+        tracing::info!(
+            user_id = %caller.user_id, %pack_id, blobs, written,
+            read_ms = read.as_millis(), verified_ms = verified.as_millis(),
+            split_ms = split.as_millis(), committed_ms = started.elapsed().as_millis(),
+            "bulk confirm"
+        );
+        if let Err(err) = close(state, caller, pack_id).await {
+            tracing::error!(user_id = %caller.user_id, %pack_id, error = %err, "incoming pack not closed");
+        }
     }
-    ApiResponse::ok(&answer)
 }
 
 /// Writes the pack's blobs the account has no verified blob of at their keys, and records

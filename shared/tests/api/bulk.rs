@@ -15,7 +15,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The pack of `contents` (back to back) and its index.
-fn pack_of(contents: &[&[u8]]) -> (Vec<u8>, Value) {
+pub(crate) fn pack_of(contents: &[&[u8]]) -> (Vec<u8>, Value) {
     let mut body = Vec::new();
     let mut index = Vec::new();
     for c in contents {
@@ -40,7 +40,7 @@ fn files_of(contents: &[&[u8]]) -> Value {
 }
 
 /// `POST /vault/bulk` for `pack` and its PUT, asserting both succeed; the pack id.
-async fn upload_pack(app: &TestApp, dev: &TestDevice, pack: &[u8]) -> String {
+pub(crate) async fn upload_pack(app: &TestApp, dev: &TestDevice, pack: &[u8]) -> String {
     let started = app
         .bulk(
             dev,
@@ -77,7 +77,7 @@ async fn blob_rows(pool: &PgPool, user: UserId) -> i64 {
     count(pool, "SELECT count(*) FROM blobs WHERE user_id = $1", user).await
 }
 
-async fn incoming_exists(app: &TestApp, user: UserId, pack_id: &str) -> bool {
+pub(crate) async fn incoming_exists(app: &TestApp, user: UserId, pack_id: &str) -> bool {
     let key = incoming_key(user, pack_id.parse().expect("uuid"));
     app.s3
         .head_object()

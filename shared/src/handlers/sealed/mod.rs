@@ -4,6 +4,7 @@
 //! are the encrypted shapes (`steel_protocol::wire::sealed`), with the sealed fields of each
 //! version beside it. A change notice of an encrypted account names no paths.
 
+mod bulk;
 mod read;
 mod recovery;
 mod restore;
@@ -11,6 +12,7 @@ mod write;
 
 use std::collections::HashMap;
 
+pub use bulk::bulk_confirm;
 pub use read::{pull, pull_entries, state_answer};
 pub use recovery::{deleted, history};
 pub use restore::restore;

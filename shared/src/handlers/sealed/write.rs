@@ -16,11 +16,11 @@ use crate::runtime::{AppState, VaultState, WriteState};
 use crate::storage::{PRESIGN_TTL, PresignedRequest};
 use crate::vault::request;
 use crate::vault::rules::{self, Decision, DeleteDecision, Room};
-use crate::vault::sealed::{self as parse, SealedProposal, key_of};
+use crate::vault::sealed::{self as parse, SealedConfirm, SealedProposal, key_of};
 use steel_protocol::wire::{
     SealedConfirmAnswer, SealedConfirmRequest, SealedDeleteAnswer, SealedDeleteRequest,
-    SealedMissing, SealedPushAnswer, SealedPushRequest, SealedTombstone, SealedUpload,
-    SealedVersioned,
+    SealedMissing, SealedPushAnswer, SealedPushRequest, SealedRejected, SealedTombstone,
+    SealedUpload, SealedVersioned,
 };
 
 /// Dedupe by blob id: a write whose blob id a version of the account already names, with
@@ -154,12 +154,25 @@ pub async fn confirm(
     caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let app = &state.app;
     let body: SealedConfirmRequest = request.json()?;
     request::check_count(body.files.len())?;
+    let parsed = parse::parse_confirm(&body.files, state.app.config.limits.max_file_bytes);
+    let answer = commit_sealed(state, caller, parsed).await?;
+    ApiResponse::ok(&answer)
+}
+
+/// Commits parsed confirm entries of an encrypted account (`rejected`: those refused while
+/// parsing) and announces them: confirm's rules, deduped by blob id, with each version's
+/// sealed fields. Shared with bulk upload's confirm (`super::bulk`), which commits with the
+/// very same rules once the pack's blobs are written.
+pub(crate) async fn commit_sealed(
+    state: &WriteState,
+    caller: &Caller,
+    (mut confirms, mut rejected): (Vec<SealedConfirm>, Vec<SealedRejected>),
+) -> Result<SealedConfirmAnswer, ApiError> {
+    let app = &state.app;
     let limits = &app.config.limits;
     let user_id = caller.user_id;
-    let (mut confirms, mut rejected) = parse::parse_confirm(&body.files, limits.max_file_bytes);
     dedupe(app, user_id, confirms.iter_mut().map(|c| &mut c.write)).await?;
     let keys: HashMap<VaultPath, steel_protocol::wire::Key32> = confirms
         .iter()
@@ -229,7 +242,7 @@ pub async fn confirm(
     answer.rejected = rejected;
     answer.conflicts = sealed_conflicts(app, user_id, conflicts).await?;
     announce(&state.changes, caller, batch.cursor, committed).await;
-    ApiResponse::ok(&answer)
+    Ok(answer)
 }
 
 /// `POST /vault/delete` of an encrypted account: each tombstone keeps the sealed fields of

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use steel_core::domain::{ContentHash, UserId, VaultPath};
 
+use crate::bulk::{pack_of, upload_pack};
 use crate::support::idp::{apple_claims, id_token};
 use crate::support::{Answer, TestApp, TestDevice, oracle};
 
@@ -16,11 +17,15 @@ pub enum Case {
     Register,
     Push,
     Confirm,
+    /// The same two notes as `Confirm`, through one incoming pack (bulk upload).
+    BulkConfirm,
     Delete,
     Restore,
     DeleteAccount,
     /// An end-to-end encrypted account's writes (`super::sealed`).
     SealedConfirm,
+    /// The same two notes as `SealedConfirm`, through one incoming pack.
+    SealedBulkConfirm,
     SealedDelete,
     PutKeys,
 }
@@ -29,7 +34,7 @@ impl Case {
     fn sealed(self) -> bool {
         matches!(
             self,
-            Case::SealedConfirm | Case::SealedDelete | Case::PutKeys
+            Case::SealedConfirm | Case::SealedBulkConfirm | Case::SealedDelete | Case::PutKeys
         )
     }
 }
@@ -83,7 +88,7 @@ impl Case {
                 app.sync_up(&device, "a.md", 0, OLD_A).await;
                 json!({"confirm": "DELETE"})
             }
-            Case::Push | Case::Confirm | Case::Delete | Case::Restore => {
+            Case::Push | Case::Confirm | Case::BulkConfirm | Case::Delete | Case::Restore => {
                 app.sync_up(&device, "a.md", 0, OLD_A).await;
                 app.sync_up(&device, "b.md", 0, OLD_B).await;
                 match self {
@@ -104,6 +109,14 @@ impl Case {
                             }
                         }
                         files
+                    }
+                    Case::BulkConfirm => {
+                        let files = json!([entry("a.md", 1, NEW_A), entry("c.md", 0, NEW_C)]);
+                        let pushed = app.push(&device, json!({"files": files})).await;
+                        assert_eq!(pushed.status, 200, "{:?}", pushed.body);
+                        let (pack, index) = pack_of(&[NEW_A, NEW_C]);
+                        let pack_id = upload_pack(app, &device, &pack).await;
+                        json!({"pack_id": pack_id, "blobs": index, "files": files})
                     }
                     Case::Delete => json!({"files": [{"path": "a.md", "base_version": 1},
                                                      {"path": "b.md", "base_version": 1}]}),
@@ -133,6 +146,7 @@ impl Case {
             Case::Register => app.register(&p.device, body).await,
             Case::Push => app.push(&p.device, body).await,
             Case::Confirm => app.confirm(&p.device, body).await,
+            Case::BulkConfirm => bulk_confirm(app, p).await,
             Case::Delete => app.delete(&p.device, body).await,
             Case::Restore => app.restore(&p.device, body).await,
             Case::DeleteAccount => app.delete_account(&p.device, body).await,
@@ -187,7 +201,7 @@ impl Case {
                 )
                 .await;
             }
-            Case::Confirm => {
+            Case::Confirm | Case::BulkConfirm => {
                 let confirmed = answer.body["confirmed"].as_array().expect("confirmed");
                 assert_eq!(confirmed.len(), 2, "{:?}", answer.body);
                 assert_files(
@@ -215,6 +229,23 @@ impl Case {
             _ => unreachable!("{self:?} checked above"),
         }
     }
+}
+
+/// A bulk confirm as the reference client sends it: when the pack is gone (closed by a
+/// confirm whose answer was lost: 404; or deleted by one that could not record its closing:
+/// 409 `pack_not_uploaded`), the per-note confirm of the same files says what the server
+/// holds (README "What a client may retry"). Both modes' bodies.
+pub async fn bulk_confirm(app: &TestApp, p: &Prepared) -> Answer {
+    let answer = app.bulk_confirm(&p.device, p.body.clone()).await;
+    let gone = matches!(
+        (answer.status, answer.code()),
+        (404, "pack_not_found") | (409, "pack_not_uploaded")
+    );
+    if !gone {
+        return answer;
+    }
+    app.confirm(&p.device, json!({"files": p.body["files"]}))
+        .await
 }
 
 /// Each (path, version, bytes or deleted) is the current row of the user's vault.

@@ -106,10 +106,12 @@ fault_tests! {
     register_survives_every_fault => Case::Register,
     push_survives_every_fault => Case::Push,
     confirm_survives_every_fault => Case::Confirm,
+    bulk_confirm_survives_every_fault => Case::BulkConfirm,
     delete_survives_every_fault => Case::Delete,
     restore_survives_every_fault => Case::Restore,
     delete_account_survives_every_fault => Case::DeleteAccount,
     sealed_confirm_survives_every_fault => Case::SealedConfirm,
+    sealed_bulk_confirm_survives_every_fault => Case::SealedBulkConfirm,
     sealed_delete_survives_every_fault => Case::SealedDelete,
     put_keys_survives_every_fault => Case::PutKeys,
 }

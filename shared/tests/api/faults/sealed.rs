@@ -1,6 +1,8 @@
 //! An end-to-end encrypted account's writes under the same faults as the plaintext ones: a
 //! confirm of two notes with their sealed paths and manifests (one an edit, one new), a
-//! delete of two notes by path key, and a write of the key slots (a passphrase changed).
+//! delete of two notes by path key, a write of the key slots (a passphrase changed), and
+//! the same confirm through one incoming pack of the two ciphertexts (bulk upload), sent as
+//! the reference client sends it (`super::cases::bulk_confirm`).
 //! The blobs are `steel-crypto` ciphertexts with fixed randomness, so every cell's request
 //! is the same bytes.
 
@@ -9,6 +11,7 @@ use steel_core::domain::{UserId, VaultPath};
 
 use super::cases::{Case, Prepared};
 use super::harness::assert_success;
+use crate::bulk::{pack_of, upload_pack};
 use crate::support::{Answer, TestApp, oracle};
 use crate::vault::encrypted::{Vault, encrypted_account, slots_body_with, sync_sealed};
 use crate::vault::sha256_hex;
@@ -42,6 +45,19 @@ pub async fn prepare(case: Case, app: &TestApp, sub: &str) -> Prepared {
                 vault.confirm_entry("c.md", 0, 1, &c, NEW_C.len() as u64),
             ]})
         }
+        Case::SealedBulkConfirm => {
+            let (a, c) = (vault.blob(NEW_A, 3), vault.blob(NEW_C, 4));
+            let files = json!({"files": [vault.push_entry("a.md", 1, &a),
+                                         vault.push_entry("c.md", 0, &c)]});
+            let pushed = app.push(&device, files).await;
+            assert_eq!(pushed.status, 200, "{:?}", pushed.body);
+            let (pack, index) = pack_of(&[a.bytes.as_slice(), c.bytes.as_slice()]);
+            let pack_id = upload_pack(app, &device, &pack).await;
+            json!({"pack_id": pack_id, "blobs": index, "files": [
+                vault.confirm_entry("a.md", 1, 2, &a, NEW_A.len() as u64),
+                vault.confirm_entry("c.md", 0, 1, &c, NEW_C.len() as u64),
+            ]})
+        }
         Case::SealedDelete => json!({"files": [
             {"path_key": vault.key("a.md").to_hex(), "base_version": 1},
             {"path_key": vault.key("b.md").to_hex(), "base_version": 1},
@@ -57,6 +73,7 @@ pub async fn send(case: Case, app: &TestApp, p: &Prepared) -> Answer {
     let body = p.body.clone();
     match case {
         Case::SealedConfirm => app.confirm(&p.device, body).await,
+        Case::SealedBulkConfirm => super::cases::bulk_confirm(app, p).await,
         Case::SealedDelete => app.delete(&p.device, body).await,
         Case::PutKeys => app.put_keys(&p.device, Some("\"v1\""), body).await,
         other => unreachable!("{other:?} is not an encrypted account's case"),
@@ -69,7 +86,7 @@ pub async fn check_done(case: Case, app: &TestApp, p: &Prepared, answer: &Answer
     let user = p.device.user_id;
     let vault = Vault::new();
     match case {
-        Case::SealedConfirm => {
+        Case::SealedConfirm | Case::SealedBulkConfirm => {
             let confirmed = answer.body["confirmed"].as_array().expect("confirmed");
             assert_eq!(confirmed.len(), 2, "{:?}", answer.body);
             let (a, c) = (vault.blob(NEW_A, 3), vault.blob(NEW_C, 4));

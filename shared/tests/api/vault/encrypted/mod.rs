@@ -3,7 +3,8 @@
 //! by blob id (no upload for a blob id the account holds), each mode refusing the other's
 //! bodies, case twins colliding on their path key, stale bases as conflicts with the
 //! server's sealed fields, tombstones keeping the sealed fields, no path in a push payload,
-//! and a 4xx with a code for every bad field.
+//! a 4xx with a code for every bad field, and bulk upload of ciphertext packs.
+mod bulk;
 mod checks;
 mod janitor;
 mod migration;
