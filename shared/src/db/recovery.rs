@@ -3,9 +3,8 @@
 //! request with a fixed number of statements; what each note gets is decided by
 //! [`crate::vault::rules`] and [`crate::vault::recovery`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::db::files::{self, PastVersion};
@@ -15,7 +14,8 @@ use crate::db::writes::{
     Batch, Outcome, Sealing, WriteError, Writes, lock_files, lock_user, outcomes,
 };
 use crate::domain::{ContentHash, Cursor, DeviceId, UserId, VaultPath, Version};
-use crate::vault::recovery::{PastState, RewindDecision, decide_rewind};
+use crate::vault::recovery::{PastState, RewindDecision};
+use crate::vault::rewind;
 use crate::vault::rules::{self, Content, Decision, Proposal, Room};
 
 /// A restore of one note: the bytes of `version` as the new version on top of `base`.
@@ -135,27 +135,7 @@ pub async fn restore_versions(
     })
 }
 
-/// Where a rewind stands: the change sequence it rewinds to, the user's head when it began
-/// (notes changed later, by anyone, are newer than the rewind and left alone), and the last
-/// note done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RewindPosition {
-    pub target_seq: i64,
-    pub head_seq: i64,
-    pub done_seq: i64,
-}
-
-/// One page of a rewind to ask for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RewindPage {
-    pub as_of: DateTime<Utc>,
-    /// Only notes under this folder (`"thoughts/"`), or the whole vault.
-    pub prefix: Option<String>,
-    pub remove_newer: bool,
-    /// Where an earlier page stopped; `None` starts the rewind.
-    pub resume: Option<RewindPosition>,
-    pub limit: u32,
-}
+pub use crate::vault::rewind::{RewindPage, RewindPosition};
 
 /// What one page did: each note's decision, the position to resume from, and whether
 /// notes remain.
@@ -191,17 +171,8 @@ pub async fn rewind_page(
     .fetch_optional(&mut *tx)
     .await?;
     let target_seq = target.unwrap_or(0);
-    let position = match page.resume {
-        // A resume this rewind (same `as_of`) could have answered: same target, a head no
-        // later than the account's, and work left (only a page with more after it answers one).
-        Some(p) if p.target_seq == target_seq && p.head_seq <= seq && p.done_seq < p.head_seq => p,
-        Some(_) => return Err(WriteError::InvalidResume),
-        None => RewindPosition {
-            target_seq,
-            head_seq: seq,
-            done_seq: 0,
-        },
-    };
+    // A resume this rewind (same `as_of`) could have answered.
+    let position = rewind::start(page.resume, target_seq, seq).ok_or(WriteError::InvalidResume)?;
     let rows: Vec<FileState> = super::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM file_state
          WHERE user_id = $1 AND change_seq > $2 AND change_seq <= $3
@@ -247,7 +218,6 @@ pub async fn rewind_page(
     let hashes: Vec<ContentHash> = then.values().map(|(c, _)| c.hash).collect();
     let stored = history::lock_stored(&mut tx, user_id, &hashes).await?;
     let paths: Vec<&VaultPath> = rows.iter().map(|r| &r.path).collect();
-    let mut live = live_keys(&mut tx, user_id, &paths).await?;
 
     let past = |row: &FileState| {
         then.get(row.path.as_str())
@@ -257,56 +227,21 @@ pub async fn rewind_page(
                 stored: stored.contains(&content.hash),
             })
     };
-    // Deletions first, so a note restored in this page can take back a name that a note
-    // deleted in this page gives up.
-    let mut room = Room::new(vault_size, quota);
-    let mut decisions: Vec<Option<RewindDecision>> = rows
-        .iter()
-        .map(|row| {
-            let decision =
-                decide_rewind(row, past(row).as_ref(), None, page.remove_newer, &mut room);
-            matches!(decision, RewindDecision::Delete { .. }).then_some(decision)
-        })
-        .collect();
-    let freed: HashSet<String> = rows
-        .iter()
-        .zip(&decisions)
-        .filter(|(_, d)| d.is_some())
-        .map(|(row, _)| row.path.case_key())
-        .collect();
-    live.retain(|key, _| !freed.contains(key));
-    // The room the deletions free is there for the restores.
-    let mut room = Room::new(vault_size, quota);
-    for decision in decisions.iter().flatten() {
-        if let RewindDecision::Delete { size_delta, .. } = decision {
-            room.take(*size_delta);
-        }
-    }
-    for (row, decision) in rows.iter().zip(decisions.iter_mut()) {
-        if decision.is_some() {
-            continue;
-        }
-        let twin = live.get(&row.path.case_key()).cloned();
-        let d = decide_rewind(
-            row,
-            past(row).as_ref(),
-            twin.as_ref(),
-            page.remove_newer,
-            &mut room,
-        );
-        if matches!(d, RewindDecision::Restore { .. }) {
-            live.insert(row.path.case_key(), row.path.clone());
-        }
-        *decision = Some(d);
-    }
-
+    let decisions = rewind::decide_page(
+        &rows,
+        &past,
+        live_keys(&mut tx, user_id, &paths).await?,
+        page.remove_newer,
+        vault_size,
+        quota,
+    );
     let mut writes = Writes::starting_at(seq);
     for (row, decision) in rows.iter().zip(&decisions) {
         match decision {
-            Some(RewindDecision::Restore {
+            RewindDecision::Restore {
                 version,
                 size_delta,
-            }) => {
+            } => {
                 if let Some(p) = past(row) {
                     let (hash, size) = (&p.content.hash, p.content.size);
                     let from = then_version
@@ -323,10 +258,10 @@ pub async fn rewind_page(
                 }
             }
             // The tombstone keeps the hash and size of what it deleted.
-            Some(RewindDecision::Delete {
+            RewindDecision::Delete {
                 version,
                 size_delta,
-            }) => {
+            } => {
                 let (hash, size) = (&row.content_hash, row.size_bytes);
                 let from = Some(Sealing::CopyFrom(row.version));
                 writes.push(
@@ -347,12 +282,7 @@ pub async fn rewind_page(
     let paths: Vec<VaultPath> = rows.iter().map(|r| r.path.clone()).collect();
     let written = writes.commit(tx, user_id, device_id).await?;
     Ok(RewoundPage {
-        outcomes: outcomes(
-            decisions.into_iter().flatten().collect(),
-            paths.into_iter(),
-            before,
-            written,
-        ),
+        outcomes: outcomes(decisions, paths.into_iter(), before, written),
         cursor: Cursor::from_seq(writes.seq),
         position: RewindPosition {
             done_seq,

@@ -5,12 +5,12 @@
 //! versions, so a restore or a rewind is itself undone by another; both count against the
 //! quota and announce one change notice, so other devices pull the result as any change.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use super::write::{announce, describe_conflict};
 use crate::auth::{Caller, authenticate_within};
 use crate::budget::Charge;
-use crate::db::recovery::{self, RestoreDecision, RestoreRequest, RewindPage, RewindPosition};
+use crate::db::recovery::{self, RestoreDecision, RestoreRequest, RewindPage};
 use crate::domain::VaultPath;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
@@ -18,13 +18,13 @@ use crate::runtime::WriteState;
 use crate::vault::Rejected;
 use crate::vault::recovery::RewindDecision;
 use crate::vault::request::{self, PathParser};
+use crate::vault::rewind::{self, format_resume};
 use crate::vault::rules::Decision;
 use steel_protocol::wire::{self as wire, RestoreAnswer, Restored, RewindAnswer};
 
 pub(crate) use crate::db::recovery::RestoreRequest as Restore;
 
-pub const DEFAULT_REWIND_PAGE: u32 = 1000;
-pub const MAX_REWIND_PAGE: u32 = 5000;
+pub use crate::vault::rewind::{DEFAULT_REWIND_PAGE, MAX_REWIND_PAGE};
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = authenticate_within(&state.app, &request, Charge::WRITE).await?;
@@ -173,7 +173,7 @@ async fn announce_for(
     }
 }
 
-/// Parses the rewind form.
+/// Parses the rewind form at the server's time.
 pub(crate) fn rewind_request(
     as_of: &str,
     retention: chrono::TimeDelta,
@@ -182,90 +182,15 @@ pub(crate) fn rewind_request(
     resume: Option<String>,
     limit: Option<serde_json::Number>,
 ) -> Result<RewindPage, ApiError> {
-    let as_of = DateTime::parse_from_rfc3339(as_of)
-        .map_err(|_| {
-            ApiError::bad_request(ErrorCode::InvalidAsOf, "as_of must be an RFC 3339 time")
-        })?
-        .with_timezone(&Utc);
-    if as_of > Utc::now() {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidAsOf,
-            "as_of is in the future",
-        ));
-    }
-    // Before the history's horizon the versions between then and now may be pruned: the
-    // vault as it was then is no longer known, and a rewind would take a pruned note for one
-    // that did not exist.
-    if as_of < Utc::now() - retention {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidAsOf,
-            format!(
-                "as_of is older than the history kept ({} days)",
-                retention.num_days()
-            ),
-        ));
-    }
-    // A folder: "thoughts" and "thoughts/" both mean the notes under thoughts/.
-    let prefix = match prefix.as_deref().map(|p| p.trim_end_matches('/')) {
-        None | Some("") => None,
-        Some(folder) => Some(format!("{}/", VaultPath::parse(folder)?)),
-    };
-    let limit = match limit.map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok())) {
-        None => DEFAULT_REWIND_PAGE,
-        Some(Some(n)) if (1..=MAX_REWIND_PAGE).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                ErrorCode::InvalidLimit,
-                format!("limit must be 1 to {MAX_REWIND_PAGE}"),
-            ));
-        }
-    };
-    Ok(RewindPage {
+    rewind::parse_page(
         as_of,
+        Utc::now(),
+        retention,
         prefix,
         remove_newer,
-        resume: resume.as_deref().map(parse_resume).transpose()?,
+        resume,
         limit,
-    })
-}
-
-/// `r<target>.<head>.<done>`: where an earlier page of the same rewind stopped.
-fn parse_resume(raw: &str) -> Result<RewindPosition, ApiError> {
-    let bad = || {
-        ApiError::bad_request(
-            ErrorCode::InvalidCursor,
-            "resume is not one a rewind answered",
-        )
-    };
-    let numbers: Vec<i64> = raw
-        .strip_prefix('r')
-        .ok_or_else(bad)?
-        .split('.')
-        .map(|n| {
-            n.bytes()
-                .all(|b| b.is_ascii_digit())
-                .then(|| n.parse::<i64>().ok())
-                .flatten()
-        })
-        .collect::<Option<_>>()
-        .ok_or_else(bad)?;
-    match numbers[..] {
-        // Only a page with more after it answers a resume: some done, some left.
-        [target_seq, head_seq, done_seq]
-            if target_seq <= head_seq && 0 < done_seq && done_seq < head_seq =>
-        {
-            Ok(RewindPosition {
-                target_seq,
-                head_seq,
-                done_seq,
-            })
-        }
-        _ => Err(bad()),
-    }
-}
-
-fn format_resume(p: &RewindPosition) -> String {
-    format!("r{}.{}.{}", p.target_seq, p.head_seq, p.done_seq)
+    )
 }
 
 /// One page of a rewind; announces the change (without paths for an `encrypted` account).
