@@ -16,7 +16,6 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
 use crate::vault::Rejected;
-use crate::vault::recovery::RewindDecision;
 use crate::vault::request::{self, PathParser};
 use crate::vault::rewind::{self, format_resume};
 use crate::vault::rules::Decision;
@@ -209,42 +208,13 @@ pub(crate) async fn rewind(
         quota,
     )
     .await?;
-    let mut response = RewindAnswer {
-        has_more: done.has_more,
-        resume: done.has_more.then(|| format_resume(&done.position)),
-        ..RewindAnswer::default()
-    };
-    let mut changed = Vec::new();
-    for outcome in done.outcomes {
-        let Some(row) = outcome.row else { continue };
-        let skip = |code, message: String| Rejected::new(row.path.as_str(), code, message);
-        match outcome.decision {
-            RewindDecision::Restore { .. } => {
-                response.restored += 1;
-                changed.push(row.path);
-            }
-            RewindDecision::Delete { .. } => {
-                response.deleted += 1;
-                changed.push(row.path);
-            }
-            RewindDecision::Unchanged => response.unchanged += 1,
-            RewindDecision::KeptNewer => response.kept_newer += 1,
-            RewindDecision::ContentGone => response.skipped.push(skip(
-                ErrorCode::ContentGone,
-                "the bytes it had then are no longer stored".into(),
-            )),
-            RewindDecision::CaseConflict { existing } => {
-                response
-                    .skipped
-                    .push(Rejected::case_conflict(&row.path, &existing));
-            }
-            RewindDecision::QuotaExceeded => {
-                response
-                    .skipped
-                    .push(Rejected::quota_exceeded(&row.path, quota));
-            }
-        }
-    }
+    let decided = done
+        .outcomes
+        .into_iter()
+        .filter_map(|o| o.row.map(|row| (row.path, o.decision)));
+    let (mut response, changed) = rewind::tally(decided, quota);
+    response.has_more = done.has_more;
+    response.resume = done.has_more.then(|| format_resume(&done.position));
     announce_for(state, caller, done.cursor, changed, encrypted).await;
     Ok(response)
 }

@@ -10,8 +10,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::domain::VaultPath;
 use crate::error::{ApiError, ErrorCode};
+use crate::vault::Rejected;
 use crate::vault::recovery::{PastState, RewindDecision, decide_rewind};
 use crate::vault::rules::{FileState, Room};
+use steel_protocol::wire::RewindAnswer;
 
 pub const DEFAULT_REWIND_PAGE: u32 = 1000;
 pub const MAX_REWIND_PAGE: u32 = 5000;
@@ -162,7 +164,7 @@ pub fn start(
 /// first, so the names and the room they free are there for the restores.
 pub fn decide_page(
     rows: &[FileState],
-    past: &dyn Fn(&FileState) -> Option<PastState>,
+    past: impl Fn(&FileState) -> Option<PastState>,
     mut live: HashMap<String, VaultPath>,
     remove_newer: bool,
     vault_size: i64,
@@ -208,6 +210,42 @@ pub fn decide_page(
         *decision = Some(d);
     }
     decisions.into_iter().flatten().collect()
+}
+
+/// One page's answer (without its `resume`): each note's decision counted, or why it was
+/// skipped; and the notes it changed, which the change notice names.
+pub fn tally(
+    outcomes: impl IntoIterator<Item = (VaultPath, RewindDecision)>,
+    quota: u64,
+) -> (RewindAnswer, Vec<VaultPath>) {
+    let mut answer = RewindAnswer::default();
+    let mut changed = Vec::new();
+    for (path, decision) in outcomes {
+        match decision {
+            RewindDecision::Restore { .. } => {
+                answer.restored += 1;
+                changed.push(path);
+            }
+            RewindDecision::Delete { .. } => {
+                answer.deleted += 1;
+                changed.push(path);
+            }
+            RewindDecision::Unchanged => answer.unchanged += 1,
+            RewindDecision::KeptNewer => answer.kept_newer += 1,
+            RewindDecision::ContentGone => answer.skipped.push(Rejected::new(
+                path.as_str(),
+                ErrorCode::ContentGone,
+                "the bytes it had then are no longer stored",
+            )),
+            RewindDecision::CaseConflict { existing } => answer
+                .skipped
+                .push(Rejected::case_conflict(&path, &existing)),
+            RewindDecision::QuotaExceeded => {
+                answer.skipped.push(Rejected::quota_exceeded(&path, quota))
+            }
+        }
+    }
+    (answer, changed)
 }
 
 #[cfg(test)]

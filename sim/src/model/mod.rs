@@ -12,13 +12,13 @@
 //!
 //! Left out: authentication (the bearer token names the device), request budgets (429),
 //! bulk upload (`/vault/bulk`), turning a plaintext vault encrypted (`/vault/migration`),
-//! the unconfirmed-upload allowance, rewind (`as_of`), history and deleted listings, change
-//! notices. A request for those answers 404 `not_found`.
+//! the unconfirmed-upload allowance, history and deleted listings, change notices. A request for those answers 404 `not_found`.
 
 mod janitor;
 mod keys;
 mod packs;
 mod restore;
+mod rewind;
 mod sealed;
 mod writes;
 
@@ -60,6 +60,8 @@ pub struct Limits {
     pub max_file_bytes: u64,
     pub vault_quota_bytes: u64,
     pub mass_delete: MassDeletePolicy,
+    /// How far back a rewind may go (`HISTORY_RETENTION_DAYS`).
+    pub history_retention: chrono::TimeDelta,
 }
 
 impl Default for Limits {
@@ -71,6 +73,7 @@ impl Default for Limits {
                 min_files: 50,
                 fraction_ppm: 250_000,
             },
+            history_retention: chrono::TimeDelta::days(365),
         }
     }
 }

@@ -403,8 +403,8 @@ impl Server {
         Ok(Answer::ok(&answer))
     }
 
-    /// `POST /vault/restore` of an encrypted account: versions by path key (a rewind is
-    /// not modelled).
+    /// `POST /vault/restore` of an encrypted account: versions by path key, or a page of a
+    /// rewind of the whole vault (no `prefix`: the server knows no folders).
     pub(super) fn sealed_restore(
         &mut self,
         device: Option<DeviceId>,
@@ -412,21 +412,19 @@ impl Server {
     ) -> Result<Answer, Answer> {
         let raw: Value = parse(body)?;
         let has = |field: &str| raw.get(field).is_some_and(|v| !v.is_null());
-        if !has("files") || REWIND_FIELDS.iter().any(|f| has(f)) {
-            let status = if has("as_of") && !has("files") {
-                404
-            } else {
-                400
-            };
-            return Err(Answer::error(
-                status,
-                if status == 404 {
-                    ErrorCode::NotFound
-                } else {
-                    ErrorCode::InvalidRequest
-                },
-                "send either \"files\" or \"as_of\" (a rewind is not modelled)",
-            ));
+        let either = || {
+            Answer::error(
+                400,
+                ErrorCode::InvalidRequest,
+                "send either \"files\" (restore versions by path_key) or \"as_of\" (rewind, \
+                 with optional \"remove_newer\", \"resume\", \"limit\")",
+            )
+        };
+        if !has("files") {
+            return self.sealed_rewind(device, body, either());
+        }
+        if REWIND_FIELDS.iter().any(|f| has(f)) {
+            return Err(either());
         }
         let body: SealedRestoreRequest = parse(body)?;
         check_count(body.files.len())?;

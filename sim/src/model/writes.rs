@@ -439,18 +439,31 @@ impl Server {
         Ok(Answer::ok(&answer))
     }
 
-    /// `POST /vault/restore` with `files` (`restore_versions`); a rewind is not modelled.
+    /// `POST /vault/restore`: versions with `files` (`restore_versions`), or a page of a
+    /// rewind with `as_of` (`rewind.rs`).
     pub(super) fn restore(
         &mut self,
         device: Option<DeviceId>,
-        body: RestoreRequest,
+        mut body: RestoreRequest,
     ) -> Result<Answer, Answer> {
-        let Some(entries) = body.files.filter(|_| body.as_of.is_none()) else {
-            return Err(Answer::error(
-                404,
-                ErrorCode::NotFound,
-                "rewind is not modelled",
-            ));
+        let rewind_fields = body.prefix.is_some()
+            || body.remove_newer
+            || body.resume.is_some()
+            || body.limit.is_some();
+        let entries = match (body.files.take(), &body.as_of) {
+            (Some(files), None) if !rewind_fields => files,
+            (None, Some(_)) => {
+                let page = self.rewind_form(body)?;
+                return Ok(Answer::ok(&self.rewind(device, &page)?));
+            }
+            _ => {
+                return Err(Answer::error(
+                    400,
+                    ErrorCode::InvalidRequest,
+                    "send either \"files\" (restore versions) or \"as_of\" (rewind, with \
+                     optional \"prefix\", \"remove_newer\", \"resume\", \"limit\")",
+                ));
+            }
         };
         check_count(entries.len())?;
         let mut parser = PathParser::default();

@@ -2,7 +2,7 @@
 //! Postgres and S3: the same random request sequences (pushes with uploads made, skipped or
 //! retried, confirms and their retries, stale and ahead bases, case twins and NFD names,
 //! pulls of current and past versions, deletes with and without `confirm_mass_delete`,
-//! state pages from every cursor, restores, tombstone compaction, packs of used, unconfirmed
+//! state pages from every cursor, restores, rewinds (`model_diff_rewind.rs`), tombstone compaction, packs of used, unconfirmed
 //! and unknown blobs, malformed and too many hashes) go to both, and every
 //! answer must be the same, as must the whole state listing after each sequence. URLs,
 //! expiries, timestamps and error messages are left out of the comparison; everything else
@@ -78,7 +78,12 @@ struct Pair<'a> {
     devices: [TestDevice; 2],
     model: Server,
     rng: ChaCha8Rng,
+    /// Draws of the rewinds (`model_diff_rewind.rs`), apart from `rng`: the other
+    /// requests stay as they were.
+    rewinds: ChaCha8Rng,
     cursors: Vec<String>,
+    /// Moments between two requests, for rewinds.
+    moments: Vec<chrono::DateTime<chrono::Utc>>,
     label: String,
     /// What the answers were (statuses, codes, kinds of entry), to show what was covered.
     seen: &'a mut BTreeSet<String>,
@@ -258,6 +263,27 @@ impl Pair<'_> {
     /// `POST /vault/packs` for some contents' hashes (in use, only pushed, never pushed,
     /// repeated), now and then a malformed hash or one too many: the same indexes, the same
     /// blobs left unpacked, the same refusals; and each real pack holds the model's bytes.
+    /// A rewind, page by page (see `model_diff_rewind.rs`).
+    async fn rewind(&mut self, step: usize, d: usize) {
+        let mut body =
+            super::model_diff_rewind::first(&mut self.rewinds, &self.moments, Some("notes"));
+        for _ in 0..8 {
+            let real = self.app.restore(&self.devices[d], body.clone()).await;
+            let model = self.model(d, "POST", "/vault/restore", &body);
+            self.same(
+                step,
+                "rewind",
+                (real.status, &real.body),
+                (model.0, &model.1),
+            );
+            super::model_diff_rewind::saw(self.seen, &body, &real.body);
+            match super::model_diff_rewind::next(&mut self.rewinds, &body, &real.body) {
+                Some(b) => body = b,
+                None => break,
+            }
+        }
+    }
+
     async fn packs(&mut self, step: usize, d: usize) {
         let n = self.rng.random_range(0..=5);
         let mut hashes: Vec<String> = (0..n)
@@ -362,12 +388,19 @@ async fn the_simulation_model_answers_as_the_handlers_do(pool: PgPool) {
             devices: [a, b],
             model,
             rng: ChaCha8Rng::seed_from_u64(seq as u64),
+            rewinds: ChaCha8Rng::seed_from_u64(!(seq as u64)),
             cursors: Vec::new(),
+            moments: Vec::new(),
             label: format!("sequence {seq} (STEEL_DIFF_FIRST={seq} STEEL_DIFF_SEQUENCES=1)"),
             seen: &mut seen,
         };
         for step in 0..steps {
+            if pair.rewinds.random_range(0..100) < 5 {
+                let d = pair.rewinds.random_range(0..2);
+                pair.rewind(step, d).await;
+            }
             pair.step(step).await;
+            pair.moments.push(chrono::Utc::now());
         }
         // The whole vault, page by page, must be the same.
         let mut cursor = None;
@@ -399,6 +432,14 @@ async fn the_simulation_model_answers_as_the_handlers_do(pool: PgPool) {
             "packs unpacked",
             "invalid_content_hash",
             "too_many_files",
+            "rewind restored",
+            "rewind deleted",
+            "rewind kept_newer",
+            "rewind paged",
+            "rewind resumed",
+            "rewind folder",
+            "rewind remove_newer",
+            "invalid_as_of",
         ] {
             assert!(seen.contains(case), "no sequence reached {case}: {seen:?}");
         }

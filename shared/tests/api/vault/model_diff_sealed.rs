@@ -5,7 +5,8 @@
 //! manifest sealed for another version, uploads made, skipped or retried, one content
 //! encrypted twice so blob-id dedupe decides), path-key twins (two names, one key: the same
 //! note), sealed deletes with and without `confirm_mass_delete`, sealed pulls of current and
-//! past versions, state pages from every cursor, restores by path key, packs of ciphertext
+//! past versions, state pages from every cursor, restores by path key, rewinds of the whole
+//! vault (`model_diff_rewind.rs`; a `prefix` refused), packs of ciphertext
 //! hashes, and plaintext-shaped bodies (refused). Every answer must be the same, URLs,
 //! expiries and timestamps aside, as must the whole listing after each sequence.
 //!
@@ -50,7 +51,12 @@ struct Pair<'a> {
     model: Server,
     vault: Vault,
     rng: ChaCha8Rng,
+    /// Draws of the rewinds (`model_diff_rewind.rs`), apart from `rng`: the other
+    /// requests stay as they were.
+    rewinds: ChaCha8Rng,
     cursors: Vec<String>,
+    /// Moments between two requests, for rewinds.
+    moments: Vec<chrono::DateTime<chrono::Utc>>,
     etags: Vec<String>,
     label: String,
     seen: &'a mut BTreeSet<String>,
@@ -311,6 +317,26 @@ impl Pair<'_> {
         );
     }
 
+    /// A rewind, page by page (see `model_diff_rewind.rs`).
+    async fn rewind(&mut self, step: usize, d: usize) {
+        let mut body = super::model_diff_rewind::first(&mut self.rewinds, &self.moments, None);
+        for _ in 0..8 {
+            let real = self.app.restore(&self.devices[d], body.clone()).await;
+            let model = self.model(d, "POST", "/vault/restore", None, &body);
+            self.same(
+                step,
+                "rewind",
+                (real.status, &real.body),
+                (model.0, &model.1),
+            );
+            super::model_diff_rewind::saw(self.seen, &body, &real.body);
+            match super::model_diff_rewind::next(&mut self.rewinds, &body, &real.body) {
+                Some(b) => body = b,
+                None => break,
+            }
+        }
+    }
+
     async fn packs(&mut self, step: usize, d: usize) {
         let hashes: Vec<String> = (self.model.bucket.keys())
             .map(ContentHash::to_hex)
@@ -384,7 +410,9 @@ async fn the_simulation_model_answers_an_encrypted_account_as_the_handlers_do(po
             model,
             vault: Vault::new(),
             rng: ChaCha8Rng::seed_from_u64(seq as u64),
+            rewinds: ChaCha8Rng::seed_from_u64(!(seq as u64)),
             cursors: Vec::new(),
+            moments: Vec::new(),
             etags: Vec::new(),
             label: format!(
                 "encrypted sequence {seq} (STEEL_DIFF_FIRST={seq} STEEL_DIFF_SEQUENCES=1)"
@@ -405,7 +433,12 @@ async fn the_simulation_model_answers_an_encrypted_account_as_the_handlers_do(po
             );
         }
         for step in 0..steps {
+            if pair.rewinds.random_range(0..100) < 5 {
+                let d = pair.rewinds.random_range(0..2);
+                pair.rewind(step, d).await;
+            }
             pair.step(step).await;
+            pair.moments.push(chrono::Utc::now());
         }
         let mut cursor = None;
         loop {
@@ -430,6 +463,11 @@ async fn the_simulation_model_answers_an_encrypted_account_as_the_handlers_do(po
             "packs packs",
             "delete deleted",
             "put keys 200",
+            "rewind restored",
+            "rewind deleted",
+            "rewind paged",
+            "rewind resumed",
+            "invalid_as_of",
         ] {
             assert!(seen.contains(case), "no sequence reached {case}: {seen:?}");
         }
