@@ -229,7 +229,7 @@ pub async fn rewind_page(
     };
     let decisions = rewind::decide_page(
         &rows,
-        &past,
+        past,
         live_keys(&mut tx, user_id, &paths).await?,
         page.remove_newer,
         vault_size,

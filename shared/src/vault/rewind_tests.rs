@@ -15,13 +15,14 @@ fn the_rewind_form_is_parsed_as_documented() {
     let n = |v: u64| Some(serde_json::Number::from(v));
     // (as_of, prefix, resume, limit, Ok(prefix, limit, resume) or Err(code))
     type Want = Result<(Option<&'static str>, u32, Option<(i64, i64, i64)>), ErrorCode>;
-    let cases: Vec<(
-        &str,
-        Option<&str>,
-        Option<&str>,
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
         Option<serde_json::Number>,
         Want,
-    )> = vec![
+    );
+    let cases: Vec<Case> = vec![
         (
             "2026-12-07T11:00:00Z",
             None,
@@ -320,7 +321,7 @@ fn a_page_deletes_first_so_restores_take_back_names_and_room() {
     for (remove_newer, size, quota, want) in cases {
         let got = decide_page(
             &rows,
-            &past,
+            past,
             live(&["A.md", "b.md", "c.md"]),
             remove_newer,
             size,
@@ -329,6 +330,6 @@ fn a_page_deletes_first_so_restores_take_back_names_and_room() {
         assert_eq!(got, want, "remove_newer {remove_newer}, quota {quota}");
     }
     // Without deletions to free room, a restore past the quota is refused.
-    let got = decide_page(&rows[..1], &past, live(&[]), false, 11, 12);
+    let got = decide_page(&rows[..1], past, live(&[]), false, 11, 12);
     assert_eq!(got, vec![QuotaExceeded]);
 }

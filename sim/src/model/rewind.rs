@@ -122,7 +122,7 @@ impl Server {
         let paths: Vec<&VaultPath> = rows.iter().map(|r| &r.path).collect();
         let decisions = rewind::decide_page(
             &rows,
-            &past,
+            past,
             self.live_keys(&paths),
             page.remove_newer,
             self.vault_size,
