@@ -55,14 +55,11 @@ if [ -z "${STEEL_API_URL:-}" ] && [ "$wants_part2" -eq 1 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq rclone >/dev/null
   fi
-  # Every function in the served profile first, in one build (`cargo lambda watch` would
-  # otherwise build them one by one as the warm-up reaches them), served without rebuilding
-  # on change: an edit or checkout in this tree during the run would restart the functions
-  # and lose the answer of a request in flight (a 35 s client timeout in the figures).
-  log "cargo build --profile bench-fast (every function, as part 2 serves them)"
-  pkgs=()
-  for f in functions/*/; do pkgs+=(-p "$(basename "$f")"); done
-  cargo build --locked --profile bench-fast "${pkgs[@]}"
+  # Served without rebuilding on change: an edit or checkout in this tree during the run
+  # would restart the functions and lose the answer of a request in flight (a 35 s client
+  # timeout in the figures). (No build of every function here first: `cargo lambda watch`
+  # was seen building each one again after a build of them all in one cargo invocation,
+  # where features are unified across the packages.)
   DEV_PROFILE=bench-fast DEV_IGNORE_CHANGES=1 exec scripts/with-dev-stack.sh "$0" "$@"
 fi
 command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
