@@ -87,6 +87,48 @@ pub fn sealed_rejected(r: Rejected) -> SealedRejected {
     }
 }
 
+/// One note a sealed pull asks for: its path key, the path it is kept under, and the
+/// version asked for (`None`: the current one).
+pub type PullWanted = (Key32, VaultPath, Option<i64>);
+
+/// A sealed pull's entries (path key, version) parsed in order: the notes asked for, and a
+/// refusal for each malformed path key or version and each repeat of a note and version.
+pub fn parse_pull(
+    entries: Vec<(String, Option<serde_json::Number>)>,
+) -> (Vec<PullWanted>, Vec<SealedRejected>) {
+    let mut seen = HashSet::new();
+    let (mut wanted, mut rejected) = (Vec::new(), Vec::new());
+    for (raw, version) in entries {
+        let parsed = Key32::parse_as(&raw, ErrorCode::InvalidPathKey, "path_key")
+            .map_err(|e| SealedRejected {
+                path_key: raw.clone(),
+                code: e.code.into(),
+                message: e.message,
+            })
+            .and_then(|key| {
+                let path = path_of(&key);
+                let version = version
+                    .map(|v| parse_version(&path, &v))
+                    .transpose()
+                    .map_err(sealed_rejected)?
+                    .map(|v| v.get());
+                if !seen.insert((key, version)) {
+                    return Err(refuse(
+                        &raw,
+                        ErrorCode::DuplicatePath,
+                        "the same note (and version) appears twice in this request",
+                    ));
+                }
+                Ok((key, path, version))
+            });
+        match parsed {
+            Ok(w) => wanted.push(w),
+            Err(r) => rejected.push(r),
+        }
+    }
+    (wanted, rejected)
+}
+
 fn refuse(raw: &str, code: ErrorCode, message: impl Into<String>) -> SealedRejected {
     SealedRejected {
         path_key: raw.to_owned(),

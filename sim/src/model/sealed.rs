@@ -16,13 +16,13 @@ use steel_core::vault::request;
 use steel_core::vault::rules::{Decision, DeleteDecision, FileState, Proposal};
 use steel_core::vault::sealed::{
     KeyParser, SealedProposal, Shape, case_conflict, key_of, parse_confirm, parse_deletes,
-    parse_push, path_of, quota_exceeded, sealed_rejected, shape_of,
+    parse_pull, parse_push, quota_exceeded, sealed_rejected, shape_of,
 };
 use steel_protocol::error::ErrorCode;
 use steel_protocol::wire::{
     Conflict, Key32, PullRequest, Sealed, SealedBytes, SealedConfirmAnswer, SealedConfirmRequest,
     SealedConflict, SealedDeleteAnswer, SealedDeleteRequest, SealedDownload, SealedMissing,
-    SealedPullAnswer, SealedPushAnswer, SealedPushRequest, SealedRejected, SealedRestoreAnswer,
+    SealedPullAnswer, SealedPushAnswer, SealedPushRequest, SealedRestoreAnswer,
     SealedRestoreRequest, SealedRestored, SealedStateAnswer, SealedStateFile, SealedTombstone,
     SealedUpload, SealedVersioned,
 };
@@ -344,38 +344,9 @@ impl Server {
             ));
         }
         let mut answer = SealedPullAnswer::default();
-        let mut seen = HashSet::new();
-        for (raw, version) in entries {
-            let parsed = Key32::parse_as(&raw, ErrorCode::InvalidPathKey, "path_key")
-                .map_err(|e| SealedRejected {
-                    path_key: raw.clone(),
-                    code: e.code.into(),
-                    message: e.message,
-                })
-                .and_then(|k| {
-                    let path = path_of(&k);
-                    let version = version
-                        .map(|v| request::parse_version(&path, &v))
-                        .transpose()
-                        .map_err(sealed_rejected)?
-                        .map(|v| v.get());
-                    if !seen.insert((k, version)) {
-                        return Err(SealedRejected {
-                            path_key: raw.clone(),
-                            code: ErrorCode::DuplicatePath.into(),
-                            message: "the same note (and version) appears twice in this request"
-                                .into(),
-                        });
-                    }
-                    Ok((k, path, version))
-                });
-            let (k, path, version) = match parsed {
-                Ok(w) => w,
-                Err(r) => {
-                    answer.rejected.push(r);
-                    continue;
-                }
-            };
+        let (wanted, rejected) = parse_pull(entries);
+        answer.rejected = rejected;
+        for (k, path, version) in wanted {
             let Some((version, hash, size, deleted, deleted_at)) = self.find(&path, version) else {
                 answer.not_found.push(k);
                 continue;

@@ -1,7 +1,5 @@
 //! State and pull of an encrypted account.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 
 use super::sealed_of;
@@ -12,11 +10,10 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::ApiResponse;
 use crate::runtime::{AppState, VaultState};
 use crate::storage::PRESIGN_TTL;
-use crate::vault::request;
-use crate::vault::sealed::{key_of, path_of, sealed_rejected};
+use crate::vault::sealed::{key_of, parse_pull};
 use steel_protocol::wire::{
-    Key32, SealedDownload, SealedPullAnswer, SealedPullRequest, SealedRejected, SealedStateAnswer,
-    SealedStateFile, SealedTombstone,
+    SealedDownload, SealedPullAnswer, SealedPullRequest, SealedStateAnswer, SealedStateFile,
+    SealedTombstone,
 };
 
 /// A page of `GET /vault/state` in the encrypted shape.
@@ -81,36 +78,8 @@ pub async fn pull(
     let app = &state.app;
     let user_id = caller.user_id;
     let mut answer = SealedPullAnswer::default();
-    let mut seen = HashSet::new();
-    let mut wanted: Vec<(Key32, VaultPath, Option<i64>)> = Vec::new();
-    for (raw, version) in entries {
-        let parsed = Key32::parse_as(&raw, ErrorCode::InvalidPathKey, "path_key")
-            .map_err(|e| SealedRejected {
-                path_key: raw.clone(),
-                code: e.code.into(),
-                message: e.message,
-            })
-            .and_then(|key| {
-                let path = path_of(&key);
-                let version = version
-                    .map(|v| request::parse_version(&path, &v))
-                    .transpose()
-                    .map_err(sealed_rejected)?
-                    .map(|v| v.get());
-                if !seen.insert((key, version)) {
-                    return Err(SealedRejected {
-                        path_key: raw.clone(),
-                        code: ErrorCode::DuplicatePath.into(),
-                        message: "the same note (and version) appears twice in this request".into(),
-                    });
-                }
-                Ok((key, path, version))
-            });
-        match parsed {
-            Ok(w) => wanted.push(w),
-            Err(r) => answer.rejected.push(r),
-        }
-    }
+    let (wanted, rejected) = parse_pull(entries);
+    answer.rejected = rejected;
     let current: Vec<&VaultPath> = wanted
         .iter()
         .filter(|(_, _, v)| v.is_none())
