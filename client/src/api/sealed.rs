@@ -2,19 +2,17 @@
 //! [`super::vault`] translated through the device's [`Crypt`] (module `crate::crypt`), so the
 //! engine sends and reads the same plaintext shapes either way. Paths go out as path keys,
 //! bytes as ciphertext; every name, manifest and blob that comes back is opened and checked
-//! before the engine sees it.
+//! before the engine sees it. Push and confirm are in `super::sealed_write`.
 
 use std::collections::HashMap;
 
 use reqwest::Method;
 use serde_json::Number;
 use steel_protocol::wire::{
-    ConfirmAnswer, Conflict, DeleteAnswer, DeleteEntry, Download, FileEntry, Key32, Missing,
-    PullAnswer, PushAnswer, Rejected, SealedConfirmAnswer, SealedConfirmEntry,
-    SealedConfirmRequest, SealedConflict, SealedDeleteAnswer, SealedDeleteEntry,
-    SealedDeleteRequest, SealedPullAnswer, SealedPullRequest, SealedPushAnswer, SealedPushEntry,
-    SealedPushRequest, SealedRejected, SealedStateAnswer, SealedTombstone, SealedVersionRef,
-    SealedVersioned, StateAnswer, StateFile, Tombstone, Upload, Versioned,
+    Conflict, DeleteAnswer, DeleteEntry, Download, Key32, PullAnswer, Rejected, SealedConflict,
+    SealedDeleteAnswer, SealedDeleteEntry, SealedDeleteRequest, SealedPullAnswer,
+    SealedPullRequest, SealedRejected, SealedStateAnswer, SealedTombstone, SealedVersionRef,
+    SealedVersioned, StateAnswer, StateFile, Tombstone, Versioned,
 };
 use steel_protocol::{ErrorCode, VaultPath};
 
@@ -26,7 +24,10 @@ use crate::faults::Op;
 /// The plaintext path of each path key a request named.
 pub(super) type Names = HashMap<Key32, String>;
 
-fn names_of<'a>(c: &Crypt, paths: impl IntoIterator<Item = &'a String>) -> (Names, Vec<Rejected>) {
+pub(super) fn names_of<'a>(
+    c: &Crypt,
+    paths: impl IntoIterator<Item = &'a String>,
+) -> (Names, Vec<Rejected>) {
     let mut names = Names::new();
     let mut rejected = Vec::new();
     for p in paths {
@@ -48,7 +49,7 @@ fn key_of(names: &Names, path: &str) -> Option<Key32> {
 }
 
 /// A name the server answered for a path key this device sent.
-fn named(names: &Names, key: &Key32) -> Result<VaultPath> {
+pub(super) fn named(names: &Names, key: &Key32) -> Result<VaultPath> {
     let raw = names.get(key).ok_or_else(|| {
         SyncError::Other(format!(
             "the server answered a note this device did not name ({key})"
@@ -57,7 +58,7 @@ fn named(names: &Names, key: &Key32) -> Result<VaultPath> {
     VaultPath::parse(raw).map_err(|e| SyncError::Other(e.message))
 }
 
-fn rejected(names: &Names, r: Vec<SealedRejected>) -> Vec<Rejected> {
+pub(super) fn rejected(names: &Names, r: Vec<SealedRejected>) -> Vec<Rejected> {
     r.into_iter()
         .map(|r| Rejected {
             path: (Key32::try_from(r.path_key.clone()).ok())
@@ -110,7 +111,11 @@ impl Api {
         })
     }
 
-    fn open_conflicts(c: &Crypt, names: &Names, ks: Vec<SealedConflict>) -> Result<Vec<Conflict>> {
+    pub(super) fn open_conflicts(
+        c: &Crypt,
+        names: &Names,
+        ks: Vec<SealedConflict>,
+    ) -> Result<Vec<Conflict>> {
         ks.into_iter()
             .map(|k| Self::open_conflict(c, names, k))
             .collect()
@@ -129,7 +134,7 @@ impl Api {
     }
 
     /// Pushed notes: agreed, with the plaintext hash the engine records.
-    fn open_versioned(
+    pub(super) fn open_versioned(
         c: &Crypt,
         names: &Names,
         vs: Vec<SealedVersioned>,
@@ -220,146 +225,6 @@ impl Api {
             out.push(f);
         }
         Ok(out)
-    }
-
-    /// Encrypts each note (its bytes in `bytes_of`) and announces it.
-    pub(super) async fn sealed_push(
-        &self,
-        c: &Crypt,
-        files: &[FileEntry],
-        bytes_of: &HashMap<String, Vec<u8>>,
-    ) -> Result<PushAnswer> {
-        // A note whose path key the server keeps under another letter case is refused here
-        // (see `Crypt::server_twin`), before its key names anything in this request.
-        let mut twins = Vec::new();
-        let files: Vec<&FileEntry> = (files.iter())
-            .filter(|f| {
-                let twin = VaultPath::parse(&f.path)
-                    .ok()
-                    .and_then(|p| Some(Rejected::case_conflict(&p, &c.server_twin(&p)?)));
-                twins.extend(twin.clone());
-                twin.is_none()
-            })
-            .collect();
-        let (names, mut refused) = names_of(c, files.iter().map(|f| &f.path));
-        refused.extend(twins);
-        let mut body = Vec::new();
-        for f in files {
-            let (Ok(path), Some(bytes)) = (VaultPath::parse(&f.path), bytes_of.get(&f.path)) else {
-                continue;
-            };
-            let (key, blob_id, content_hash, size) = c.seal_note(&path, bytes);
-            body.push(SealedPushEntry {
-                path_key: key.to_hex(),
-                base_version: f.base_version.clone(),
-                blob_id,
-                content_hash,
-                size_bytes: Number::from(size),
-            });
-        }
-        let a: SealedPushAnswer = self
-            .call(
-                Op::Push,
-                Method::POST,
-                "/vault/push",
-                Some(&SealedPushRequest { files: body }),
-            )
-            .await?;
-        let mut uploads = Vec::new();
-        for u in a.uploads {
-            let path = named(&names, &u.path_key)?;
-            c.announced(path.as_str(), u.version, &u.content_hash, u.size_bytes);
-            uploads.push(Upload {
-                path,
-                base_version: u.base_version,
-                content_hash: u.content_hash,
-                size_bytes: u.size_bytes,
-                upload_url: u.upload_url,
-                method: u.method,
-                headers: u.headers,
-                expires_at: u.expires_at,
-            });
-        }
-        refused.extend(rejected(&names, a.rejected));
-        Ok(PushAnswer {
-            uploads,
-            unchanged: Self::open_versioned(c, &names, a.unchanged)?,
-            conflicts: Self::open_conflicts(c, &names, a.conflicts)?,
-            rejected: refused,
-        })
-    }
-
-    /// Confirms pushed notes, each with its manifest sealed for the version push answered.
-    pub(super) async fn sealed_confirm(
-        &self,
-        c: &Crypt,
-        files: &[FileEntry],
-    ) -> Result<ConfirmAnswer> {
-        let (names, refused, body) = self.sealed_confirm_entries(c, files);
-        let a: SealedConfirmAnswer = self
-            .call(
-                Op::Confirm,
-                Method::POST,
-                "/vault/push/confirm",
-                Some(&SealedConfirmRequest { files: body }),
-            )
-            .await?;
-        Self::open_confirm_answer(c, &names, refused, a)
-    }
-
-    /// The confirm entries of pushed notes (also a bulk confirm's), each manifest sealed
-    /// for the version push answered; the names they stand for, and the paths refused.
-    pub(super) fn sealed_confirm_entries(
-        &self,
-        c: &Crypt,
-        files: &[FileEntry],
-    ) -> (Names, Vec<Rejected>, Vec<SealedConfirmEntry>) {
-        let (names, refused) = names_of(c, files.iter().map(|f| &f.path));
-        let now = self.clock_ms();
-        let mut body = Vec::new();
-        for f in files {
-            let entry = c.with_sealing(&f.path, |s| {
-                let version = s.version?;
-                Some(SealedConfirmEntry {
-                    path_key: s.path_key.to_hex(),
-                    base_version: f.base_version.clone(),
-                    version: Number::from(version),
-                    blob_id: s.blob.id.to_hex(),
-                    content_hash: s.content_hash.clone(),
-                    size_bytes: Number::from(s.size),
-                    sealed_path: b64(&s.sealed_path),
-                    sealed_manifest: b64(&c.seal_manifest(s, version, now)?),
-                })
-            });
-            body.extend(entry.flatten());
-        }
-        (names, refused, body)
-    }
-
-    /// A confirm's (or a bulk confirm's) answer of an encrypted account, in plaintext names.
-    pub(super) fn open_confirm_answer(
-        c: &Crypt,
-        names: &Names,
-        refused: Vec<Rejected>,
-        a: SealedConfirmAnswer,
-    ) -> Result<ConfirmAnswer> {
-        let missing = (a.missing.into_iter())
-            .map(|m| {
-                Ok(Missing {
-                    path: named(names, &m.path_key)?,
-                    content_hash: m.content_hash,
-                    code: m.code,
-                })
-            })
-            .collect::<Result<_>>()?;
-        let mut all_refused = refused;
-        all_refused.extend(rejected(names, a.rejected));
-        Ok(ConfirmAnswer {
-            confirmed: Self::open_versioned(c, names, a.confirmed)?,
-            conflicts: Self::open_conflicts(c, names, a.conflicts)?,
-            missing,
-            rejected: all_refused,
-        })
     }
 
     pub(super) async fn sealed_pull(
@@ -492,12 +357,12 @@ impl Api {
         })
     }
 
-    fn clock_ms(&self) -> i64 {
+    pub(super) fn clock_ms(&self) -> i64 {
         chrono::Utc::now().timestamp_millis()
     }
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(super) fn b64(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
