@@ -14,6 +14,7 @@ pub mod request;
 pub mod rewind;
 pub mod rules;
 pub mod sealed;
+pub mod sealed_shape;
 pub mod uploads;
 
 pub use answer::{Conflict, Rejected};

@@ -18,13 +18,14 @@ use steel_core::vault::sealed::{
     KeyParser, SealedProposal, Shape, case_conflict, key_of, parse_confirm, parse_deletes,
     parse_pull, parse_push, quota_exceeded, sealed_rejected, shape_of,
 };
+use steel_core::vault::sealed_shape::{sealed_conflict, sealed_state_file};
 use steel_protocol::error::ErrorCode;
 use steel_protocol::wire::{
     Conflict, Key32, PullRequest, Sealed, SealedBytes, SealedConfirmAnswer, SealedConfirmRequest,
     SealedConflict, SealedDeleteAnswer, SealedDeleteRequest, SealedDownload, SealedMissing,
     SealedPullAnswer, SealedPushAnswer, SealedPushRequest, SealedRestoreAnswer,
-    SealedRestoreRequest, SealedRestored, SealedStateAnswer, SealedStateFile, SealedTombstone,
-    SealedUpload, SealedVersioned,
+    SealedRestoreRequest, SealedRestored, SealedStateAnswer, SealedTombstone, SealedUpload,
+    SealedVersioned,
 };
 
 use super::restore::Restored1;
@@ -67,18 +68,8 @@ impl Server {
         } else {
             None
         };
-        Ok(SealedConflict {
-            path_key: key(&c.path)?,
-            sealed,
-            base_version: c.base_version,
-            server_version: c.server_version,
-            content_hash: c.content_hash,
-            size_bytes: c.size_bytes,
-            is_deleted: c.is_deleted,
-            updated_at: c.updated_at,
-            updated_by: c.updated_by,
-            download_url: c.download_url,
-        })
+        let path_key = key(&c.path)?;
+        Ok(sealed_conflict(c, path_key, sealed))
     }
 
     /// Dedupe by blob id (`sealed::blobs_of_ids`): a write whose blob id a kept version
@@ -116,17 +107,9 @@ impl Server {
         let files = rows
             .into_iter()
             .map(|f| {
-                Ok(SealedStateFile {
-                    path_key: key(&f.path)?,
-                    sealed: self.wire_sealed(&f.path, f.version)?,
-                    version: f.version,
-                    content_hash: f.content_hash,
-                    size_bytes: f.size_bytes,
-                    updated_at: f.updated_at,
-                    updated_by: f.updated_by,
-                    is_deleted: f.is_deleted,
-                    deleted_at: f.deleted_at,
-                })
+                let sealed = self.wire_sealed(&f.path, f.version)?;
+                let path_key = key(&f.path)?;
+                Ok(sealed_state_file(f, path_key, sealed))
             })
             .collect::<Result<Vec<_>, Answer>>()?;
         Ok(Answer::ok(&SealedStateAnswer {

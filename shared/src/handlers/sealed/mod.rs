@@ -27,6 +27,7 @@ use crate::queue::Queue;
 use crate::runtime::AppState;
 use crate::vault::Conflict;
 use crate::vault::sealed::{case_conflict, key_of, quota_exceeded};
+use crate::vault::sealed_shape::sealed_conflict;
 use steel_protocol::wire::{Key32, Sealed, SealedBytes, SealedConflict};
 
 /// Stored sealed fields in their wire form (`None` if a stored value could not be one).
@@ -78,18 +79,9 @@ async fn sealed_conflicts(
     conflicts
         .into_iter()
         .map(|c| {
-            Ok(SealedConflict {
-                path_key: key_of(&c.path)?,
-                sealed: found.remove(&(c.path.clone(), c.server_version)),
-                base_version: c.base_version,
-                server_version: c.server_version,
-                content_hash: c.content_hash,
-                size_bytes: c.size_bytes,
-                is_deleted: c.is_deleted,
-                updated_at: c.updated_at,
-                updated_by: c.updated_by,
-                download_url: c.download_url,
-            })
+            let path_key = key_of(&c.path)?;
+            let sealed = found.remove(&(c.path.clone(), c.server_version));
+            Ok(sealed_conflict(c, path_key, sealed))
         })
         .collect()
 }

@@ -11,9 +11,9 @@ use crate::http::ApiResponse;
 use crate::runtime::{AppState, VaultState};
 use crate::storage::PRESIGN_TTL;
 use crate::vault::sealed::{key_of, parse_pull};
+use crate::vault::sealed_shape::sealed_state_file;
 use steel_protocol::wire::{
-    SealedDownload, SealedPullAnswer, SealedPullRequest, SealedStateAnswer, SealedStateFile,
-    SealedTombstone,
+    SealedDownload, SealedPullAnswer, SealedPullRequest, SealedStateAnswer, SealedTombstone,
 };
 
 /// A page of `GET /vault/state` in the encrypted shape.
@@ -30,17 +30,9 @@ pub async fn state_answer(
     let files = files
         .into_iter()
         .map(|f| {
-            Ok(SealedStateFile {
-                path_key: key_of(&f.path)?,
-                sealed: found.remove(&(f.path.clone(), f.version)),
-                version: f.version,
-                content_hash: f.content_hash,
-                size_bytes: f.size_bytes,
-                updated_at: f.updated_at,
-                updated_by: f.updated_by,
-                is_deleted: f.is_deleted,
-                deleted_at: f.deleted_at,
-            })
+            let path_key = key_of(&f.path)?;
+            let sealed = found.remove(&(f.path.clone(), f.version));
+            Ok(sealed_state_file(f, path_key, sealed))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     ApiResponse::ok(&SealedStateAnswer {
