@@ -2,10 +2,13 @@
 //! (named by its path), under its path key and with the sealed fields of its version. One
 //! mapping for the handlers and the simulation's model.
 
-use steel_protocol::wire::{Key32, Sealed, SealedConflict, SealedStateFile};
+use steel_protocol::wire::{
+    Key32, RewindAnswer, Sealed, SealedConflict, SealedRewindAnswer, SealedStateFile,
+};
 
 use crate::vault::Conflict;
 use crate::vault::rules::FileState;
+use crate::vault::sealed::sealed_rejected;
 
 /// A conflict in the encrypted shape.
 pub fn sealed_conflict(c: Conflict, path_key: Key32, sealed: Option<Sealed>) -> SealedConflict {
@@ -35,5 +38,19 @@ pub fn sealed_state_file(f: FileState, path_key: Key32, sealed: Option<Sealed>) 
         updated_by: f.updated_by,
         is_deleted: f.is_deleted,
         deleted_at: f.deleted_at,
+    }
+}
+
+/// A rewind page's answer in the encrypted shape (its skipped notes named by path key).
+pub fn sealed_rewind_answer(done: RewindAnswer) -> SealedRewindAnswer {
+    SealedRewindAnswer {
+        restored: done.restored,
+        deleted: done.deleted,
+        unchanged: done.unchanged,
+        kept_newer: done.kept_newer,
+        skipped: done.skipped.into_iter().map(sealed_rejected).collect(),
+        resume: done.resume,
+        has_more: done.has_more,
+        encrypted: true,
     }
 }

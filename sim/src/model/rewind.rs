@@ -10,9 +10,9 @@ use steel_core::domain::{DeviceId, VaultPath};
 use steel_core::vault::recovery::{PastState, RewindDecision};
 use steel_core::vault::rewind::{self, RewindPage, format_resume};
 use steel_core::vault::rules::{Content, FileState};
-use steel_core::vault::sealed::sealed_rejected;
+use steel_core::vault::sealed_shape::sealed_rewind_answer;
 use steel_protocol::error::ErrorCode;
-use steel_protocol::wire::{RestoreRequest, RewindAnswer, SealedRewindAnswer};
+use steel_protocol::wire::{RestoreRequest, RewindAnswer};
 
 use super::{Answer, Sealing, Server, WriteRow, api_error, parse};
 
@@ -42,16 +42,7 @@ impl Server {
         }
         let page = self.rewind_form(form)?;
         let done = self.rewind(device, &page)?;
-        Ok(Answer::ok(&SealedRewindAnswer {
-            restored: done.restored,
-            deleted: done.deleted,
-            unchanged: done.unchanged,
-            kept_newer: done.kept_newer,
-            skipped: done.skipped.into_iter().map(sealed_rejected).collect(),
-            resume: done.resume,
-            has_more: done.has_more,
-            encrypted: true,
-        }))
+        Ok(Answer::ok(&sealed_rewind_answer(done)))
     }
 
     /// Parses the rewind form of `body` at the server's clock (`prefix` as given: the

@@ -13,8 +13,9 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
 use crate::vault::request;
 use crate::vault::sealed::{KeyParser, key_of, sealed_rejected};
+use crate::vault::sealed_shape::sealed_rewind_answer;
 use steel_protocol::wire::{
-    RestoreRequest, SealedRestoreAnswer, SealedRestoreRequest, SealedRestored, SealedRewindAnswer,
+    RestoreRequest, SealedRestoreAnswer, SealedRestoreRequest, SealedRestored,
 };
 
 const REWIND_FIELDS: [&str; 5] = ["as_of", "prefix", "remove_newer", "resume", "limit"];
@@ -52,16 +53,7 @@ pub async fn restore(
         body.limit,
     )?;
     let done = rewind(state, caller, page, true).await?;
-    ApiResponse::ok(&SealedRewindAnswer {
-        restored: done.restored,
-        deleted: done.deleted,
-        unchanged: done.unchanged,
-        kept_newer: done.kept_newer,
-        skipped: done.skipped.into_iter().map(sealed_rejected).collect(),
-        resume: done.resume,
-        has_more: done.has_more,
-        encrypted: true,
-    })
+    ApiResponse::ok(&sealed_rewind_answer(done))
 }
 
 fn either() -> ApiError {
