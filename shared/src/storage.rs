@@ -263,6 +263,27 @@ impl Storage {
         Ok(())
     }
 
+    /// Copies incoming pack `pack_id` to the pack key of the same id, inside the bucket
+    /// (`CopyObject`: its bytes never pass through the function).
+    pub async fn copy_incoming_to_pack(
+        &self,
+        user_id: UserId,
+        pack_id: uuid::Uuid,
+    ) -> Result<(), anyhow::Error> {
+        let key = pack_key(user_id, pack_id);
+        // Both keys are made of UUIDs and slashes: nothing to percent-encode.
+        let source = format!("{}/{}", self.bucket, incoming_key(user_id, pack_id));
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| sdk_failure(e, format!("CopyObject {key}")))?;
+        Ok(())
+    }
+
     /// A GET of a pack object (a `Range` header may be added: it is not signed).
     pub async fn presign_pack(
         &self,

@@ -218,6 +218,8 @@ fn a_name_or_a_line_stored_in_the_clear_is_a_leak() {
         crate::model::StoredPack {
             blobs: Vec::new(),
             bytes: b"thoughts/idea.md".to_vec(),
+            index: Vec::new(),
+            created_at: server.now,
         },
     );
     assert!(crate::vault::leaks(&server, &acked).is_some_and(|l| l.contains("name")));

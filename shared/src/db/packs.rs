@@ -1,16 +1,21 @@
-//! Packs' rows: which blobs each pack holds, so that a pack is served only while none of its
-//! blobs was collected.
+//! Packs' rows: which blobs each pack holds (and where, once it is written), so that a
+//! pack is served only while none of its blobs was collected, and handed out again to a
+//! later request while it lives.
 //!
 //! The agreement with the janitor's collection (`db::janitor::lock_collectable` locks a
 //! `blobs` row `FOR UPDATE` and, in the same transaction, [`delete_holding`] deletes every
 //! pack that holds it, rows and objects):
-//! - [`reserve`] records a pack's blobs while it holds their `blobs` rows `FOR SHARE`, before
-//!   the builder reads a byte: a blob the janitor is collecting is waited for and then left
-//!   out; a blob reserved first is collected later only with the pack;
-//! - [`still_served`] reads the pack's row `FOR SHARE` after the object was written: a
-//!   collection that deleted the row is waited for (its commit follows the object's
-//!   deletion), and then the pack is not served; a collection after the check deletes the
-//!   object, which is already written.
+//! - [`reserve`] (a pack built on request) and [`reserve_whole`] (a bulk upload's incoming
+//!   pack kept as a read pack) record a pack's blobs while they hold their `blobs` rows
+//!   `FOR SHARE`, before the object is written: a blob the janitor is collecting is waited
+//!   for and then left out (a kept pack missing one is not kept); a blob reserved first is
+//!   collected later only with the pack;
+//! - [`publish`] updates the pack's row after the object was written (waiting for a
+//!   collection that is deleting it): no row, and the pack is not served; else it records
+//!   the pack's length and index, and a collection after that deletes the object, which is
+//!   already written;
+//! - [`hold`] reads the rows of packs about to be handed out again `FOR SHARE`, the same
+//!   check as [`publish`] for a pack written earlier.
 
 use std::collections::HashMap;
 
@@ -19,6 +24,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{ContentHash, UserId};
+use steel_protocol::wire::PackedBlob;
 
 /// A blob is worth packing only while some version of a note has it as content (the
 /// janitor's notion of "used", negated).
@@ -98,16 +104,165 @@ pub async fn reserve(
     Ok(parse_sized(kept))
 }
 
-/// Whether pack `pack_id` may be served: its row is there, read `FOR SHARE` (waiting for a
-/// collection that is deleting it).
-pub async fn still_served(pool: &PgPool, pack_id: Uuid) -> Result<bool, sqlx::Error> {
+/// Records pack `pack_id` of the blobs `index` locates (a bulk upload's incoming pack, its
+/// bytes checked): locks the blobs' rows `FOR SHARE` (in a fixed order) and records the pack
+/// with its whole index only if every blob is there with its length; else records nothing
+/// and answers false. The pack is not handed out before [`publish`].
+pub async fn reserve_whole(
+    pool: &PgPool,
+    user_id: UserId,
+    pack_id: Uuid,
+    index: &[PackedBlob],
+) -> Result<bool, sqlx::Error> {
+    let hex: Vec<String> = index.iter().map(|b| b.content_hash.to_hex()).collect();
+    let mut sorted = hex.clone();
+    sorted.sort();
     let mut tx = pool.begin().await?;
-    let found: Option<i32> = super::query_scalar("SELECT 1 FROM packs WHERE id = $1 FOR SHARE")
+    let locked: Vec<(String, i64)> = super::query_as(
+        "SELECT b.content_hash, b.size_bytes FROM blobs b
+         WHERE b.user_id = $1 AND b.content_hash = ANY($2::TEXT[])
+         ORDER BY b.content_hash
+         FOR SHARE OF b",
+    )
+    .bind(user_id)
+    .bind(&sorted)
+    .fetch_all(&mut *tx)
+    .await?;
+    let sizes = parse_sized(locked);
+    if index
+        .iter()
+        .any(|b| sizes.get(&b.content_hash) != Some(&b.length))
+    {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let offsets: Vec<i64> = index.iter().map(|b| b.offset).collect();
+    let lengths: Vec<i64> = index.iter().map(|b| b.length).collect();
+    super::query("INSERT INTO packs (id, user_id) VALUES ($1, $2)")
         .bind(pack_id)
-        .fetch_optional(&mut *tx)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    super::query(
+        "INSERT INTO pack_blobs (pack_id, user_id, content_hash, byte_offset, length)
+         SELECT $1, $2, h, o, l FROM UNNEST($3::TEXT[], $4::BIGINT[], $5::BIGINT[]) AS t(h, o, l)",
+    )
+    .bind(pack_id)
+    .bind(user_id)
+    .bind(&hex)
+    .bind(&offsets)
+    .bind(&lengths)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// After pack `pack_id`'s object was written: whether it may be served. Its row is updated
+/// (waiting for a collection that is deleting it); none, and the answer is false. Else the
+/// pack is recorded as written, `size_bytes` long, holding the blobs of `index` where it
+/// says (the rows of reserved blobs the object does not hold go), and may from now on be
+/// handed out again ([`reusable`]).
+pub async fn publish(
+    pool: &PgPool,
+    pack_id: Uuid,
+    size_bytes: i64,
+    index: &[PackedBlob],
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let found: Option<i32> =
+        super::query_scalar("UPDATE packs SET size_bytes = $2 WHERE id = $1 RETURNING 1")
+            .bind(pack_id)
+            .bind(size_bytes)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if found.is_none() {
+        tx.commit().await?;
+        return Ok(false);
+    }
+    let hex: Vec<String> = index.iter().map(|b| b.content_hash.to_hex()).collect();
+    let offsets: Vec<i64> = index.iter().map(|b| b.offset).collect();
+    let lengths: Vec<i64> = index.iter().map(|b| b.length).collect();
+    super::query(
+        "UPDATE pack_blobs pb SET byte_offset = t.o, length = t.l
+         FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[]) AS t(h, o, l)
+         WHERE pb.pack_id = $1 AND pb.content_hash = t.h",
+    )
+    .bind(pack_id)
+    .bind(&hex)
+    .bind(&offsets)
+    .bind(&lengths)
+    .execute(&mut *tx)
+    .await?;
+    super::query("DELETE FROM pack_blobs WHERE pack_id = $1 AND byte_offset IS NULL")
+        .bind(pack_id)
+        .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(found.is_some())
+    Ok(true)
+}
+
+/// The user's written packs created at or after `since` that hold at least one of
+/// `hashes`, each as (id, length, whole index in offset order).
+pub async fn reusable(
+    pool: &PgPool,
+    user_id: UserId,
+    hashes: &[ContentHash],
+    since: DateTime<Utc>,
+) -> Result<Vec<(Uuid, i64, Vec<PackedBlob>)>, sqlx::Error> {
+    let hex: Vec<String> = hashes.iter().map(ContentHash::to_hex).collect();
+    let mut one = super::single(pool).await?;
+    type Row = (Uuid, i64, String, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = super::query_as(
+        "SELECT p.id, p.size_bytes, pb.content_hash, pb.byte_offset, pb.length
+         FROM packs p JOIN pack_blobs pb ON pb.pack_id = p.id
+         WHERE p.user_id = $1 AND p.size_bytes IS NOT NULL AND p.created_at >= $3
+           AND p.id IN (SELECT x.pack_id FROM pack_blobs x
+                        WHERE x.user_id = $1 AND x.content_hash = ANY($2::TEXT[]))
+         ORDER BY p.id, pb.byte_offset",
+    )
+    .bind(user_id)
+    .bind(&hex)
+    .bind(since)
+    .fetch_all(&mut *one)
+    .await?;
+    one.done().await?;
+    let mut out: Vec<(Uuid, i64, Vec<PackedBlob>)> = Vec::new();
+    let mut broken: Vec<Uuid> = Vec::new();
+    for (id, size, hash, offset, length) in rows {
+        if out.last().is_none_or(|(last, _, _)| *last != id) {
+            out.push((id, size, Vec::new()));
+        }
+        let blob = ContentHash::parse(&hash).ok().zip(offset.zip(length));
+        match (blob, out.last_mut()) {
+            (Some((content_hash, (offset, length))), Some((_, _, blobs))) => {
+                blobs.push(PackedBlob {
+                    content_hash,
+                    offset,
+                    length,
+                })
+            }
+            // A row without its place (a pack written before indexes were kept): the pack
+            // is not handed out again.
+            _ => broken.push(id),
+        }
+    }
+    out.retain(|(id, _, _)| !broken.contains(id));
+    Ok(out)
+}
+
+/// Of `packs`, those whose rows are still there, read `FOR SHARE` (waiting for a
+/// collection that is deleting one): the packs that may be handed out again now.
+pub async fn hold(pool: &PgPool, packs: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let held: Vec<Uuid> = super::query_scalar(
+        "SELECT id FROM packs WHERE id = ANY($1::UUID[]) ORDER BY id FOR SHARE",
+    )
+    .bind(packs)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(held)
 }
 
 /// Deletes pack `pack_id`'s rows (a pack not served after all).

@@ -10,7 +10,11 @@
 //! 64 MiB and 1,000 blobs), so it ends well within API Gateway's 29 s. An end-to-end
 //! encrypted account's pack holds ciphertext blobs, checked and split the same way
 //! ([`receive`]), and its files commit as its per-note confirm commits them
-//! (`super::sealed::bulk_confirm`); a body of the other mode is refused (409).
+//! (`super::sealed::bulk_confirm`); a body of the other mode is refused (409). Once the
+//! files committed, a pack whose every blob was new to the account is kept as a read pack
+//! for `POST /vault/packs` ([`crate::packs::keep`]: copied inside the bucket, for
+//! [`crate::packs::PACK_LIFETIME`]), so a second device's first sync reads it back without
+//! a pack being built.
 
 use std::sync::Arc;
 
@@ -29,7 +33,7 @@ use crate::runtime::WriteState;
 use crate::storage::PRESIGN_TTL;
 use crate::vault::bulk::{self, Entry};
 use crate::vault::request;
-use steel_protocol::wire::{BulkAnswer, BulkBlob, BulkConfirmRequest, BulkRequest};
+use steel_protocol::wire::{BulkAnswer, BulkBlob, BulkConfirmRequest, BulkRequest, PackedBlob};
 
 /// Blobs of one pack written to their keys at once.
 const WRITE_CONCURRENCY: usize = 32;
@@ -106,6 +110,9 @@ pub(crate) struct Received {
     pack_id: uuid::Uuid,
     blobs: usize,
     written: usize,
+    /// The pack's index, when every blob of it was new to the account (so written by this
+    /// confirm): such a pack is kept as a read pack once the files committed.
+    keep: Option<Vec<PackedBlob>>,
     started: std::time::Instant,
     read: std::time::Duration,
     verified: std::time::Duration,
@@ -163,10 +170,21 @@ pub(crate) async fn receive(
     }
     let verified = started.elapsed();
     let written = write_blobs(state, caller, bytes, &entries).await?;
+    let keep = (written == entries.len()).then(|| {
+        (entries.iter())
+            .map(|e| PackedBlob {
+                content_hash: e.hash,
+                // Both are at most MAX_BULK_PACK_BYTES (checked when parsed).
+                offset: i64::try_from(e.start).unwrap_or(i64::MAX),
+                length: e.size(),
+            })
+            .collect()
+    });
     Ok(Received {
         pack_id,
         blobs: entries.len(),
         written,
+        keep,
         started,
         read,
         verified,
@@ -175,23 +193,39 @@ pub(crate) async fn receive(
 }
 
 impl Received {
-    /// After the files committed: logs the confirm's timings and closes the pack. A failure
-    /// to close is the sweep's to finish (the grant counts until then), never a 5xx the
-    /// client would retry.
+    /// After the files committed: keeps the pack as a read pack when all its blobs were new
+    /// (see [`crate::packs::keep`]), logs the confirm's timings and closes the pack. A
+    /// failure to keep or to close is never a 5xx the client would retry (the files are
+    /// committed): a pack not kept is built when asked for, and one not closed is the
+    /// sweep's to finish (the grant counts until then).
     pub(crate) async fn finish(self, state: &WriteState, caller: &Caller) {
         let Received {
             pack_id,
             blobs,
             written,
+            keep,
             started,
             read,
             verified,
             split,
         } = self;
+        let committed = started.elapsed();
+        let mut kept = false;
+        if let Some(index) = keep {
+            let user_id = caller.user_id;
+            match crate::packs::keep(&state.app.db, &state.storage, user_id, pack_id, &index).await
+            {
+                Ok(k) => kept = k,
+                Err(err) => {
+                    tracing::error!(%user_id, %pack_id, error = %err, "incoming pack not kept")
+                }
+            }
+        }
         tracing::info!(
-            user_id = %caller.user_id, %pack_id, blobs, written,
+            user_id = %caller.user_id, %pack_id, blobs, written, kept,
             read_ms = read.as_millis(), verified_ms = verified.as_millis(),
-            split_ms = split.as_millis(), committed_ms = started.elapsed().as_millis(),
+            split_ms = split.as_millis(), committed_ms = committed.as_millis(),
+            kept_ms = started.elapsed().as_millis(),
             "bulk confirm"
         );
         if let Err(err) = close(state, caller, pack_id).await {

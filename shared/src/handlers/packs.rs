@@ -43,7 +43,14 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
     let body: PacksRequest = request.json()?;
     let wanted = parse_hashes(&body.hashes)?;
     let caller = admit(app, claimed, Charge::downloads(wanted.len())).await?;
-    let answer = packs::answer(&app.db, &state.storage, caller.user_id, &wanted).await?;
+    let answer = packs::answer(
+        &app.db,
+        &state.storage,
+        caller.user_id,
+        &wanted,
+        chrono::Utc::now(),
+    )
+    .await?;
     ApiResponse::ok(&answer)
 }
 

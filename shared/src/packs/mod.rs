@@ -1,16 +1,20 @@
 //! Packs (`POST /vault/packs`): many blobs for one device as a few objects, each the blobs
 //! back to back, with an index (hash, offset, length) in the answer, so that a new device
-//! gets a whole vault in a handful of GETs. Built on request: the blobs are read from the
-//! bucket in parallel (never through API Gateway), checked against their SHA-256, written as
-//! one object under `packs/{user}/{pack}` (at most [`MAX_PACK_BYTES`], [`PARALLEL_BUILDS`]
-//! packs in memory at a time), and handed out as presigned GETs.
+//! gets a whole vault in a handful of GETs. A request is answered first from the caller's
+//! live packs ([`reuse`]: packs built for earlier requests, and bulk uploads' incoming
+//! packs kept by their confirm, [`keep`]) whose every blob it asks for; the rest is built
+//! on request: the blobs are read from the bucket in parallel (never through API Gateway),
+//! checked against their SHA-256, written as one object under `packs/{user}/{pack}` (at
+//! most [`MAX_PACK_BYTES`], [`PARALLEL_BUILDS`] packs in memory at a time), and handed out
+//! as presigned GETs.
 //!
 //! Packs are a disposable cache: never counted in quotas or `stored_bytes`, deleted by the
 //! janitor after [`PACK_LIFETIME`] (and by the bucket's lifecycle rule on `packs/` if a
-//! crash left one), and never served once one of their blobs was collected: see
-//! [`crate::db::packs`] for how the builder and the janitor agree.
+//! crash left one), handed out again only while [`reuse::reusable_since`] allows, and never
+//! served once one of their blobs was collected: see [`crate::db::packs`] for how the
+//! builder, the bulk confirm and the janitor agree.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,8 +29,10 @@ use crate::storage::{PRESIGN_TTL, Storage};
 use steel_protocol::wire::{Pack, PackedBlob, PacksAnswer};
 
 mod plan;
+pub mod reuse;
 
 pub use plan::{Plan, plan};
+pub use reuse::{Kept, choose, reusable_since};
 pub use steel_protocol::wire::{MAX_HASHES_PER_PACKS_REQUEST, MAX_PACK_BYTES};
 
 /// How long a request goes on starting packs: what is not packed by then is answered as
@@ -131,7 +137,7 @@ pub async fn finish(
         %user_id, pack_id = %reserved.pack_id, blobs = index.len(), size_bytes,
         read_ms = read.as_millis(), written_ms = started.elapsed().as_millis(), "pack built"
     );
-    if !db::still_served(pool, reserved.pack_id).await? {
+    if !db::publish(pool, reserved.pack_id, size_bytes, &index).await? {
         // A collection deleted it meanwhile: the object it may not have seen goes too.
         let key = crate::storage::pack_key(user_id, reserved.pack_id);
         storage.delete_keys(&[key]).await?;
@@ -185,18 +191,29 @@ async fn read_blobs(
 }
 
 /// The answer to a packs request for `wanted` (parsed, at most
-/// [`MAX_HASHES_PER_PACKS_REQUEST`]): packs built [`PARALLEL_BUILDS`] at a time, in the
+/// [`MAX_HASHES_PER_PACKS_REQUEST`]) at `now`: first the live packs [`choose`] picks among
+/// the caller's, then packs of the other blobs built [`PARALLEL_BUILDS`] at a time, in the
 /// plan's order, until [`BUILD_BUDGET`] has passed; the rest is `remaining`.
 pub async fn answer(
     pool: &PgPool,
     storage: &Storage,
     user_id: UserId,
     wanted: &[ContentHash],
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PacksAnswer, anyhow::Error> {
     let started = Instant::now();
     let found = db::in_use(pool, user_id, wanted).await?;
-    let Plan { packs, unpacked } = plan(wanted, &found, MAX_PACK_BYTES);
+    let reused = reused(pool, storage, user_id, &found, now).await?;
+    let covered: HashSet<ContentHash> = (reused.iter())
+        .flat_map(|p| p.blobs.iter().map(|b| b.content_hash))
+        .collect();
+    let rest: Vec<ContentHash> = (wanted.iter())
+        .filter(|h| !covered.contains(h))
+        .copied()
+        .collect();
+    let Plan { packs, unpacked } = plan(&rest, &found, MAX_PACK_BYTES);
     let mut out = PacksAnswer {
+        packs: reused,
         unpacked,
         ..PacksAnswer::default()
     };
@@ -227,4 +244,76 @@ pub async fn answer(
         }
     }
     Ok(out)
+}
+
+/// The caller's live packs to hand out again for the used blobs `found` (see [`choose`]),
+/// presigned: only those whose rows are still there once read `FOR SHARE` ([`db::hold`]).
+async fn reused(
+    pool: &PgPool,
+    storage: &Storage,
+    user_id: UserId,
+    found: &HashMap<ContentHash, i64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Pack>, anyhow::Error> {
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hashes: Vec<ContentHash> = found.keys().copied().collect();
+    let kept: Vec<Kept<Uuid>> = db::reusable(pool, user_id, &hashes, reusable_since(now))
+        .await?
+        .into_iter()
+        .map(|(id, size_bytes, blobs)| Kept {
+            id,
+            size_bytes,
+            blobs,
+        })
+        .collect();
+    let chosen = choose(&kept, found);
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = chosen.iter().map(|p| p.id).collect();
+    let held: HashSet<Uuid> = db::hold(pool, &ids).await?.into_iter().collect();
+    let mut out = Vec::with_capacity(held.len());
+    for pack in chosen.into_iter().filter(|p| held.contains(&p.id)) {
+        let url = storage.presign_pack(user_id, pack.id, PRESIGN_TTL).await?;
+        out.push(Pack {
+            download_url: url.url,
+            expires_at: url.expires_at,
+            size_bytes: pack.size_bytes,
+            blobs: pack.blobs,
+        });
+    }
+    tracing::info!(%user_id, packs = out.len(), "packs reused");
+    Ok(out)
+}
+
+/// After a bulk confirm committed: bulk upload `pack_id`'s incoming pack, whose every blob
+/// of `index` was checked against its hash and recorded, becomes read pack `pack_id` (the
+/// same id under `packs/`): recorded with its index ([`db::reserve_whole`], only if every
+/// blob is still there), copied inside the bucket (its bytes never leave S3) and published.
+/// Answers whether it was kept; a pack a collection deleted meanwhile goes again.
+pub async fn keep(
+    pool: &PgPool,
+    storage: &Storage,
+    user_id: UserId,
+    pack_id: Uuid,
+    index: &[PackedBlob],
+) -> Result<bool, anyhow::Error> {
+    let Some(size_bytes) = index.last().map(|b| b.offset.saturating_add(b.length)) else {
+        return Ok(false);
+    };
+    if !db::reserve_whole(pool, user_id, pack_id, index).await? {
+        return Ok(false);
+    }
+    if let Err(err) = storage.copy_incoming_to_pack(user_id, pack_id).await {
+        db::forget(pool, pack_id).await?;
+        return Err(err);
+    }
+    if !db::publish(pool, pack_id, size_bytes, index).await? {
+        let key = crate::storage::pack_key(user_id, pack_id);
+        storage.delete_keys(&[key]).await?;
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -21,6 +21,7 @@ mod keys;
 mod notifier;
 mod openapi;
 mod packs;
+mod packs_reuse;
 mod recovery;
 mod support;
 mod vault;

@@ -19,7 +19,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// A packs request for the hashes of `contents`, asserting a 200.
-async fn packs_of(app: &TestApp, dev: &TestDevice, contents: &[&[u8]]) -> Value {
+pub(crate) async fn packs_of(app: &TestApp, dev: &TestDevice, contents: &[&[u8]]) -> Value {
     let hashes: Vec<String> = contents.iter().map(|c| hex(c)).collect();
     let answer = app.packs(dev, json!({ "hashes": hashes })).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
@@ -27,7 +27,7 @@ async fn packs_of(app: &TestApp, dev: &TestDevice, contents: &[&[u8]]) -> Value 
 }
 
 /// Every blob of every pack of `answer`, downloaded and cut out along the index.
-async fn unpack(app: &TestApp, answer: &Value) -> Vec<(String, Vec<u8>)> {
+pub(crate) async fn unpack(app: &TestApp, answer: &Value) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for pack in answer["packs"].as_array().expect("packs") {
         let bytes = app.download(&pack["download_url"]).await;
@@ -42,7 +42,7 @@ async fn unpack(app: &TestApp, answer: &Value) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn hashes(list: &Value) -> Vec<String> {
+pub(crate) fn hashes(list: &Value) -> Vec<String> {
     let mut out: Vec<String> = list
         .as_array()
         .expect("list")
@@ -53,7 +53,7 @@ fn hashes(list: &Value) -> Vec<String> {
     out
 }
 
-async fn pack_rows(pool: &PgPool, user: UserId) -> i64 {
+pub(crate) async fn pack_rows(pool: &PgPool, user: UserId) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM packs WHERE user_id = $1")
         .bind(user)
         .fetch_one(pool)
@@ -62,7 +62,7 @@ async fn pack_rows(pool: &PgPool, user: UserId) -> i64 {
 }
 
 /// The pack objects the bucket holds for `user`.
-async fn pack_objects(app: &TestApp, user: UserId) -> usize {
+pub(crate) async fn pack_objects(app: &TestApp, user: UserId) -> usize {
     let listed = app
         .s3
         .list_objects_v2()
@@ -75,7 +75,7 @@ async fn pack_objects(app: &TestApp, user: UserId) -> usize {
 }
 
 /// The history pass and the collection pass, `days` ahead: an old version's blob goes.
-async fn collect(state: &JanitorState, days: i64) -> u64 {
+pub(crate) async fn collect(state: &JanitorState, days: i64) -> u64 {
     let now = Utc::now() + TimeDelta::days(days);
     let lifecycle = &state.app.config.lifecycle;
     while janitor::prune_history_batch(state, now, lifecycle)

@@ -1,16 +1,18 @@
 //! `POST /vault/packs` as `handlers/packs.rs` and `packs::answer` answer it: the same parse
-//! of the hashes, the same pure plan of which blob goes in which pack, the same check of
-//! every blob's bytes before it is packed. Packs are built at once (the real builder's time
-//! budget, and so `remaining`, never comes into play here) and served at `sim://packs/<n>`
-//! until a blob of theirs is collected: the janitor's collection drops every pack holding
-//! one, as the real collection deletes them in the blobs' transaction.
+//! of the hashes, the same pure choice of the live packs handed out again (`packs::choose`,
+//! among packs built while `packs::reusable_since` allows), the same pure plan of which
+//! other blob goes in which pack, the same check of every blob's bytes before it is packed.
+//! Packs are built at once (the real builder's time budget, and so `remaining`, never comes
+//! into play here) and served at `sim://packs/<n>` until a blob of theirs is collected: the
+//! janitor's collection drops every pack holding one, as the real collection deletes them
+//! in the blobs' transaction. (The model has no bulk upload, so no kept incoming packs.)
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use steel_core::domain::ContentHash;
 use steel_core::handlers::packs::parse_hashes;
-use steel_core::packs::{MAX_PACK_BYTES, Plan, plan};
+use steel_core::packs::{Kept, MAX_PACK_BYTES, Plan, choose, plan, reusable_since};
 use steel_protocol::wire::{Pack, PackedBlob, PacksAnswer, PacksRequest};
 
 use super::{Answer, Server};
@@ -20,11 +22,13 @@ pub fn pack_url(id: u64) -> String {
     format!("sim://packs/{id}")
 }
 
-/// One pack object: the blobs it holds and its bytes.
+/// One pack object: the blobs it holds, its bytes, its index and when it was built.
 #[derive(Debug, Clone)]
 pub struct StoredPack {
     pub blobs: Vec<ContentHash>,
     pub bytes: Vec<u8>,
+    pub index: Vec<PackedBlob>,
+    pub created_at: DateTime<Utc>,
 }
 
 impl Server {
@@ -37,8 +41,17 @@ impl Server {
             .filter(|h| used.contains(*h))
             .filter_map(|h| Some((*h, *self.verified.get(h)?)))
             .collect();
-        let Plan { packs, unpacked } = plan(&wanted, &found, MAX_PACK_BYTES);
+        let reused = self.reused(&found);
+        let covered: HashSet<ContentHash> = (reused.iter())
+            .flat_map(|p| p.blobs.iter().map(|b| b.content_hash))
+            .collect();
+        let rest: Vec<ContentHash> = (wanted.iter())
+            .filter(|h| !covered.contains(h))
+            .copied()
+            .collect();
+        let Plan { packs, unpacked } = plan(&rest, &found, MAX_PACK_BYTES);
         let mut answer = PacksAnswer {
+            packs: reused,
             unpacked,
             ..PacksAnswer::default()
         };
@@ -70,9 +83,42 @@ impl Server {
                 blobs: index.clone(),
             });
             let blobs = index.iter().map(|b| b.content_hash).collect();
-            self.packs
-                .insert(self.pack_seq, StoredPack { blobs, bytes });
+            let created_at = self.now;
+            self.packs.insert(
+                self.pack_seq,
+                StoredPack {
+                    blobs,
+                    bytes,
+                    index,
+                    created_at,
+                },
+            );
         }
         Ok(Answer::ok(&answer))
+    }
+
+    /// The live packs handed out again for the used blobs `found`, as the real
+    /// `packs::answer` picks them (read in id order, so a tie goes the same way each run).
+    fn reused(&self, found: &HashMap<ContentHash, i64>) -> Vec<Pack> {
+        let since = reusable_since(self.now);
+        let mut kept: Vec<Kept<u64>> = (self.packs.iter())
+            .filter(|(_, p)| p.created_at >= since)
+            .filter(|(_, p)| p.blobs.iter().any(|h| found.contains_key(h)))
+            .map(|(id, p)| Kept {
+                id: *id,
+                size_bytes: i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
+                blobs: p.index.clone(),
+            })
+            .collect();
+        kept.sort_by_key(|p| p.id);
+        choose(&kept, found)
+            .into_iter()
+            .map(|p| Pack {
+                download_url: pack_url(p.id),
+                expires_at: self.now + Duration::hours(1),
+                size_bytes: p.size_bytes,
+                blobs: p.blobs,
+            })
+            .collect()
     }
 }

@@ -338,3 +338,49 @@ async fn each_mode_refuses_the_other_modes_bulk_confirm_and_the_pack_stays_open(
     assert_eq!(right.status, 200, "{:?}", right.body);
     assert_eq!(right.body["confirmed"][0]["path"], "a.md");
 }
+
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn a_ciphertext_pack_is_kept_and_answers_a_packs_request(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let mac = encrypted_account(&app, "e2ee-bulk-kept").await;
+    let vault = Vault::new();
+    let contents: [&[u8]; 3] = [b"canary-k1 one", b"canary-k2 two", b"canary-k3 three"];
+    let (blobs, push) = sealed_notes(&vault, &contents);
+    let pushed = app.push(&mac, json!({"files": push})).await;
+    assert_eq!(pushed.status, 200, "{:?}", pushed.body);
+    let ciphertexts: Vec<&[u8]> = blobs.iter().map(|b| b.bytes.as_slice()).collect();
+    let (pack, index) = pack_of(&ciphertexts);
+    let pack_id = upload_pack(&app, &mac, &pack).await;
+    let files = confirm_entries(&vault, &blobs, &contents, &pushed.body["uploads"]);
+    let confirmed = app
+        .bulk_confirm(
+            &mac,
+            json!({"pack_id": pack_id, "blobs": index, "files": files}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    // A second device asks for the ciphertexts the state lists: the kept pack, whose
+    // bytes are the uploaded ciphertexts (nothing the server did not hold already).
+    let hashes: Vec<String> = blobs.iter().map(|b| sha256_hex(&b.bytes)).collect();
+    let answer = app.packs(&mac, json!({ "hashes": hashes })).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let listed = answer.body["packs"].as_array().expect("packs");
+    assert_eq!(listed.len(), 1, "{:?}", answer.body);
+    let url = listed[0]["download_url"].as_str().expect("URL");
+    assert!(
+        url.split('?')
+            .next()
+            .unwrap_or(url)
+            .ends_with(&format!("packs/{}/{pack_id}", mac.user_id)),
+        "{url}"
+    );
+    assert_eq!(listed[0]["blobs"], index);
+    let bytes = app.download(&listed[0]["download_url"]).await;
+    assert_eq!(bytes, pack);
+    let at = blobs[0].bytes.len();
+    let second = &bytes[at..at + blobs[1].bytes.len()];
+    assert_eq!(
+        decrypt_blob(&vault.keys, &blobs[1].id, second).expect("decrypts"),
+        contents[1]
+    );
+}
