@@ -23,6 +23,7 @@ MUTATIONS=(
   'path-key-of-exact-path|crypto/src/names.rs|s/path\.case_key\(\)\.as_bytes\(\)/path.as_str().as_bytes()/'
   'rewind-ignores-remove-newer|shared/src/vault/recovery.rs|s/\s*None if remove_newer && !current\.is_deleted => tombstone\(\),//'
   'rewind-stops-after-a-page|client/src/api/recovery.rs|s/if !more \|\| resume\.is_none\(\) \{/if !more || resume.is_some() {/'
+  'unfinished-recovery-forgotten|client/src/sync/recovered.rs|s/if store\.meta\(UNFINISHED\)\?\.is_some\(\) \{/if false {/'
   'rewind-ignores-prefix|sim/src/model/rewind.rs|s/\.filter\(\|f\| \(page\.prefix\.as_deref\(\)\)\.is_none_or\(\|p\| f\.path\.as_str\(\)\.starts_with\(p\)\)\)//'
 )
 

@@ -364,3 +364,17 @@ fn an_encrypted_push_sends_one_of_two_case_twins() {
     assert_eq!(outcome.failure, None);
     assert_eq!(outcome.ops, keep.len() as u64);
 }
+
+/// Seed 23 (its first 310 ops): D0's rewind in pages of 2 notes crashed between pages (op
+/// 301), before `remember_recovery`, and the person left it so; D0's next sync took the rewind's
+/// versions for its own pushes whose answers were lost and pushed its old content back over
+/// `questions/IDEA.md` (a silent revert of the rewind). A restore or rewind now marks
+/// `sync.db` before its first request, and a sync finding the mark remembers first
+/// (`remember_unfinished`; the `unfinished-recovery-forgotten` mutation).
+#[test]
+fn a_sync_after_an_interrupted_rewind_does_not_undo_it() {
+    let keep: Vec<usize> = (0..=309).collect();
+    let outcome = run::run(23, 400, Some(&keep), false);
+    assert_eq!(outcome.failure, None);
+    assert_eq!(outcome.ops, keep.len() as u64);
+}
