@@ -21,6 +21,10 @@ MUTATIONS=(
   'sealed-push-over-case-twin|client/src/crypt.rs|s/let live = names\.as_ref\(\)\?\.get\(&path\.case_key\(\)\)\?;/let live = names.as_ref()?.get("")?;/'
   'sealed-tombstone-one-name|client/src/api/sealed.rs|s/let others = known\.get\(&f\.path\.case_key\(\)\)\.into_iter\(\)\.flatten\(\);/let others = known.get(&f.path.case_key()).into_iter().flatten().filter(|_| !f.is_deleted);/'
   'path-key-of-exact-path|crypto/src/names.rs|s/path\.case_key\(\)\.as_bytes\(\)/path.as_str().as_bytes()/'
+  'rewind-ignores-remove-newer|shared/src/vault/recovery.rs|s/\s*None if remove_newer && !current\.is_deleted => tombstone\(\),//'
+  'rewind-stops-after-a-page|client/src/api/recovery.rs|s/if !more \|\| resume\.is_none\(\) \{/if !more || resume.is_some() {/'
+  'unfinished-recovery-forgotten|client/src/sync/recovered.rs|s/if store\.meta\(UNFINISHED\)\?\.is_some\(\) \{/if false {/'
+  'rewind-ignores-prefix|sim/src/model/rewind.rs|s/\.filter\(\|f\| \(page\.prefix\.as_deref\(\)\)\.is_none_or\(\|p\| f\.path\.as_str\(\)\.starts_with\(p\)\)\)//'
 )
 
 ops="${SIM_OPS:-1000000}"

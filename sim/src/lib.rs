@@ -10,6 +10,7 @@
 //! - [`person`]: what people do to their notes, and the book the oracle keeps.
 //! - [`world`]: devices, ops and the step that carries one out.
 //! - [`oracle`]: the invariants, continuously and at quiescence.
+//! - [`rewind`]: a person rewinding the vault or a folder, and the oracle's rule for it.
 //! - [`vault`]: encrypted seeds: the vault set up, unlocked and opened (the oracle holds
 //!   its keys).
 //! - [`run`]: seeds into op lists, runs, shrinking a failure to a short trace, replaying.
@@ -19,6 +20,7 @@ pub mod model;
 pub mod net;
 pub mod oracle;
 pub mod person;
+pub mod rewind;
 pub mod run;
 pub mod vault;
 pub mod world;

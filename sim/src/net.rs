@@ -39,6 +39,9 @@ pub struct Rates {
     pub storm: f64,
     /// One seed in this many runs an end-to-end encrypted account (`vault.rs`; 0: none).
     pub encrypted_every: u64,
+    /// A restore op is a rewind of the vault or a folder instead (`rewind.rs`; a draw of
+    /// the op's own, so the other ops of a seed stay as they were).
+    pub rewind: f64,
 }
 
 impl Default for Rates {
@@ -51,6 +54,7 @@ impl Default for Rates {
             rate_limited: 0.01,
             storm: 0.01,
             encrypted_every: 3,
+            rewind: 0.4,
         }
     }
 }

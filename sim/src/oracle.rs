@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use steel_core::domain::{ContentHash, VaultPath};
 use steel_sync::scan::nfc;
 use steel_sync::sync::guard::MissingNotes;
-use steel_sync::sync::recovered::remember_recovery;
+use steel_sync::sync::recovered::{begin_recovery, remember_recovery};
 use steel_sync::{SyncError, SyncReport};
 
 use crate::model::Server;
@@ -224,6 +224,7 @@ impl World {
             return Ok(());
         };
         let api = syncer.api_handle();
+        begin_recovery(syncer.store()).map_err(|e| format!("D{d}: {e}"))?;
         let restored = self.rt.block_on(api.restore(path.as_str(), old, head));
         if let Err(e) = restored {
             self.log(format!("    D{d} restore stopped: {e}"));

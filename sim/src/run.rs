@@ -33,6 +33,12 @@ const WEIGHTS: [(Kind, u32); 16] = [
 
 /// The ops of a seed, and how many devices it has.
 pub fn plan(seed: u64, n: usize) -> (usize, Vec<Op>) {
+    plan_with(seed, n, Rates::default())
+}
+
+/// [`plan`] at other rates: a share of the restores become rewinds, drawn from each op's
+/// own seed (at a rate of 0, the ops are as they were before rewinds were simulated).
+pub fn plan_with(seed: u64, n: usize, rates: Rates) -> (usize, Vec<Op>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let devices = rng.random_range(2..=4);
     let total: u32 = WEIGHTS.iter().map(|(_, w)| w).sum();
@@ -47,10 +53,15 @@ pub fn plan(seed: u64, n: usize) -> (usize, Vec<Op>) {
                     hit
                 })
                 .map_or(Kind::Sync, |(k, _)| *k);
+            // Drawn in this order since the first runs: the device, then the op's seed.
+            let device = rng.random_range(0..devices);
+            let seed: u64 = rng.random();
+            let rewinds = kind == Kind::Restore
+                && ChaCha8Rng::seed_from_u64(seed ^ 0x003e_31d0).random_bool(rates.rewind);
             Op {
-                kind,
-                device: rng.random_range(0..devices),
-                seed: rng.random(),
+                kind: if rewinds { Kind::Rewind } else { kind },
+                device,
+                seed,
             }
         })
         .collect();
@@ -59,8 +70,9 @@ pub fn plan(seed: u64, n: usize) -> (usize, Vec<Op>) {
 
 /// Which invariant a failure broke (shrinking keeps to the same one).
 pub fn kind_of(why: &str) -> &'static str {
-    const KINDS: [(&str, &str); 7] = [
+    const KINDS: [(&str, &str); 8] = [
         ("lines lost", "lost write"),
+        ("the rewind", "rewind"),
         ("still had work", "no quiescence"),
         ("came back", "revert"),
         ("did not converge", "divergence"),
@@ -104,7 +116,7 @@ pub fn run_with(
     verbose: bool,
     rates: Rates,
 ) -> Outcome {
-    let (devices, ops) = plan(seed, n);
+    let (devices, ops) = plan_with(seed, n, rates);
     let mut world = World::new(seed, devices, rates, verbose);
     let mut outcome = Outcome::default();
     let indices: Vec<usize> = keep.map_or_else(|| (0..n).collect(), <[usize]>::to_vec);

@@ -9,6 +9,15 @@ use crate::person::Book;
 use crate::run::{self, kind_of, parse_ranges, ranges};
 use crate::world::{Rates, World};
 
+/// The rates a trace pinned before rewinds were simulated ran at (their restores stay
+/// restores).
+fn before_rewinds() -> Rates {
+    Rates {
+        rewind: 0.0,
+        ..Rates::default()
+    }
+}
+
 #[test]
 fn the_same_seed_runs_the_same_way_twice() {
     let trace = |seed| {
@@ -140,6 +149,7 @@ fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
         let keep = parse_ranges(keep).expect("a list of ops");
         // As they ran then, before 429s were simulated.
         let rates = Rates {
+            rewind: 0.0,
             rate_limited: 0.0,
             storm: 0.0,
             encrypted_every: 0,
@@ -159,7 +169,7 @@ fn holds_made_by_an_earlier_plan_are_held_by_a_rule() {
 #[test]
 fn a_pull_is_not_written_beside_a_normalization_twin_made_after_the_plan() {
     let keep = parse_ranges("36,48,65,74,81,84").expect("a list of ops");
-    let outcome = run::run_with(1_001_086, 400, Some(&keep), false, Rates::default());
+    let outcome = run::run_with(1_001_086, 400, Some(&keep), false, before_rewinds());
     assert_eq!(outcome.failure, None);
     assert_eq!(outcome.ops, keep.len() as u64);
 }
@@ -172,7 +182,7 @@ fn a_pull_is_not_written_beside_a_normalization_twin_made_after_the_plan() {
 #[test]
 fn an_encrypted_note_is_not_pushed_over_its_case_twin() {
     let keep = parse_ranges("52,78-79,83,211,215,217").expect("a list of ops");
-    let outcome = run::run(33, 400, Some(&keep), false);
+    let outcome = run::run_with(33, 400, Some(&keep), false, before_rewinds());
     assert_eq!(outcome.failure, None);
     assert_eq!(outcome.ops, keep.len() as u64);
 }
@@ -239,7 +249,7 @@ fn an_encrypted_tombstone_deletes_every_name_of_its_note() {
         "50,72-73,90,96-97,108,110-111,119,124,127,139,143-144,147,168-169,203,236,268,309-310",
     )
     .expect("a list of ops");
-    let outcome = run::run(204, 400, Some(&keep), false);
+    let outcome = run::run_with(204, 400, Some(&keep), false, before_rewinds());
     assert_eq!(outcome.failure, None);
     assert_eq!(outcome.ops, keep.len() as u64);
 }
@@ -256,7 +266,117 @@ fn an_encrypted_note_deleted_after_a_lost_confirm_stays_deleted() {
          200-206,208,210-214,217,220-221,223-224,226-229,232-234,236,239-240,246-247,250",
     )
     .expect("a list of ops");
-    let outcome = run::run(100_113, 400, Some(&keep), false);
+    let outcome = run::run_with(100_113, 400, Some(&keep), false, before_rewinds());
+    assert_eq!(outcome.failure, None);
+    assert_eq!(outcome.ops, keep.len() as u64);
+}
+
+/// The oracle's rewind rule, note by note: what it leaves, deletes or brings back.
+#[test]
+fn a_rewind_takes_back_only_what_its_rule_says() {
+    use crate::rewind::{Expect, expect};
+    let (a, b) = (ContentHash::of(b"t1\n"), ContentHash::of(b"t2\n"));
+    // (in scope, changed since, now, then, remove_newer) → what the rewind must leave
+    let cases = [
+        (false, true, Some(a), Some(Some(b)), true, Expect::Untouched),
+        (true, false, Some(a), Some(Some(a)), true, Expect::Untouched),
+        (true, true, Some(a), None, false, Expect::Untouched),
+        (true, true, Some(a), None, true, Expect::Deleted),
+        (true, true, None, None, true, Expect::Untouched),
+        (true, true, Some(a), Some(None), false, Expect::Deleted),
+        (true, true, None, Some(None), false, Expect::Untouched),
+        (
+            true,
+            true,
+            Some(a),
+            Some(Some(b)),
+            false,
+            Expect::Content(b),
+        ),
+        (true, true, None, Some(Some(b)), false, Expect::Content(b)),
+        (true, true, Some(a), Some(Some(a)), true, Expect::Untouched),
+    ];
+    for (in_scope, changed, now, then, remove_newer, want) in cases {
+        assert_eq!(
+            expect(in_scope, changed, now, then, remove_newer),
+            want,
+            "in scope {in_scope}, changed {changed}, now {now:?}, then {then:?}, \
+             remove_newer {remove_newer}"
+        );
+    }
+}
+
+/// What the server holds right after a rewind is checked against the rule: a note left as
+/// it was, a tombstone, the content then in a new version.
+#[test]
+fn a_note_not_as_the_rule_says_after_a_rewind_is_a_finding() {
+    use crate::rewind::{Expect, holds};
+    let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let row = |version: i64, bytes: &[u8], is_deleted: bool| steel_core::vault::rules::FileState {
+        path: VaultPath::parse("thoughts/a.md").unwrap(),
+        version,
+        content_hash: ContentHash::of(bytes),
+        size_bytes: bytes.len() as i64,
+        is_deleted,
+        deleted_at: None,
+        updated_at: now,
+        updated_by: None,
+        change_seq: version,
+    };
+    let (before, old) = (row(3, b"t2\n", false), ContentHash::of(b"t1\n"));
+    assert!(holds(Expect::Untouched, &before, Some(&before)));
+    assert!(!holds(
+        Expect::Untouched,
+        &before,
+        Some(&row(4, b"t1\n", false))
+    ));
+    assert!(holds(
+        Expect::Deleted,
+        &before,
+        Some(&row(4, b"t2\n", true))
+    ));
+    assert!(!holds(Expect::Deleted, &before, Some(&before)));
+    assert!(holds(
+        Expect::Content(old),
+        &before,
+        Some(&row(4, b"t1\n", false))
+    ));
+    assert!(!holds(
+        Expect::Content(old),
+        &before,
+        Some(&row(4, b"t3\n", false))
+    ));
+    assert!(!holds(Expect::Content(old), &before, Some(&before)));
+    assert!(!holds(Expect::Untouched, &before, None));
+}
+
+/// Seed 447 (encrypted): D0 had `sources/IDEA.md` and `sources/idea.md` on its disk (the
+/// second refused as a case twin while the server held the first), edited both, and D2
+/// rewound the vault with `remove_newer` to before either existed, deleting their note. D0's
+/// next sync revived both on top of the tombstone in one push under one path key; the server
+/// took the first and refused the second as a repeat, but D0 had sealed both and remembered
+/// the second's ciphertext for the key, so the first's upload was refused as `BadDigest` at
+/// every sync. A sealed push now refuses a request's later case twin on the device, as a
+/// plaintext server does.
+#[test]
+fn an_encrypted_push_sends_one_of_two_case_twins() {
+    let keep =
+        parse_ranges("41,61,63,72-73,78,120,122,124,135,142-143,145,200").expect("a list of ops");
+    let outcome = run::run(447, 400, Some(&keep), false);
+    assert_eq!(outcome.failure, None);
+    assert_eq!(outcome.ops, keep.len() as u64);
+}
+
+/// Seed 23 (its first 310 ops): D0's rewind in pages of 2 notes crashed between pages (op
+/// 301), before `remember_recovery`, and the person left it so; D0's next sync took the rewind's
+/// versions for its own pushes whose answers were lost and pushed its old content back over
+/// `questions/IDEA.md` (a silent revert of the rewind). A restore or rewind now marks
+/// `sync.db` before its first request, and a sync finding the mark remembers first
+/// (`remember_unfinished`; the `unfinished-recovery-forgotten` mutation).
+#[test]
+fn a_sync_after_an_interrupted_rewind_does_not_undo_it() {
+    let keep: Vec<usize> = (0..=309).collect();
+    let outcome = run::run(23, 400, Some(&keep), false);
     assert_eq!(outcome.failure, None);
     assert_eq!(outcome.ops, keep.len() as u64);
 }

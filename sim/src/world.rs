@@ -124,6 +124,8 @@ pub enum Kind {
     SyncAllowMassDelete,
     /// An older version of a note made its newest (`steel-sync restore`).
     Restore,
+    /// The vault or a folder rewound to an earlier moment (`steel-sync rewind`).
+    Rewind,
     /// The device signs out for good; a new device joins with an empty folder.
     Replace,
     /// Days pass and the janitor runs (compaction: old cursors answer 410).
@@ -437,6 +439,7 @@ impl World {
                 self.answered(d, report.as_ref());
             }
             Kind::Restore => self.restore(i, d, rng)?,
+            Kind::Rewind => self.rewind(i, d, rng)?,
             Kind::Replace => {
                 self.log(format!("#{i} D{d} signs out; a new device takes its place"));
                 // What the old folder held that the server does not goes with it.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use steel_sync::store::{LogAction, Store};
-use steel_sync::sync::recovered::remember_recovery;
+use steel_sync::sync::recovered::{begin_recovery, remember_recovery};
 
 use crate::account::{self, AccountDetails, DeviceDetails};
 use crate::engine::{SyncEngine, signed_out};
@@ -68,6 +68,7 @@ impl SyncEngine {
             let explain = |e| inner.tokens.explain(e);
             let history = recovery::versions(api.history(&path).await.map_err(explain)?)?;
             let (version, head) = recovery::version_to_restore(&path, &history, version)?;
+            begin_recovery(syncer.store()).map_err(explain)?;
             let answer = api.restore(&path, version, head).await.map_err(explain)?;
             let done = recovery::restore_outcome(&path, version, &answer)?;
             remember_recovery(api, syncer.store())
@@ -96,6 +97,7 @@ impl SyncEngine {
             let syncer = slot.as_ref().ok_or_else(signed_out)?;
             let api = syncer.api();
             let explain = |e| inner.tokens.explain(e);
+            begin_recovery(syncer.store()).map_err(explain)?;
             let pages = api
                 .rewind(&to, folder.as_deref(), remove_newer)
                 .await

@@ -109,6 +109,20 @@ impl Api {
         prefix: Option<&str>,
         remove_newer: bool,
     ) -> Result<Vec<Value>> {
+        self.rewind_in_pages(as_of, prefix, remove_newer, PAGE)
+            .await
+    }
+
+    /// [`Self::rewind`] `limit` notes a page (1..=5000). A page whose answer is lost is sent
+    /// again as it was, with the last `resume` received (the transport's retry): notes the
+    /// lost page rewound carry newer versions and are not touched again.
+    pub async fn rewind_in_pages(
+        &self,
+        as_of: &str,
+        prefix: Option<&str>,
+        remove_newer: bool,
+        limit: u32,
+    ) -> Result<Vec<Value>> {
         if self.crypt.is_some() && prefix.is_some() {
             return Err(SyncError::Other(
                 "an encrypted vault is rewound whole: the server knows no folders of it".into(),
@@ -121,7 +135,7 @@ impl Api {
                 as_of: Some(as_of.to_owned()),
                 prefix: prefix.map(str::to_owned),
                 remove_newer,
-                limit: Some(Number::from(PAGE)),
+                limit: Some(Number::from(limit)),
                 resume: resume.clone(),
                 ..RestoreRequest::default()
             };

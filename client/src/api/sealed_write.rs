@@ -29,13 +29,23 @@ impl Api {
         bytes_of: &HashMap<String, Vec<u8>>,
     ) -> Result<PushAnswer> {
         // A note whose path key the server keeps under another letter case is refused here
-        // (see `Crypt::server_twin`), before its key names anything in this request.
+        // (see `Crypt::server_twin`), before its key names anything in this request; so is
+        // a note whose key an earlier file of this request claims (its case twin), as a
+        // plaintext server refuses a request's later twin. Sealed too, the two would share
+        // one key and the remembered ciphertext of the first would be the second's: its
+        // upload refused as `BadDigest` at every sync (simulation seed 447, both twins
+        // revived here after a rewind deleted their note).
         let mut twins = Vec::new();
+        let mut claimed: HashMap<String, VaultPath> = HashMap::new();
         let files: Vec<&FileEntry> = (files.iter())
             .filter(|f| {
-                let twin = VaultPath::parse(&f.path)
-                    .ok()
-                    .and_then(|p| Some(Rejected::case_conflict(&p, &c.server_twin(&p)?)));
+                let twin = VaultPath::parse(&f.path).ok().and_then(|p| {
+                    let other = c.server_twin(&p).or_else(|| {
+                        let first = claimed.entry(p.case_key()).or_insert_with(|| p.clone());
+                        (*first != p).then(|| first.clone())
+                    })?;
+                    Some(Rejected::case_conflict(&p, &other))
+                });
                 twins.extend(twin.clone());
                 twin.is_none()
             })

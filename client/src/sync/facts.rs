@@ -146,6 +146,9 @@ impl Syncer {
     pub(super) async fn gather(&self, learnt: &mut Learnt) -> Result<Facts> {
         // Before the scan, which clears temporary files, and before `sync_state` is read.
         self.recover_pulls()?;
+        // A restore or rewind that ended before it remembered its versions: they must not
+        // be taken for this device's own lost pushes.
+        super::recovered::remember_unfinished(&self.api, &self.store).await?;
         // The three sources side by side: the scan on a blocking thread, the listing on the
         // network, `sync_state` read meanwhile. The order they are read in does not matter:
         // what is decided from them is checked again when carried out (local bytes re-read,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::{Value, json};
 use steel_sync::store::Store;
-use steel_sync::sync::recovered::remember_recovery;
+use steel_sync::sync::recovered::{begin_recovery, remember_recovery};
 use steel_sync::{Api, Session};
 
 #[derive(Args)]
@@ -131,12 +131,14 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
             .and_then(|v| v["version"].as_i64())
             .ok_or_else(|| anyhow::anyhow!("{}: no version with content", args.path))?,
     };
+    let store = Store::open(&args.vault)?;
+    begin_recovery(&store)?;
     let answer = api.restore(&args.path, version, head).await?;
     if args.json {
         print_json(&answer)?;
     }
     if let Some(done) = answer["restored"].as_array().and_then(|r| r.first()) {
-        remember_recovery(&api, &Store::open(&args.vault)?).await?;
+        remember_recovery(&api, &store).await?;
         if !args.json {
             println!(
                 "restored: {} is now v{} with the content of v{}; sync to get it here",
@@ -167,8 +169,10 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
 pub async fn rewind(args: RewindArgs) -> anyhow::Result<ExitCode> {
     let prefix = args.folder.as_deref();
     let api = api(&args.vault)?;
+    let store = Store::open(&args.vault)?;
+    begin_recovery(&store)?;
     let pages = api.rewind(&args.to, prefix, args.remove_newer).await?;
-    remember_recovery(&api, &Store::open(&args.vault)?).await?;
+    remember_recovery(&api, &store).await?;
     let sum = |key: &str| pages.iter().filter_map(|p| p[key].as_u64()).sum::<u64>();
     let skipped: Vec<&Value> = pages
         .iter()
