@@ -9,12 +9,12 @@ test: tools
 # the deterministic simulation for SIM_OPS simulated operations (default 20,000,000).
 soak: tools
 	SEEDS=$(or $(SEEDS),1000) scripts/soak.sh
-	cargo run --quiet --locked -p steel-sim -- --ops $(or $(SIM_OPS),20000000) --first-seed $(or $(SIM_FIRST_SEED),1000000)
+	cargo run --quiet --locked --bin steel-sim -- --ops $(or $(SIM_OPS),20000000) --first-seed $(or $(SIM_FIRST_SEED),1000000)
 
 # Only the deterministic simulation, SIM_OPS operations (default 1,000,000, as `make test`).
 .PHONY: sim
 sim:
-	cargo run --quiet --locked -p steel-sim -- --ops $(or $(SIM_OPS),1000000)
+	cargo run --quiet --locked --bin steel-sim -- --ops $(or $(SIM_OPS),1000000)
 
 # Runs the backend locally: services, migrations, then every function behind
 # `cargo lambda watch` on http://127.0.0.1:9000 (routes as in API Gateway).
@@ -23,7 +23,7 @@ dev: tools
 
 # Applies the migrations to $$DATABASE_URL.
 migrate:
-	cargo run --quiet -p migrate
+	cargo run --quiet --bin migrate
 
 tools:
 	scripts/install-tools.sh

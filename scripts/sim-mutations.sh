@@ -45,7 +45,7 @@ for m in "${MUTATIONS[@]}"; do
     restore
     exit 2
   fi
-  cargo build --quiet --locked -p steel-sim
+  cargo build --quiet --locked --bin steel-sim
   start=$SECONDS
   out="$(target/debug/steel-sim --ops "$ops" --no-shrink 2>&1 || true)"
   took=$((SECONDS - start))
@@ -58,5 +58,5 @@ for m in "${MUTATIONS[@]}"; do
     missed=$((missed + 1))
   fi
 done
-cargo build --quiet --locked -p steel-sim
+cargo build --quiet --locked --bin steel-sim
 [ "$missed" -eq 0 ]

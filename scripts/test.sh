@@ -38,6 +38,11 @@ phase "cargo fmt --check"
 cargo fmt --all -- --check
 phase "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every later cargo invocation (the backend tests, the simulation, cargo lambda watch, the
+# client's tests, the Kotlin phase) must reuse the dependencies the first one built: one
+# feature set per dependency (workspace-hack/Cargo.toml), or each compiles them again.
+phase "workspace-hack (one feature set per dependency)"
+python3 scripts/workspace-hack.py
 # The contract and the cryptography also build for the browser (and the app bindings' other
 # targets): no OS randomness, no I/O.
 phase "cargo check --target wasm32-unknown-unknown"
@@ -62,7 +67,7 @@ fi
 # made) over as many seeds as that takes, both cores. Prints its operation count and rate;
 # a failure prints its seed, a shrunk trace and the command that replays it.
 phase "simulation (steel-sim, ${SIM_OPS:-1000000} operations)"
-cargo run --quiet --locked -p steel-sim -- --ops "${SIM_OPS:-1000000}" 2>&1 | tee -a .tools/cargo-test.log
+cargo run --quiet --locked --bin steel-sim -- --ops "${SIM_OPS:-1000000}" 2>&1 | tee -a .tools/cargo-test.log
 # The rest runs against the backend as `make dev` serves it (cargo lambda watch): the
 # README's curl walk-through, then the reference client's unit, end-to-end and model tests
 # (STEEL_MODEL_SEEDS seeds of the model test; `make soak` runs many more). One test at a time:

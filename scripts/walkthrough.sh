@@ -12,7 +12,7 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.arg
 step() { printf '\n== %s\n' "$*"; }
 
 step "sign in (a dev identity token, verified like Apple's)"
-ID_TOKEN="$(cargo run -q -p dev-token -- --sub "walkthrough-$$-$RANDOM")"
+ID_TOKEN="$(cargo run -q --bin dev-token -- --sub "walkthrough-$$-$RANDOM")"
 curl -sS --max-time 300 --fail-with-body -X POST "$API/auth/login" -H 'content-type: application/json' \
   -d "{\"provider\": \"apple\", \"identity_token\": \"$ID_TOKEN\",
        \"device\": {\"device_name\": \"walkthrough\", \"platform\": \"macos\"}}" > "$WORK/login.json"

@@ -20,7 +20,8 @@ stop() {
   wait "$DEV_PID" 2>/dev/null || true
 }
 trap stop EXIT
-for _ in $(seq 1 300); do
+# dev.sh builds every function before it serves: a cold build takes many minutes.
+for _ in $(seq 1 3600); do
   if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then break; fi
   if ! kill -0 "$DEV_PID" 2>/dev/null; then echo "make dev exited early:"; tail -30 "$LOG"; exit 1; fi
   sleep 1

@@ -150,7 +150,7 @@ fn report(seed: u64, per_seed: usize, failure: &Failure, shrink: bool) {
         String::new()
     };
     println!(
-        "-- replay: cargo run -p steel-sim --profile sim -- --seed {seed} --ops-per-seed {per_seed}{keep} --verbose"
+        "-- replay: cargo run --bin steel-sim -- --seed {seed} --ops-per-seed {per_seed}{keep} --verbose"
     );
 }
 

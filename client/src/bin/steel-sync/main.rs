@@ -87,7 +87,7 @@ struct LoginArgs {
     /// API base URL.
     #[arg(long, env = "STEEL_API_URL", default_value = "http://127.0.0.1:9000")]
     api: String,
-    /// A development identity token (`cargo run -p dev-token`).
+    /// A development identity token (`cargo run --bin dev-token`).
     #[arg(long, group = "token")]
     dev_token: Option<String>,
     /// A Sign in with Apple identity token.
