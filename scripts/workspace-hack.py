@@ -28,7 +28,8 @@ def cargo(args):
 
 
 def features(selection):
-    """(name, version) -> features, over every node of the resolved tree."""
+    """(name, version) -> the feature sets it is built with (a build script's or proc macro's
+    dependency can be built a second time, with features of its own)."""
     tree = cargo(["tree", "--prefix", "none", "-f", "{p} {f}", *selection])
     found = {}
     for line in tree.splitlines():
@@ -39,7 +40,7 @@ def features(selection):
         for word in parts[2:]:
             if not word.startswith("("):
                 names.update(f for f in word.split(",") if f)
-        found.setdefault((parts[0], parts[1][1:]), set()).update(names)
+        found.setdefault((parts[0], parts[1][1:]), set()).add(frozenset(names))
     return found
 
 
@@ -55,13 +56,16 @@ def main():
     for name, selection in builds.items():
         for key, have in features(selection).items():
             want = reference.get(key)
-            if want is not None and have != want and key[0] not in members:
-                print(f"{name}: {key[0]} {key[1]} lacks {sorted(want - have)}", file=sys.stderr)
-                missing[key] = want
+            if want is None or key[0] in members or have <= want:
+                continue
+            for variant in have - want:
+                print(f"{name}: {key[0]} {key[1]} built with {sorted(variant)}, not as the workspace builds it", file=sys.stderr)
+            missing[key] = set().union(*want)
     if not missing:
         print("workspace-hack: every build of make test has one feature set per dependency")
         return 0
-    print("workspace-hack: merge these into workspace-hack/Cargo.toml [dependencies]:")
+    print("workspace-hack: merge these into workspace-hack/Cargo.toml, under [dependencies], or")
+    print("[build-dependencies] for a crate a build script or proc macro uses:")
     for (name, version), want in sorted(missing.items()):
         listed = ", ".join(f'"{f}"' for f in sorted(want) if f != "default" and not f.startswith("dep:"))
         default = "true" if "default" in want else "false"
