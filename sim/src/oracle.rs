@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use steel_core::domain::{ContentHash, VaultPath};
 use steel_sync::scan::nfc;
 use steel_sync::sync::guard::MissingNotes;
-use steel_sync::sync::recovered::{begin_recovery, remember_recovery};
+use steel_sync::sync::recovered::begin_recovery;
 use steel_sync::{SyncError, SyncReport};
 
 use crate::model::Server;
@@ -231,19 +231,8 @@ impl World {
         }
         // Recorded whatever the answer: a lost answer may hide a made version. Once the
         // network lets it through (the person runs it again until it does).
-        let syncer = self.devices[d].syncer.as_ref().expect("checked above");
-        let mut result = self.rt.block_on(remember_recovery(&api, syncer.store()));
-        if result.is_err() {
-            self.restart_if_crashed(d);
-            let on = std::mem::replace(&mut self.shared().faults_on, false);
-            let syncer = self.devices[d].syncer.as_ref().expect("restarted");
-            result = self
-                .rt
-                .block_on(remember_recovery(&syncer.api_handle(), syncer.store()));
-            self.shared().faults_on = on;
-        }
-        match result {
-            Ok(_) | Err(SyncError::Network { .. }) => Ok(()),
+        match self.remember_calmly(d) {
+            Ok(()) | Err(SyncError::Network { .. }) => Ok(()),
             Err(e) => Err(format!("D{d}: remembering the restore failed: {e}")),
         }
     }

@@ -342,24 +342,30 @@ impl World {
     /// `remember_recovery` after the rewind, run again after a restart until the network
     /// lets it through (as after a restore).
     fn remember(&mut self, d: usize) -> Result<(), String> {
+        self.remember_calmly(d)
+            .map_err(|e| format!("D{d}: remembering the rewind failed: {e}"))
+    }
+
+    /// `remember_recovery` on device `d` (nothing to do without a client), tried once more
+    /// after a restart, with the network calm, if the first try failed: the person runs it
+    /// again until it goes through, after a restore and after a rewind alike.
+    pub(crate) fn remember_calmly(&mut self, d: usize) -> Result<(), SyncError> {
         let Some(syncer) = self.devices[d].syncer.as_ref() else {
             return Ok(());
         };
-        let mut result = self
+        let first = self
             .rt
             .block_on(remember_recovery(&syncer.api_handle(), syncer.store()));
-        if result.is_err() {
-            self.restart_if_crashed(d);
-            let on = std::mem::replace(&mut self.shared().faults_on, false);
-            let syncer = self.devices[d].syncer.as_ref().expect("restarted");
-            result = self
-                .rt
-                .block_on(remember_recovery(&syncer.api_handle(), syncer.store()));
-            self.shared().faults_on = on;
+        if first.is_ok() {
+            return Ok(());
         }
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => Err(format!("D{d}: remembering the rewind failed: {e}")),
-        }
+        self.restart_if_crashed(d);
+        let on = std::mem::replace(&mut self.shared().faults_on, false);
+        let syncer = self.devices[d].syncer.as_ref().expect("restarted");
+        let result = self
+            .rt
+            .block_on(remember_recovery(&syncer.api_handle(), syncer.store()));
+        self.shared().faults_on = on;
+        result.map(|_| ())
     }
 }

@@ -114,7 +114,7 @@ pub async fn reserve_whole(
     pack_id: Uuid,
     index: &[PackedBlob],
 ) -> Result<bool, sqlx::Error> {
-    let hex: Vec<String> = index.iter().map(|b| b.content_hash.to_hex()).collect();
+    let (hex, offsets, lengths) = index_columns(index);
     let mut sorted = hex.clone();
     sorted.sort();
     let mut tx = pool.begin().await?;
@@ -136,8 +136,6 @@ pub async fn reserve_whole(
         tx.rollback().await?;
         return Ok(false);
     }
-    let offsets: Vec<i64> = index.iter().map(|b| b.offset).collect();
-    let lengths: Vec<i64> = index.iter().map(|b| b.length).collect();
     super::query("INSERT INTO packs (id, user_id) VALUES ($1, $2)")
         .bind(pack_id)
         .bind(user_id)
@@ -156,6 +154,15 @@ pub async fn reserve_whole(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// A pack's index as the three arrays its rows are written from: hashes (hex), offsets,
+/// lengths, in index order.
+fn index_columns(index: &[PackedBlob]) -> (Vec<String>, Vec<i64>, Vec<i64>) {
+    let hex = index.iter().map(|b| b.content_hash.to_hex()).collect();
+    let offsets = index.iter().map(|b| b.offset).collect();
+    let lengths = index.iter().map(|b| b.length).collect();
+    (hex, offsets, lengths)
 }
 
 /// After pack `pack_id`'s object was written: whether it may be served. Its row is updated
@@ -180,9 +187,7 @@ pub async fn publish(
         tx.commit().await?;
         return Ok(false);
     }
-    let hex: Vec<String> = index.iter().map(|b| b.content_hash.to_hex()).collect();
-    let offsets: Vec<i64> = index.iter().map(|b| b.offset).collect();
-    let lengths: Vec<i64> = index.iter().map(|b| b.length).collect();
+    let (hex, offsets, lengths) = index_columns(index);
     super::query(
         "UPDATE pack_blobs pb SET byte_offset = t.o, length = t.l
          FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[]) AS t(h, o, l)

@@ -32,7 +32,7 @@ mod plan;
 pub mod reuse;
 
 pub use plan::{Plan, plan};
-pub use reuse::{Kept, choose, reusable_since};
+pub use reuse::{Kept, choose, reusable_since, uncovered};
 pub use steel_protocol::wire::{MAX_HASHES_PER_PACKS_REQUEST, MAX_PACK_BYTES};
 
 /// How long a request goes on starting packs: what is not packed by then is answered as
@@ -204,13 +204,7 @@ pub async fn answer(
     let started = Instant::now();
     let found = db::in_use(pool, user_id, wanted).await?;
     let reused = reused(pool, storage, user_id, &found, now).await?;
-    let covered: HashSet<ContentHash> = (reused.iter())
-        .flat_map(|p| p.blobs.iter().map(|b| b.content_hash))
-        .collect();
-    let rest: Vec<ContentHash> = (wanted.iter())
-        .filter(|h| !covered.contains(h))
-        .copied()
-        .collect();
+    let rest = uncovered(wanted, &reused);
     let Plan { packs, unpacked } = plan(&rest, &found, MAX_PACK_BYTES);
     let mut out = PacksAnswer {
         packs: reused,

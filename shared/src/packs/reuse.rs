@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::domain::ContentHash;
 use crate::storage::PRESIGN_TTL;
-use steel_protocol::wire::PackedBlob;
+use steel_protocol::wire::{Pack, PackedBlob};
 
 use super::PACK_LIFETIME;
 
@@ -72,6 +72,17 @@ pub fn choose<K: Clone>(kept: &[Kept<K>], found: &HashMap<ContentHash, i64>) -> 
         }
     }
     out
+}
+
+/// Of `wanted`, in its order, the hashes no pack of `reused` holds: what is left to build.
+pub fn uncovered(wanted: &[ContentHash], reused: &[Pack]) -> Vec<ContentHash> {
+    let covered: HashSet<ContentHash> = (reused.iter())
+        .flat_map(|p| p.blobs.iter().map(|b| b.content_hash))
+        .collect();
+    (wanted.iter())
+        .filter(|h| !covered.contains(h))
+        .copied()
+        .collect()
 }
 
 #[cfg(test)]
@@ -195,5 +206,26 @@ mod tests {
         let since = reusable_since(now);
         assert_eq!(now - since, TimeDelta::minutes(45));
         assert!(since > now - PACK_LIFETIME);
+    }
+
+    #[test]
+    fn what_no_reused_pack_holds_is_left_to_build_in_the_order_asked() {
+        let blob = |n: u8| PackedBlob {
+            content_hash: h(n),
+            offset: 0,
+            length: 1,
+        };
+        let reused = [Pack {
+            download_url: String::new(),
+            expires_at: DateTime::<Utc>::UNIX_EPOCH,
+            size_bytes: 2,
+            blobs: vec![blob(2), blob(4)],
+        }];
+        assert_eq!(
+            uncovered(&[h(1), h(2), h(3), h(4)], &reused),
+            vec![h(1), h(3)]
+        );
+        assert_eq!(uncovered(&[h(3), h(1)], &[]), vec![h(3), h(1)]);
+        assert!(uncovered(&[h(2), h(4)], &reused).is_empty());
     }
 }

@@ -7,12 +7,12 @@
 //! janitor's collection drops every pack holding one, as the real collection deletes them
 //! in the blobs' transaction. (The model has no bulk upload, so no kept incoming packs.)
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use steel_core::domain::ContentHash;
 use steel_core::handlers::packs::parse_hashes;
-use steel_core::packs::{Kept, MAX_PACK_BYTES, Plan, choose, plan, reusable_since};
+use steel_core::packs::{Kept, MAX_PACK_BYTES, Plan, choose, plan, reusable_since, uncovered};
 use steel_protocol::wire::{Pack, PackedBlob, PacksAnswer, PacksRequest};
 
 use super::{Answer, Server};
@@ -42,13 +42,7 @@ impl Server {
             .filter_map(|h| Some((*h, *self.verified.get(h)?)))
             .collect();
         let reused = self.reused(&found);
-        let covered: HashSet<ContentHash> = (reused.iter())
-            .flat_map(|p| p.blobs.iter().map(|b| b.content_hash))
-            .collect();
-        let rest: Vec<ContentHash> = (wanted.iter())
-            .filter(|h| !covered.contains(h))
-            .copied()
-            .collect();
+        let rest = uncovered(&wanted, &reused);
         let Plan { packs, unpacked } = plan(&rest, &found, MAX_PACK_BYTES);
         let mut answer = PacksAnswer {
             packs: reused,
