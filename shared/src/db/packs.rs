@@ -65,16 +65,7 @@ pub async fn reserve(
     let mut hex: Vec<String> = hashes.iter().map(ContentHash::to_hex).collect();
     hex.sort();
     let mut tx = pool.begin().await?;
-    let locked: Vec<(String, i64)> = super::query_as(
-        "SELECT b.content_hash, b.size_bytes FROM blobs b
-         WHERE b.user_id = $1 AND b.content_hash = ANY($2::TEXT[])
-         ORDER BY b.content_hash
-         FOR SHARE OF b",
-    )
-    .bind(user_id)
-    .bind(&hex)
-    .fetch_all(&mut *tx)
-    .await?;
+    let locked = lock_blobs(&mut tx, user_id, &hex).await?;
     // In use, read again after the locks (a new statement, a new snapshot).
     let locked_hex: Vec<String> = locked.into_iter().map(|(h, _)| h).collect();
     let kept: Vec<(String, i64)> = super::query_as(&format!(
@@ -118,16 +109,7 @@ pub async fn reserve_whole(
     let mut sorted = hex.clone();
     sorted.sort();
     let mut tx = pool.begin().await?;
-    let locked: Vec<(String, i64)> = super::query_as(
-        "SELECT b.content_hash, b.size_bytes FROM blobs b
-         WHERE b.user_id = $1 AND b.content_hash = ANY($2::TEXT[])
-         ORDER BY b.content_hash
-         FOR SHARE OF b",
-    )
-    .bind(user_id)
-    .bind(&sorted)
-    .fetch_all(&mut *tx)
-    .await?;
+    let locked = lock_blobs(&mut tx, user_id, &sorted).await?;
     let sizes = parse_sized(locked);
     if index
         .iter()
@@ -154,6 +136,26 @@ pub async fn reserve_whole(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// The user's blobs of `sorted_hex` (sorted, so that two lockers take the rows in one order)
+/// with their sizes, their rows locked `FOR SHARE` until `tx` ends: a collection of one of
+/// them waits, and one under way is waited for.
+async fn lock_blobs(
+    tx: &mut Transaction<'_, Postgres>,
+    user_id: UserId,
+    sorted_hex: &[String],
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    super::query_as(
+        "SELECT b.content_hash, b.size_bytes FROM blobs b
+         WHERE b.user_id = $1 AND b.content_hash = ANY($2::TEXT[])
+         ORDER BY b.content_hash
+         FOR SHARE OF b",
+    )
+    .bind(user_id)
+    .bind(sorted_hex)
+    .fetch_all(&mut **tx)
+    .await
 }
 
 /// A pack's index as the three arrays its rows are written from: hashes (hex), offsets,

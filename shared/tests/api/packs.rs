@@ -26,6 +26,13 @@ pub(crate) async fn packs_of(app: &TestApp, dev: &TestDevice, contents: &[&[u8]]
     answer.body
 }
 
+/// The status a GET of a pack's `url` answers (404 once the pack object was deleted).
+pub(crate) async fn pack_get_status(app: &TestApp, url: &Value) -> u16 {
+    let url = url.as_str().expect("download_url");
+    let answer = app.http.get(url).send().await.expect("GET");
+    answer.status().as_u16()
+}
+
 /// Every blob of every pack of `answer`, downloaded and cut out along the index.
 pub(crate) async fn unpack(app: &TestApp, answer: &Value) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -250,13 +257,11 @@ async fn a_served_pack_goes_with_its_collected_blob_and_at_the_end_of_its_life(p
     let url = answer["packs"][0]["download_url"].clone();
     assert_eq!(unpack(&app, &answer).await.len(), 2);
     assert_eq!(collect(&janitor, 3650).await, 1);
-    let gone = app
-        .http
-        .get(url.as_str().unwrap())
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(gone.status(), 404, "the pack went with its collected blob");
+    assert_eq!(
+        pack_get_status(&app, &url).await,
+        404,
+        "the pack went with its collected blob"
+    );
     assert_eq!(pack_rows(&pool, dev.user_id).await, 0);
 
     // A pack of the current blob lives an hour.

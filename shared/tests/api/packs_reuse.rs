@@ -15,7 +15,7 @@ use steel_core::storage::blob_key;
 
 use crate::bulk::{pack_of, upload_pack};
 use crate::janitor::janitor_for;
-use crate::packs::{collect, pack_objects, pack_rows, packs_of, unpack};
+use crate::packs::{collect, pack_get_status, pack_objects, pack_rows, packs_of, unpack};
 use crate::support::{TestApp, TestDevice};
 
 fn hex(bytes: &[u8]) -> String {
@@ -205,14 +205,8 @@ async fn a_kept_pack_is_never_served_after_one_of_its_blobs_is_collected(pool: P
     app.sync_up(&dev, "b0.md", versions[0], b"new").await;
     let janitor = janitor_for(&app, user);
     assert_eq!(collect(&janitor, 3650).await, 1);
-    let gone = app
-        .http
-        .get(url.as_str().unwrap())
-        .send()
-        .await
-        .expect("GET");
     assert_eq!(
-        gone.status(),
+        pack_get_status(&app, &url).await,
         404,
         "the kept pack went with its collected blob"
     );

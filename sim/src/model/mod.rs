@@ -275,7 +275,7 @@ impl Server {
             return self.sealed_state(rows, cursor, has_more);
         }
         Ok(Answer::ok(&StateAnswer {
-            files: rows.into_iter().map(state_file).collect(),
+            files: rows.into_iter().map(StateFile::from).collect(),
             cursor,
             has_more,
             server_time: self.now,
@@ -376,17 +376,4 @@ fn api_error(e: ApiError) -> Answer {
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Answer> {
     serde_json::from_slice(body)
         .map_err(|e| Answer::error(400, ErrorCode::InvalidRequest, e.to_string()))
-}
-
-pub fn state_file(f: FileState) -> StateFile {
-    StateFile {
-        path: f.path,
-        version: f.version,
-        content_hash: f.content_hash,
-        size_bytes: f.size_bytes,
-        updated_at: f.updated_at,
-        updated_by: f.updated_by,
-        is_deleted: f.is_deleted,
-        deleted_at: f.deleted_at,
-    }
 }
