@@ -14,6 +14,7 @@ pub mod code;
 pub mod keys;
 pub mod migration;
 pub mod packs;
+pub mod page;
 pub mod recovery;
 pub mod sealed;
 pub mod sealed_recovery;

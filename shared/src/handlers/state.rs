@@ -7,12 +7,13 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::authenticate_within;
 use crate::budget::Charge;
-use crate::db::{FileState, files};
+use crate::db::{ChangePage, FileState, files};
 use crate::domain::Cursor;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
-use steel_protocol::wire::{StateAnswer, StateFile};
+use steel_protocol::wire::page::{MAX_PAGE_BYTES, entries_within};
+use steel_protocol::wire::{SealedStateAnswer, StateAnswer, StateFile};
 
 pub const DEFAULT_LIMIT: u32 = 1000;
 pub const MAX_LIMIT: u32 = 5000;
@@ -115,33 +116,50 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
             files::get_vault_state(&state.db, caller.user_id, Cursor::START, limit).await?
         }
     };
+    if encrypted {
+        let mut files = crate::handlers::sealed::state_entries(state, &caller, &page.files).await?;
+        fit(&mut page, &mut files);
+        return ApiResponse::ok(&SealedStateAnswer {
+            files,
+            cursor: cursor_after(&mut page, head, listing),
+            has_more: page.has_more,
+            server_time,
+            encrypted: true,
+        });
+    }
+    let mut files: Vec<StateFile> = page.files.iter().cloned().map(StateFile::from).collect();
+    fit(&mut page, &mut files);
+    ApiResponse::ok(&StateAnswer {
+        files,
+        cursor: cursor_after(&mut page, head, listing),
+        has_more: page.has_more,
+        server_time,
+    })
+}
+
+/// Ends the page early where its answer would pass [`MAX_PAGE_BYTES`]: the next page starts
+/// after the last entry kept.
+fn fit<T: serde::Serialize>(page: &mut ChangePage, entries: &mut Vec<T>) {
+    let kept = entries_within(entries, MAX_PAGE_BYTES);
+    if kept < entries.len() {
+        entries.truncate(kept);
+        page.files.truncate(kept);
+        page.cursor = page.files.last().map_or(page.cursor, FileState::cursor);
+        page.has_more = true;
+    }
+}
+
+/// The cursor a page hands out: `l<seq>` while a full listing has more pages, else `c<seq>`.
+fn cursor_after(page: &mut ChangePage, head: Cursor, listing: bool) -> String {
     // The last page hands out the head read before it (everything up to it was committed
     // then, so the page saw it): a stored cursor is then never below a compacted tombstone
     // the device could not see, e.g. when the vault's latest change was a compacted delete.
     if !page.has_more {
         page.cursor = page.cursor.max(head);
     }
-    let cursor = if listing && page.has_more {
+    if listing && page.has_more {
         format!("l{}", page.cursor.seq())
     } else {
         page.cursor.to_string()
-    };
-    if encrypted {
-        let (files, has_more) = (page.files, page.has_more);
-        return crate::handlers::sealed::state_answer(
-            state,
-            &caller,
-            files,
-            cursor,
-            has_more,
-            server_time,
-        )
-        .await;
     }
-    ApiResponse::ok(&StateAnswer {
-        files: page.files.into_iter().map(StateFile::from).collect(),
-        cursor,
-        has_more: page.has_more,
-        server_time,
-    })
 }

@@ -34,7 +34,8 @@ use steel_core::vault::recovery::MassDeletePolicy;
 use steel_core::vault::rules::FileState;
 use steel_core::vault::sealed::check_mode;
 use steel_protocol::error::ErrorCode;
-use steel_protocol::wire::{StateAnswer, StateFile};
+use steel_protocol::wire::page::{MAX_PAGE_BYTES, entries_within};
+use steel_protocol::wire::{SealedStateAnswer, StateAnswer, StateFile};
 
 pub use janitor::Retention;
 pub use packs::{StoredPack, pack_url};
@@ -258,8 +259,18 @@ impl Server {
             .filter(|f| f.change_seq > from)
             .collect();
         rows.sort_by_key(|f| f.change_seq);
-        let has_more = rows.len() > limit as usize;
+        let mut has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
+        let mut rows: Vec<FileState> = rows.into_iter().cloned().collect();
+        let (mut files, mut sealed) = (Vec::new(), None);
+        if self.keys.encrypted() {
+            let mut entries = self.sealed_state_entries(&rows)?;
+            fit(&mut rows, &mut entries, &mut has_more);
+            sealed = Some(entries);
+        } else {
+            files = rows.iter().cloned().map(StateFile::from).collect();
+            fit(&mut rows, &mut files, &mut has_more);
+        }
         let mut seq = rows.last().map_or(from, |f| f.change_seq);
         if !has_more {
             seq = seq.max(head);
@@ -270,12 +281,17 @@ impl Server {
         } else {
             Cursor::from_seq(seq).to_string()
         };
-        let rows: Vec<FileState> = rows.into_iter().cloned().collect();
-        if self.keys.encrypted() {
-            return self.sealed_state(rows, cursor, has_more);
+        if let Some(files) = sealed {
+            return Ok(Answer::ok(&SealedStateAnswer {
+                files,
+                cursor,
+                has_more,
+                server_time: self.now,
+                encrypted: true,
+            }));
         }
         Ok(Answer::ok(&StateAnswer {
-            files: rows.into_iter().map(StateFile::from).collect(),
+            files,
             cursor,
             has_more,
             server_time: self.now,
@@ -376,4 +392,15 @@ fn api_error(e: ApiError) -> Answer {
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Answer> {
     serde_json::from_slice(body)
         .map_err(|e| Answer::error(400, ErrorCode::InvalidRequest, e.to_string()))
+}
+
+/// Ends a state page early where its answer would pass the byte cap, as the handler's
+/// `fit` does.
+fn fit<T: Serialize>(rows: &mut Vec<FileState>, entries: &mut Vec<T>, has_more: &mut bool) {
+    let kept = entries_within(entries, MAX_PAGE_BYTES);
+    if kept < entries.len() {
+        entries.truncate(kept);
+        rows.truncate(kept);
+        *has_more = true;
+    }
 }

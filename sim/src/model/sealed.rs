@@ -24,7 +24,7 @@ use steel_protocol::wire::{
     Conflict, Key32, PullRequest, Sealed, SealedBytes, SealedConfirmAnswer, SealedConfirmRequest,
     SealedConflict, SealedDeleteAnswer, SealedDeleteRequest, SealedDownload, SealedMissing,
     SealedPullAnswer, SealedPushAnswer, SealedPushRequest, SealedRestoreAnswer,
-    SealedRestoreRequest, SealedRestored, SealedStateAnswer, SealedTombstone, SealedUpload,
+    SealedRestoreRequest, SealedRestored, SealedStateFile, SealedTombstone, SealedUpload,
     SealedVersioned,
 };
 
@@ -97,28 +97,18 @@ impl Server {
         }
     }
 
-    /// A page of `GET /vault/state` in the encrypted shape.
-    pub(super) fn sealed_state(
+    /// The entries of a `GET /vault/state` page in the encrypted shape.
+    pub(super) fn sealed_state_entries(
         &self,
-        rows: Vec<FileState>,
-        cursor: String,
-        has_more: bool,
-    ) -> Result<Answer, Answer> {
-        let files = rows
-            .into_iter()
+        rows: &[FileState],
+    ) -> Result<Vec<SealedStateFile>, Answer> {
+        rows.iter()
             .map(|f| {
                 let sealed = self.wire_sealed(&f.path, f.version)?;
                 let path_key = key(&f.path)?;
-                Ok(sealed_state_file(f, path_key, sealed))
+                Ok(sealed_state_file(f.clone(), path_key, sealed))
             })
-            .collect::<Result<Vec<_>, Answer>>()?;
-        Ok(Answer::ok(&SealedStateAnswer {
-            files,
-            cursor,
-            has_more,
-            server_time: self.now,
-            encrypted: true,
-        }))
+            .collect()
     }
 
     pub(super) fn sealed_push(

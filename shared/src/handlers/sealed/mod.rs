@@ -13,7 +13,7 @@ mod write;
 use std::collections::HashMap;
 
 pub use bulk::bulk_confirm;
-pub use read::{pull, pull_entries, state_answer};
+pub use read::{pull, pull_entries, state_entries};
 pub use recovery::{deleted, history};
 pub use restore::restore;
 pub use write::{confirm, delete, push};

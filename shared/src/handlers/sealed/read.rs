@@ -1,7 +1,5 @@
 //! State and pull of an encrypted account.
 
-use chrono::{DateTime, Utc};
-
 use super::sealed_of;
 use crate::auth::Caller;
 use crate::db::{FileState, files};
@@ -13,35 +11,26 @@ use crate::storage::PRESIGN_TTL;
 use crate::vault::sealed::{key_of, parse_pull};
 use crate::vault::sealed_shape::sealed_state_file;
 use steel_protocol::wire::{
-    SealedDownload, SealedPullAnswer, SealedPullRequest, SealedStateAnswer, SealedTombstone,
+    SealedDownload, SealedPullAnswer, SealedPullRequest, SealedStateFile, SealedTombstone,
 };
 
-/// A page of `GET /vault/state` in the encrypted shape.
-pub async fn state_answer(
+/// The entries of a `GET /vault/state` page in the encrypted shape: each with its path key
+/// and the sealed fields of its version.
+pub async fn state_entries(
     app: &AppState,
     caller: &Caller,
-    files: Vec<FileState>,
-    cursor: String,
-    has_more: bool,
-    server_time: DateTime<Utc>,
-) -> Result<ApiResponse, ApiError> {
+    files: &[FileState],
+) -> Result<Vec<SealedStateFile>, ApiError> {
     let wanted: Vec<(VaultPath, i64)> = files.iter().map(|f| (f.path.clone(), f.version)).collect();
     let mut found = sealed_of(app, caller.user_id, &wanted).await?;
-    let files = files
-        .into_iter()
+    files
+        .iter()
         .map(|f| {
             let path_key = key_of(&f.path)?;
             let sealed = found.remove(&(f.path.clone(), f.version));
-            Ok(sealed_state_file(f, path_key, sealed))
+            Ok(sealed_state_file(f.clone(), path_key, sealed))
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    ApiResponse::ok(&SealedStateAnswer {
-        files,
-        cursor,
-        has_more,
-        server_time,
-        encrypted: true,
-    })
+        .collect()
 }
 
 /// The entries a sealed pull names: (path key as sent, version as sent).

@@ -174,3 +174,68 @@ async fn only_state_hands_out_a_cursor_so_no_change_is_skipped(pool: PgPool) {
         "B's change reaches A: {paths:?}"
     );
 }
+
+/// A page ends at its byte cap before its `limit`: 1,500 notes with names of about 900
+/// bytes are 1.5 MB of entries, more than one page carries (`wire::page::MAX_PAGE_BYTES`).
+/// The first page stops early with `has_more`, the second carries the rest, and together
+/// they name every note once.
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn a_page_ends_at_its_byte_cap_and_the_next_goes_on_from_there(pool: PgPool) {
+    use steel_core::db::writes;
+    use steel_core::domain::Version;
+    use steel_core::vault::rules::{Content, Proposal};
+    use steel_protocol::wire::page::MAX_PAGE_BYTES;
+
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = app.new_user_device("long-names").await;
+    let hash = ContentHash::of(b"same bytes");
+    steel_core::db::blobs::mark_verified(&app.db, dev.user_id, &[(hash, 10)])
+        .await
+        .expect("blob");
+    let long = "n".repeat(200);
+    let proposals: Vec<Proposal> = (0..1500)
+        .map(|i| Proposal {
+            path: VaultPath::parse(&format!("{long}/{long}/{long}/{long}/{i:04}.md"))
+                .expect("path"),
+            base: Version::new(0).expect("version"),
+            content: Content { hash, size: 10 },
+        })
+        .collect();
+    for batch in proposals.chunks(500) {
+        writes::commit_versions(&app.db, dev.user_id, Some(dev.device_id), batch, u64::MAX)
+            .await
+            .expect("commit");
+    }
+
+    let first = app.state(&dev, &[("limit", "5000")]).await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    let size = serde_json::to_vec(&first.body).expect("json").len();
+    let n = first.body["files"].as_array().expect("files").len();
+    assert!(size <= MAX_PAGE_BYTES, "{size} bytes");
+    assert!(n > 500 && n < 1500, "{n} entries");
+    assert_eq!(first.body["has_more"], true);
+    let cursor = first.body["cursor"].as_str().expect("cursor");
+    assert!(
+        cursor.starts_with('l'),
+        "a full listing's page cursor: {cursor}"
+    );
+
+    let second = app
+        .state(&dev, &[("limit", "5000"), ("cursor", cursor)])
+        .await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    assert_eq!(second.body["has_more"], false);
+    let mut names: Vec<String> = [&first, &second]
+        .iter()
+        .flat_map(|a| a.body["files"].as_array().expect("files").clone())
+        .map(|f| f["path"].as_str().expect("path").to_owned())
+        .collect();
+    assert_eq!(names.len(), 1500);
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 1500, "no note twice");
+    let last = second.body["cursor"].as_str().expect("cursor");
+    assert!(last.starts_with('c'), "the feed's cursor, to store: {last}");
+    let after = app.state(&dev, &[("cursor", last)]).await;
+    assert_eq!(after.body["files"], json!([]));
+}
