@@ -185,6 +185,25 @@ impl Crypt {
         Ok(out)
     }
 
+    /// The versions `sync.db` records this device and the server agreeing on, by path key
+    /// and version: the path and content hash (the engine's, hex) recorded for each. A brief
+    /// state entry (this device's own version) is resolved from them.
+    pub fn recorded_versions(&self) -> Result<HashMap<(Key32, i64), Vec<(VaultPath, String)>>> {
+        let mut out: HashMap<(Key32, i64), Vec<(VaultPath, String)>> = HashMap::new();
+        let Some(store) = &self.store else {
+            return Ok(out);
+        };
+        for (path, row) in store.rows()? {
+            if let (Some(base), Ok(p)) = (row.base(), VaultPath::parse(&path)) {
+                let key = Key32(self.path_key(&p).0);
+                out.entry((key, base.number))
+                    .or_default()
+                    .push((p, base.hash));
+            }
+        }
+        Ok(out)
+    }
+
     /// The names this device knows live on the server, by case key: first from `sync.db`
     /// (a case key with one synced name), then from what listings and writes tell.
     fn server_names(&self) -> std::sync::MutexGuard<'_, Option<HashMap<String, VaultPath>>> {

@@ -13,6 +13,7 @@ mod sealed;
 mod sealed_bulk;
 mod sealed_downloads;
 mod sealed_recovery;
+mod sealed_state;
 mod sealed_write;
 pub mod transport;
 mod vault;

@@ -2,7 +2,8 @@
 //! [`super::vault`] translated through the device's [`Crypt`] (module `crate::crypt`), so the
 //! engine sends and reads the same plaintext shapes either way. Paths go out as path keys,
 //! bytes as ciphertext; every name, manifest and blob that comes back is opened and checked
-//! before the engine sees it. Push and confirm are in `super::sealed_write`.
+//! before the engine sees it. Push and confirm are in `super::sealed_write`, the state
+//! listing in `super::sealed_state`.
 
 use std::collections::HashMap;
 
@@ -11,8 +12,8 @@ use serde_json::Number;
 use steel_protocol::wire::{
     Conflict, DeleteAnswer, DeleteEntry, Download, Key32, PullAnswer, Rejected, SealedConflict,
     SealedDeleteAnswer, SealedDeleteEntry, SealedDeleteRequest, SealedPullAnswer,
-    SealedPullRequest, SealedRejected, SealedStateAnswer, SealedTombstone, SealedVersionRef,
-    SealedVersioned, StateAnswer, StateFile, Tombstone, Versioned,
+    SealedPullRequest, SealedRejected, SealedTombstone, SealedVersionRef, SealedVersioned,
+    Tombstone, Versioned,
 };
 use steel_protocol::{ErrorCode, VaultPath};
 
@@ -158,73 +159,6 @@ impl Api {
         // Written (one transaction) before the engine records these versions.
         c.flush()?;
         Ok(agreed)
-    }
-
-    pub(super) async fn sealed_state(&self, c: &Crypt, query: &str) -> Result<StateAnswer> {
-        let a: SealedStateAnswer = self
-            .call(Op::State, Method::GET, query, None::<&()>)
-            .await?;
-        let files = (a.files.into_iter())
-            .map(|f| {
-                let o = c.open(&f.path_key, f.version, f.sealed.as_ref())?;
-                c.learn_name(&o.path, !f.is_deleted);
-                let content_hash = c.engine_hash(&o.manifest.blob_id);
-                if !f.is_deleted {
-                    let expected = Expected {
-                        opened: o.clone(),
-                        content_hash: f.content_hash,
-                    };
-                    c.list(o.path.as_str(), f.version, expected);
-                }
-                Ok(StateFile {
-                    path: o.path,
-                    version: f.version,
-                    content_hash,
-                    size_bytes: f.size_bytes,
-                    updated_at: f.updated_at,
-                    updated_by: f.updated_by,
-                    is_deleted: f.is_deleted,
-                    deleted_at: f.deleted_at,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let files = Self::with_superseded_names(c, files)?;
-        Ok(StateAnswer {
-            files,
-            cursor: a.cursor,
-            has_more: a.has_more,
-            server_time: a.server_time,
-        })
-    }
-
-    /// `files` of a state listing, each note preceded by a tombstone (at its version) for
-    /// every other letter case of its name this device knows: an encrypted vault keeps one
-    /// row per path key, so `Idea.md` renamed to `idea.md` lists only `idea.md`, where a
-    /// plaintext vault lists `Idea.md`'s tombstone too. Without it, a device that had
-    /// `Idea.md` would keep it beside `idea.md`. A deleted note's other names go too: its
-    /// tombstone carries the name of the version it deleted, which a restore of an older
-    /// version can make `IDEA.md` where this device knew `idea.md`, and without it that
-    /// device kept `idea.md` for good (simulation seed 204).
-    fn with_superseded_names(c: &Crypt, files: Vec<StateFile>) -> Result<Vec<StateFile>> {
-        if files.is_empty() {
-            return Ok(files);
-        }
-        let known = c.known_by_case_key()?;
-        let mut out = Vec::with_capacity(files.len());
-        for f in files {
-            let others = known.get(&f.path.case_key()).into_iter().flatten();
-            for other in others.filter(|o| o.as_str() != f.path.as_str()) {
-                out.push(StateFile {
-                    path: VaultPath::parse(other).map_err(|e| SyncError::Other(e.message))?,
-                    is_deleted: true,
-                    deleted_at: Some(f.deleted_at.unwrap_or(f.updated_at)),
-                    size_bytes: 0,
-                    ..f.clone()
-                });
-            }
-            out.push(f);
-        }
-        Ok(out)
     }
 
     pub(super) async fn sealed_pull(

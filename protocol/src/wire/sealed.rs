@@ -259,18 +259,61 @@ pub struct SealedTombstone {
 
 // ---- answers --------------------------------------------------------------------------
 
-/// One note in `GET /vault/state` of an encrypted account.
+/// One note in `GET /vault/state` of an encrypted account. A full entry carries
+/// `content_hash` and `sealed`; a brief one (`brief: true`, [`OwnEntries::Brief`]) neither:
+/// the calling device's own live version, which it recorded when it wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedStateFile {
     pub path_key: Key32,
     pub version: i64,
-    pub content_hash: ContentHash,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<ContentHash>,
     pub size_bytes: i64,
     pub updated_at: DateTime<Utc>,
     pub updated_by: Option<DeviceId>,
     pub is_deleted: bool,
     pub deleted_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<Sealed>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub brief: bool,
+}
+
+/// `GET /vault/state?own=`: how an encrypted account's listing answers the calling device's
+/// own live versions (`updated_by` is the caller): `full` (the default) like every other
+/// entry, `brief` without `content_hash` and `sealed` (a device holds them already: it
+/// recorded them when it wrote the version). A plaintext account accepts either and answers
+/// as always.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OwnEntries {
+    #[default]
+    Full,
+    Brief,
+}
+
+impl OwnEntries {
+    /// The query parameter's name.
+    pub const PARAM: &'static str = "own";
+
+    /// The parameter as sent (`None`: absent, the default); anything but `full` or `brief`
+    /// is `invalid_request`.
+    pub fn parse(raw: Option<&str>) -> Result<Self, ParseError> {
+        match raw {
+            None | Some("full") => Ok(OwnEntries::Full),
+            Some("brief") => Ok(OwnEntries::Brief),
+            Some(_) => Err(ParseError::new(
+                ErrorCode::InvalidRequest,
+                "own must be \"full\" or \"brief\"",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnEntries::Full => "full",
+            OwnEntries::Brief => "brief",
+        }
+    }
 }
 
 /// `GET /vault/state` of an encrypted account.
@@ -377,6 +420,28 @@ mod tests {
         ] {
             let err = Key32::parse_as(bad, ErrorCode::InvalidBlobId, "blob_id").unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidBlobId, "{bad}");
+        }
+    }
+
+    #[test]
+    fn own_is_full_brief_or_refused() {
+        let cases: [(Option<&str>, Option<OwnEntries>); 6] = [
+            (None, Some(OwnEntries::Full)),
+            (Some("full"), Some(OwnEntries::Full)),
+            (Some("brief"), Some(OwnEntries::Brief)),
+            (Some("Brief"), None),
+            (Some(""), None),
+            (Some("short"), None),
+        ];
+        for (raw, want) in cases {
+            let got = OwnEntries::parse(raw);
+            assert_eq!(got.as_ref().ok().copied(), want, "{raw:?}");
+            if let Err(e) = got {
+                assert_eq!(e.code, ErrorCode::InvalidRequest, "{raw:?}");
+            }
+        }
+        for own in [OwnEntries::Full, OwnEntries::Brief] {
+            assert_eq!(OwnEntries::parse(Some(own.as_str())).ok(), Some(own));
         }
     }
 

@@ -2,6 +2,8 @@
 //! cursor, tombstones included, in cursor order, paged. A cursor (or `since`) from before
 //! the newest compacted tombstone answers 410 `resync_required`: a delete it would have to
 //! report is no longer there, so the device must compare a full listing instead.
+//! `own=brief` answers an encrypted account's own live versions of the calling device
+//! without their content hash and sealed fields (`OwnEntries`, `sealed_shape::is_brief`).
 
 use chrono::{DateTime, Utc};
 
@@ -13,7 +15,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::AppState;
 use steel_protocol::wire::page::{MAX_PAGE_BYTES, entries_within};
-use steel_protocol::wire::{SealedStateAnswer, StateAnswer, StateFile};
+use steel_protocol::wire::{OwnEntries, SealedStateAnswer, StateAnswer, StateFile};
 
 pub const DEFAULT_LIMIT: u32 = 1000;
 pub const MAX_LIMIT: u32 = 5000;
@@ -66,6 +68,7 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
                 )
             })?,
     };
+    let own = OwnEntries::parse(request.query_param(OwnEntries::PARAM))?;
     let server_time = Utc::now();
     // Read before the page: anything committed later has a higher sequence value.
     let vault = files::vault_head(&state.db, caller.user_id)
@@ -117,7 +120,8 @@ pub async fn handle(state: &AppState, request: ApiRequest) -> Result<ApiResponse
         }
     };
     if encrypted {
-        let mut files = crate::handlers::sealed::state_entries(state, &caller, &page.files).await?;
+        let mut files =
+            crate::handlers::sealed::state_entries(state, &caller, &page.files, own).await?;
         fit(&mut page, &mut files);
         return ApiResponse::ok(&SealedStateAnswer {
             files,

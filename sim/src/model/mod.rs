@@ -35,7 +35,7 @@ use steel_core::vault::rules::FileState;
 use steel_core::vault::sealed::check_mode;
 use steel_protocol::error::ErrorCode;
 use steel_protocol::wire::page::{MAX_PAGE_BYTES, entries_within};
-use steel_protocol::wire::{SealedStateAnswer, StateAnswer, StateFile};
+use steel_protocol::wire::{OwnEntries, SealedStateAnswer, StateAnswer, StateFile};
 
 pub use janitor::Retention;
 pub use packs::{StoredPack, pack_url};
@@ -183,7 +183,7 @@ impl Server {
         let result = match (method, route) {
             ("GET", "/vault/keys") => Ok(self.get_keys()),
             ("PUT", "/vault/keys") => self.put_keys(if_match, body),
-            ("GET", "/vault/state") => self.state(query),
+            ("GET", "/vault/state") => self.state(device, query),
             ("POST", "/vault/pull") => self.any_pull(body),
             ("POST", "/vault/packs") => parse(body).and_then(|b| self.packs(b)),
             (_, "/vault/push" | "/vault/push/confirm" | "/vault/delete" | "/vault/restore")
@@ -214,8 +214,9 @@ impl Server {
     }
 
     /// `GET /vault/state`, as `handlers/state.rs` answers it.
-    fn state(&self, query: &str) -> Result<Answer, Answer> {
+    fn state(&self, device: Option<DeviceId>, query: &str) -> Result<Answer, Answer> {
         let mut cursor_raw = None;
+        let mut own_raw = None;
         let mut limit = 1000u32;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
@@ -229,9 +230,11 @@ impl Server {
                             Answer::error(400, ErrorCode::InvalidLimit, "limit must be 1 to 5000")
                         })?;
                 }
+                Some(("own", v)) => own_raw = Some(v.to_owned()),
                 _ => {}
             }
         }
+        let own = OwnEntries::parse(own_raw.as_deref()).map_err(|e| api_error(e.into()))?;
         let head = self.change_seq;
         let resync = |why: &str| Answer::error(410, ErrorCode::ResyncRequired, why);
         let (from, mut listing) = match cursor_raw {
@@ -264,7 +267,7 @@ impl Server {
         let mut rows: Vec<FileState> = rows.into_iter().cloned().collect();
         let (mut files, mut sealed) = (Vec::new(), None);
         if self.keys.encrypted() {
-            let mut entries = self.sealed_state_entries(&rows)?;
+            let mut entries = self.sealed_state_entries(&rows, device, own)?;
             fit(&mut rows, &mut entries, &mut has_more);
             sealed = Some(entries);
         } else {

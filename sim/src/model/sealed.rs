@@ -18,12 +18,12 @@ use steel_core::vault::sealed::{
     KeyParser, SealedProposal, Shape, case_conflict, key_of, parse_confirm, parse_deletes,
     parse_pull, parse_push, quota_exceeded, sealed_rejected, shape_of,
 };
-use steel_core::vault::sealed_shape::{sealed_conflict, sealed_state_file};
+use steel_core::vault::sealed_shape::{StateSealed, is_brief, sealed_conflict, sealed_state_file};
 use steel_protocol::error::ErrorCode;
 use steel_protocol::wire::{
-    Conflict, Key32, PullRequest, Sealed, SealedBytes, SealedConfirmAnswer, SealedConfirmRequest,
-    SealedConflict, SealedDeleteAnswer, SealedDeleteRequest, SealedDownload, SealedMissing,
-    SealedPullAnswer, SealedPushAnswer, SealedPushRequest, SealedRestoreAnswer,
+    Conflict, Key32, OwnEntries, PullRequest, Sealed, SealedBytes, SealedConfirmAnswer,
+    SealedConfirmRequest, SealedConflict, SealedDeleteAnswer, SealedDeleteRequest, SealedDownload,
+    SealedMissing, SealedPullAnswer, SealedPushAnswer, SealedPushRequest, SealedRestoreAnswer,
     SealedRestoreRequest, SealedRestored, SealedStateFile, SealedTombstone, SealedUpload,
     SealedVersioned,
 };
@@ -97,14 +97,20 @@ impl Server {
         }
     }
 
-    /// The entries of a `GET /vault/state` page in the encrypted shape.
+    /// The entries of a `GET /vault/state` page in the encrypted shape, the caller's own
+    /// live versions brief when `own` asks for it (their sealed fields are not read).
     pub(super) fn sealed_state_entries(
         &self,
         rows: &[FileState],
+        device: Option<DeviceId>,
+        own: OwnEntries,
     ) -> Result<Vec<SealedStateFile>, Answer> {
         rows.iter()
             .map(|f| {
-                let sealed = self.wire_sealed(&f.path, f.version)?;
+                let sealed = match is_brief(own, device, f) {
+                    true => StateSealed::Brief,
+                    false => StateSealed::Full(self.wire_sealed(&f.path, f.version)?),
+                };
                 let path_key = key(&f.path)?;
                 Ok(sealed_state_file(f.clone(), path_key, sealed))
             })

@@ -9,25 +9,35 @@ use crate::http::ApiResponse;
 use crate::runtime::{AppState, VaultState};
 use crate::storage::PRESIGN_TTL;
 use crate::vault::sealed::{key_of, parse_pull};
-use crate::vault::sealed_shape::sealed_state_file;
+use crate::vault::sealed_shape::{StateSealed, is_brief, sealed_state_file};
 use steel_protocol::wire::{
-    SealedDownload, SealedPullAnswer, SealedPullRequest, SealedStateFile, SealedTombstone,
+    OwnEntries, SealedDownload, SealedPullAnswer, SealedPullRequest, SealedStateFile,
+    SealedTombstone,
 };
 
 /// The entries of a `GET /vault/state` page in the encrypted shape: each with its path key
-/// and the sealed fields of its version.
+/// and the sealed fields of its version, or brief ([`is_brief`]: the caller's own live
+/// versions, when `own` asks for it; their sealed fields are not read).
 pub async fn state_entries(
     app: &AppState,
     caller: &Caller,
     files: &[FileState],
+    own: OwnEntries,
 ) -> Result<Vec<SealedStateFile>, ApiError> {
-    let wanted: Vec<(VaultPath, i64)> = files.iter().map(|f| (f.path.clone(), f.version)).collect();
+    let brief = |f: &FileState| is_brief(own, caller.device_id, f);
+    let wanted: Vec<(VaultPath, i64)> = (files.iter())
+        .filter(|f| !brief(f))
+        .map(|f| (f.path.clone(), f.version))
+        .collect();
     let mut found = sealed_of(app, caller.user_id, &wanted).await?;
     files
         .iter()
         .map(|f| {
             let path_key = key_of(&f.path)?;
-            let sealed = found.remove(&(f.path.clone(), f.version));
+            let sealed = match brief(f) {
+                true => StateSealed::Brief,
+                false => StateSealed::Full(found.remove(&(f.path.clone(), f.version))),
+            };
             Ok(sealed_state_file(f.clone(), path_key, sealed))
         })
         .collect()
