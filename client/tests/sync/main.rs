@@ -2,6 +2,8 @@
 //! client, steel-core's test helpers and their dependencies once): all of them run against
 //! the backend as `make dev` serves it (`scripts/with-dev-stack.sh` sets `STEEL_API_URL`).
 //!
+//! - `brief`: an encrypted device's own versions listed brief (`own=brief`): named from
+//!   `sync.db`, read again in full after a confirm whose answer was lost.
 //! - `cli`: the `steel-sync` command as a user runs it: login, sync, status, exit statuses,
 //!   the mass-delete hold, history, deleted, restore and rewind.
 //! - `e2e`: two vault folders of one user through the library: notes, edits, deletes,
@@ -24,6 +26,7 @@
 //! - `tamper`: a server that lies to an encrypted account through its database (an old
 //!   manifest for a newer version, another account's key slots): refused, nothing written.
 
+mod brief;
 mod bulk;
 mod cli;
 mod common;

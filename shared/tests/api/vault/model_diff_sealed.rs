@@ -5,7 +5,8 @@
 //! manifest sealed for another version, uploads made, skipped or retried, one content
 //! encrypted twice so blob-id dedupe decides), path-key twins (two names, one key: the same
 //! note), sealed deletes with and without `confirm_mass_delete`, sealed pulls of current and
-//! past versions, state pages from every cursor, restores by path key, rewinds of the whole
+//! past versions, state pages from every cursor (the caller's own versions brief or full,
+//! `own` refused), restores by path key, rewinds of the whole
 //! vault (`model_diff_rewind.rs`; a `prefix` refused), packs of ciphertext
 //! hashes, and plaintext-shaped bodies (refused). Every answer must be the same, URLs,
 //! expiries and timestamps aside, as must the whole listing after each sequence.
@@ -37,6 +38,15 @@ const NAMES: [&str; 5] = [
     "other/d.md",
 ];
 const CONTENTS: [&[u8]; 3] = [b"one", b"two\n", b"three three"];
+/// The `own` of state requests, by step: the caller's own live versions brief or full, and
+/// a value both refuse.
+const OWNS: [Option<&str>; 5] = [
+    Some("brief"),
+    None,
+    Some("brief"),
+    Some("full"),
+    Some("bad"),
+];
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -277,18 +287,39 @@ impl Pair<'_> {
         self.same(step, "pull", (real.status, &real.body), (model.0, &model.1));
     }
 
-    async fn state(&mut self, step: usize, d: usize, cursor: Option<String>, limit: u32) -> Value {
+    /// A state page as device `d` asks it, with `own` (absent, `full`, `brief` or refused).
+    async fn state(
+        &mut self,
+        step: usize,
+        d: usize,
+        cursor: Option<String>,
+        limit: u32,
+        own: Option<&str>,
+    ) -> Value {
         let limit_s = limit.to_string();
         let mut query = vec![("limit", limit_s.as_str())];
         if let Some(c) = &cursor {
             query.push(("cursor", c.as_str()));
         }
+        if let Some(own) = own {
+            query.push(("own", own));
+        }
         let real = self.app.state(&self.devices[d], &query).await;
-        let route = match &cursor {
+        let mut route = match &cursor {
             Some(c) => format!("/vault/state?cursor={c}&limit={limit}"),
             None => format!("/vault/state?limit={limit}"),
         };
+        if let Some(own) = own {
+            route.push_str(&format!("&own={own}"));
+        }
         let model = self.model(d, "GET", &route, None, &Value::Null);
+        let files = real.body["files"].as_array().into_iter().flatten();
+        if files.clone().any(|f| f["brief"] == json!(true)) {
+            self.seen.insert("state brief".into());
+        }
+        if own == Some("brief") && files.clone().any(|f| f.get("brief").is_none()) {
+            self.seen.insert("state brief full".into());
+        }
         self.same(
             step,
             "state",
@@ -366,7 +397,9 @@ impl Pair<'_> {
                     _ => Some(self.cursors[self.rng.random_range(0..self.cursors.len())].clone()),
                 };
                 let limit = self.rng.random_range(1..=4);
-                self.state(step, d, cursor, limit).await;
+                // By step, not drawn: the other requests stay as they were.
+                let own = OWNS[step % OWNS.len()];
+                self.state(step, d, cursor, limit, own).await;
             }
             78..=85 => self.restore(step, d).await,
             86..=91 => self.packs(step, d).await,
@@ -442,7 +475,7 @@ async fn the_simulation_model_answers_an_encrypted_account_as_the_handlers_do(po
         }
         let mut cursor = None;
         loop {
-            let page = pair.state(steps, 0, cursor.clone(), 3).await;
+            let page = pair.state(steps, 0, cursor.clone(), 3, Some("brief")).await;
             if page["has_more"] != json!(true) {
                 break;
             }
@@ -468,6 +501,9 @@ async fn the_simulation_model_answers_an_encrypted_account_as_the_handlers_do(po
             "rewind paged",
             "rewind resumed",
             "invalid_as_of",
+            "state brief",
+            "state brief full",
+            "state 400",
         ] {
             assert!(seen.contains(case), "no sequence reached {case}: {seen:?}");
         }

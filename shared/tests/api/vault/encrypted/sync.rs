@@ -1,7 +1,9 @@
 //! Push, confirm, state and pull of an encrypted account; each mode refusing the other's
 //! bodies; case twins and stale bases.
 
-use serde_json::json;
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use steel_core::domain::Version;
 use steel_crypto::{Manifest, PathKey, decrypt_blob, open_path};
@@ -223,4 +225,105 @@ async fn case_twins_share_a_path_key_and_a_stale_base_is_a_conflict_with_sealed_
         confirmed.body["conflicts"][0]["sealed"]["manifest_version"],
         2
     );
+}
+
+/// `own=brief`: A's own live versions come brief to A (no content hash, no sealed fields,
+/// `brief: true`, the rest as in full), full to A without it or with `own=full`, and full to
+/// B, whose own versions are brief to it; a tombstone A made stays full; a bad `own` is 400.
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn own_versions_come_brief_to_the_device_that_wrote_them(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let a = encrypted_account(&app, "e2ee-brief").await;
+    let b = app.another_device(a.user_id, "second").await;
+    let vault = Vault::new();
+    sync_sealed(&app, &a, &vault, "Notes/Mine.md", 0, b"mine", 1).await;
+    sync_sealed(&app, &b, &vault, "Notes/Theirs.md", 0, b"theirs", 2).await;
+    sync_sealed(&app, &a, &vault, "Notes/Gone.md", 0, b"gone", 3).await;
+    let gone = vault.key("Notes/Gone.md").to_hex();
+    let deleted = app
+        .delete(
+            &a,
+            json!({"files": [{"path_key": gone, "base_version": 1}]}),
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    let listing = |body: &Value| -> HashMap<String, Value> {
+        let files = body["files"].as_array().expect("files");
+        assert_eq!(files.len(), 3, "{body:?}");
+        (files.iter())
+            .map(|f| (f["path_key"].as_str().expect("key").to_owned(), f.clone()))
+            .collect()
+    };
+    let (mine, theirs) = (
+        vault.key("Notes/Mine.md").to_hex(),
+        vault.key("Notes/Theirs.md").to_hex(),
+    );
+    let full_to_a = app.state(&a, &[]).await;
+    assert_eq!(full_to_a.status, 200, "{:?}", full_to_a.body);
+    let full = listing(&full_to_a.body);
+    for f in full.values() {
+        assert!(
+            f["sealed"].is_object() && f["content_hash"].is_string(),
+            "{f}"
+        );
+        assert!(f.get("brief").is_none(), "{f}");
+    }
+    let explicit = app.state(&a, &[("own", "full")]).await;
+    assert_eq!(listing(&explicit.body), full);
+
+    let brief_to_a = app.state(&a, &[("own", "brief")]).await;
+    assert_eq!(brief_to_a.status, 200, "{:?}", brief_to_a.body);
+    assert_eq!(brief_to_a.body["cursor"], full_to_a.body["cursor"]);
+    let brief = listing(&brief_to_a.body);
+    let mut expected = full[&mine].clone();
+    let fields = expected.as_object_mut().expect("object");
+    fields.remove("content_hash");
+    fields.remove("sealed");
+    fields.insert("brief".into(), json!(true));
+    assert_eq!(brief[&mine], expected, "A's own live version, brief");
+    assert_eq!(brief[&mine]["updated_by"], json!(a.device_id.to_string()));
+    assert_eq!(brief[&theirs], full[&theirs], "B's version stays full");
+    assert_eq!(brief[&gone], full[&gone], "A's tombstone stays full");
+    assert_eq!(brief[&gone]["is_deleted"], true);
+
+    let brief_to_b = listing(&app.state(&b, &[("own", "brief")]).await.body);
+    assert_eq!(brief_to_b[&mine], full[&mine], "A's version is full to B");
+    assert_eq!(
+        brief_to_b[&theirs]["brief"], true,
+        "B's own version is brief to B"
+    );
+    assert!(brief_to_b[&theirs].get("sealed").is_none());
+
+    // What it saves, per entry (names of any length: the sealed path grows with the name).
+    let bytes = |v: &Value| serde_json::to_vec(v).expect("JSON").len();
+    let (short, long) = (bytes(&brief[&mine]), bytes(&full[&mine]));
+    eprintln!("one entry: {short} bytes brief, {long} bytes full");
+    assert!(short * 2 < long, "{short} brief vs {long} full");
+
+    for bad in ["short", "BRIEF", ""] {
+        let refused = app.state(&a, &[("own", bad)]).await;
+        assert_eq!(refused.status, 400, "own={bad}: {:?}", refused.body);
+        assert_eq!(refused.body["error"]["code"], "invalid_request");
+        let message = refused.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains("own"), "{message}");
+    }
+}
+
+/// A plaintext account takes `own` and answers as without it; a bad value is still 400.
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn a_plaintext_account_answers_own_brief_in_full(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let mac = app.new_user_device("plain-brief").await;
+    app.sync_up(&mac, "Notes/Mine.md", 0, b"mine").await;
+    let without = app.state(&mac, &[]).await;
+    let brief = app.state(&mac, &[("own", "brief")]).await;
+    assert_eq!(brief.status, 200, "{:?}", brief.body);
+    assert_eq!(brief.body["files"], without.body["files"]);
+    assert_eq!(brief.body["files"][0]["path"], "Notes/Mine.md");
+    assert!(brief.body["files"][0]["content_hash"].is_string());
+    let refused = app.state(&mac, &[("own", "nope")]).await;
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "invalid_request");
 }
