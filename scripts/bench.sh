@@ -57,9 +57,7 @@ if [ -z "${STEEL_API_URL:-}" ] && [ "$wants_part2" -eq 1 ]; then
   fi
   # Served without rebuilding on change: an edit or checkout in this tree during the run
   # would restart the functions and lose the answer of a request in flight (a 35 s client
-  # timeout in the figures). (No build of every function here first: `cargo lambda watch`
-  # was seen building each one again after a build of them all in one cargo invocation,
-  # where features are unified across the packages.)
+  # timeout in the figures). dev.sh builds every function first, in this profile.
   DEV_PROFILE=bench-fast DEV_IGNORE_CHANGES=1 exec scripts/with-dev-stack.sh "$0" "$@"
 fi
 command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
@@ -104,8 +102,10 @@ esac
 
 log "cargo build --profile bench-fast (steel-bench and the functions it cold-starts)"
 t=$SECONDS
-cargo build --locked --profile bench-fast -p steel-bench -p steel-sync -p state -p push -p confirm -p pull -p delete \
-  -p login -p refresh -p register
+# `--bin` without `-p`: a workspace-wide selection, the features `cargo lambda watch` (`cargo run
+# --bin NAME`) and dev.sh build the functions with, so nothing is compiled twice.
+cargo build --locked --profile bench-fast --bin steel-bench --bin steel-sync --bin state --bin push \
+  --bin confirm --bin pull --bin delete --bin login --bin refresh --bin register
 # Part 9 runs steel-crypto's example as a process of its own (its peak memory is the KDF's).
 cargo build --locked --profile bench-fast -p steel-crypto --example crypto_bench
 # Part 2 also syncs through the apps' engine from Kotlin (client/ffi/kotlin/bench/NoChange.kt),

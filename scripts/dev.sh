@@ -7,9 +7,11 @@
 # Ctrl-C stops the functions, the stand-in and the services.
 # DEV_PORT (default 9000) picks the port; DEV_PROFILE a cargo profile for the functions
 # (default: dev; `make bench` serves them with bench-fast). DEV_IGNORE_CHANGES=1 serves them
-# without rebuilding on change (`--ignore-changes`): a change to the tree (an edit, a git
-# checkout) makes `cargo lambda watch` kill and restart the functions, and a request in flight
-# then never gets its answer (its client waits out its timeout); `make bench` sets it.
+# without rebuilding on change (`--ignore-changes`, and from a directory with nothing to
+# watch): a change to the tree (an edit, a git checkout, a burst of writes under .tools/run
+# or target/) makes `cargo lambda watch` kill and restart the functions, and a request in
+# flight then never gets its answer (its client waits out its timeout); scripts/with-dev-stack.sh
+# (the tests, `make bench`) sets it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -66,9 +68,19 @@ echo "[dev] building every function"
 cargo build --quiet "${PROFILE_ARGS[@]}" "${BINS[@]}"
 
 echo "[dev] serving on http://127.0.0.1:$PORT (Ctrl-C to stop)"
+# `cargo lambda watch` watches the directory it runs in, even with --ignore-changes, and an
+# inotify queue that overflows (s3s-fs's objects and Postgres's files under .tools/run, a
+# cargo build in target/: thousands of writes a second) reaches it as an event without a
+# path, which it answers by restarting every function: a request in flight loses its answer.
+# Served without rebuilding, it runs in an empty directory, so it has nothing to watch.
+if [ "${DEV_IGNORE_CHANGES:-0}" = 1 ]; then
+  PROFILE_ARGS+=(--ignore-changes)
+  mkdir -p "$RUN/watch-nothing"
+  cd "$RUN/watch-nothing"
+fi
 # cargo-lambda stops its function processes only on SIGINT; forward INT/TERM to it by PID.
-[ "${DEV_IGNORE_CHANGES:-0}" = 1 ] && PROFILE_ARGS+=(--ignore-changes)
 PATH="$ROOT/.tools/venv/bin:$PATH" cargo lambda watch "${PROFILE_ARGS[@]}" \
+  --manifest-path "$ROOT/Cargo.toml" \
   --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$ENV_FILE" &
 WATCH_PID=$!
 trap 'stop_dev; wait "$WATCH_PID" 2>/dev/null; exit 130' INT

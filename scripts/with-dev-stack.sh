@@ -13,7 +13,9 @@ PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 mkdir -p .tools/run
 LOG=".tools/run/dev-stack-$PORT.log"
 # A session of its own, so one signal reaches the whole tree (dev.sh forwards to cargo-lambda).
-KEEP_SERVICES=1 DEV_PORT="$PORT" setsid scripts/dev.sh >"$LOG" 2>&1 &
+# Served as built, not rebuilt on change (DEV_IGNORE_CHANGES, see dev.sh): a command's own
+# builds and the services' writes would otherwise restart the functions under it.
+KEEP_SERVICES=1 DEV_PORT="$PORT" DEV_IGNORE_CHANGES="${DEV_IGNORE_CHANGES:-1}" setsid scripts/dev.sh >"$LOG" 2>&1 &
 DEV_PID=$!
 stop() {
   kill -TERM -- "-$DEV_PID" 2>/dev/null || true
