@@ -58,6 +58,10 @@ pub struct Crypt {
     store: Option<Store>,
 }
 
+/// What `sync.db` records, by (path key, version): path and engine hash (hex) of each note
+/// recorded at that version ([`Crypt::recorded_versions`]).
+pub type Recorded = HashMap<(Key32, i64), Vec<(VaultPath, String)>>;
+
 /// A note being pushed: encrypted once; the same ciphertext is uploaded and confirmed.
 pub struct Sealing {
     pub path: VaultPath,
@@ -188,8 +192,8 @@ impl Crypt {
     /// The versions `sync.db` records this device and the server agreeing on, by path key
     /// and version: the path and content hash (the engine's, hex) recorded for each. A brief
     /// state entry (this device's own version) is resolved from them.
-    pub fn recorded_versions(&self) -> Result<HashMap<(Key32, i64), Vec<(VaultPath, String)>>> {
-        let mut out: HashMap<(Key32, i64), Vec<(VaultPath, String)>> = HashMap::new();
+    pub fn recorded_versions(&self) -> Result<Recorded> {
+        let mut out = Recorded::new();
         let Some(store) = &self.store else {
             return Ok(out);
         };

@@ -10,17 +10,14 @@ use std::collections::HashMap;
 
 use reqwest::Method;
 use steel_protocol::wire::{
-    Key32, OwnEntries, SealedStateAnswer, SealedStateFile, StateAnswer, StateFile,
+    OwnEntries, SealedStateAnswer, SealedStateFile, StateAnswer, StateFile,
 };
 use steel_protocol::{ContentHash, VaultPath};
 
 use super::Api;
-use crate::crypt::{Crypt, Expected, tampered};
+use crate::crypt::{Crypt, Expected, Recorded, tampered};
 use crate::error::{Result, SyncError};
 use crate::faults::Op;
-
-/// What `sync.db` records, by (path key, version): path and engine hash (hex) of each note.
-pub(crate) type Recorded = HashMap<(Key32, i64), Vec<(VaultPath, String)>>;
 
 /// The path and engine hash of each brief entry of `files` (by index), from what this
 /// device recorded: exactly one recorded note under the entry's path key at its version.
@@ -151,6 +148,7 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use steel_protocol::wire::Key32;
 
     fn entry(key: u8, version: i64, brief: bool) -> SealedStateFile {
         SealedStateFile {
