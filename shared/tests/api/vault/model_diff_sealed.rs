@@ -38,15 +38,9 @@ const NAMES: [&str; 5] = [
     "other/d.md",
 ];
 const CONTENTS: [&[u8]; 3] = [b"one", b"two\n", b"three three"];
-/// The `own` of state requests, by step: the caller's own live versions brief or full, and
-/// a value both refuse.
-const OWNS: [Option<&str>; 5] = [
-    Some("brief"),
-    None,
-    Some("brief"),
-    Some("full"),
-    Some("bad"),
-];
+/// The `own` of state requests, by step (`""`: none): the caller's own live versions brief
+/// or full, and a value both refuse.
+const OWNS: [&str; 5] = ["brief", "", "brief", "full", "bad"];
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -297,28 +291,20 @@ impl Pair<'_> {
         own: Option<&str>,
     ) -> Value {
         let limit_s = limit.to_string();
-        let mut query = vec![("limit", limit_s.as_str())];
-        if let Some(c) = &cursor {
-            query.push(("cursor", c.as_str()));
-        }
-        if let Some(own) = own {
-            query.push(("own", own));
-        }
+        let query: Vec<(&str, &str)> = [("limit", Some(limit_s.as_str()))]
+            .into_iter()
+            .chain([("cursor", cursor.as_deref()), ("own", own)])
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect();
         let real = self.app.state(&self.devices[d], &query).await;
-        let mut route = match &cursor {
-            Some(c) => format!("/vault/state?cursor={c}&limit={limit}"),
-            None => format!("/vault/state?limit={limit}"),
-        };
-        if let Some(own) = own {
-            route.push_str(&format!("&own={own}"));
-        }
+        let pairs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let route = format!("/vault/state?{}", pairs.join("&"));
         let model = self.model(d, "GET", &route, None, &Value::Null);
         let files = real.body["files"].as_array().into_iter().flatten();
-        if files.clone().any(|f| f["brief"] == json!(true)) {
-            self.seen.insert("state brief".into());
-        }
-        if own == Some("brief") && files.clone().any(|f| f.get("brief").is_none()) {
-            self.seen.insert("state brief full".into());
+        for (brief, case) in [(true, "state brief"), (false, "state brief full")] {
+            if own == Some("brief") && files.clone().any(|f| f.get("brief").is_some() == brief) {
+                self.seen.insert(case.into());
+            }
         }
         self.same(
             step,
@@ -398,7 +384,7 @@ impl Pair<'_> {
                 };
                 let limit = self.rng.random_range(1..=4);
                 // By step, not drawn: the other requests stay as they were.
-                let own = OWNS[step % OWNS.len()];
+                let own = Some(OWNS[step % OWNS.len()]).filter(|o| !o.is_empty());
                 self.state(step, d, cursor, limit, own).await;
             }
             78..=85 => self.restore(step, d).await,
