@@ -38,6 +38,20 @@ pub(crate) fn resolve_brief(
     Some(out)
 }
 
+/// The plaintext listing's entry for `f`, named `path` with the engine's `content_hash`.
+fn plain_entry(f: &SealedStateFile, path: VaultPath, content_hash: ContentHash) -> StateFile {
+    StateFile {
+        path,
+        version: f.version,
+        content_hash,
+        size_bytes: f.size_bytes,
+        updated_at: f.updated_at,
+        updated_by: f.updated_by,
+        is_deleted: f.is_deleted,
+        deleted_at: f.deleted_at,
+    }
+}
+
 impl Api {
     pub(super) async fn sealed_state(&self, c: &Crypt, query: &str) -> Result<StateAnswer> {
         let ask = |own: OwnEntries| format!("{query}&{}={}", OwnEntries::PARAM, own.as_str());
@@ -64,16 +78,7 @@ impl Api {
             .map(|(i, f)| match resolved.remove(&i) {
                 Some((path, content_hash)) => {
                     c.learn_name(&path, !f.is_deleted);
-                    Ok(StateFile {
-                        path,
-                        version: f.version,
-                        content_hash,
-                        size_bytes: f.size_bytes,
-                        updated_at: f.updated_at,
-                        updated_by: f.updated_by,
-                        is_deleted: f.is_deleted,
-                        deleted_at: f.deleted_at,
-                    })
+                    Ok(plain_entry(&f, path, content_hash))
                 }
                 None => Self::open_state_file(c, f),
             })
@@ -102,16 +107,7 @@ impl Api {
             };
             c.list(o.path.as_str(), f.version, expected);
         }
-        Ok(StateFile {
-            path: o.path,
-            version: f.version,
-            content_hash,
-            size_bytes: f.size_bytes,
-            updated_at: f.updated_at,
-            updated_by: f.updated_by,
-            is_deleted: f.is_deleted,
-            deleted_at: f.deleted_at,
-        })
+        Ok(plain_entry(&f, o.path, content_hash))
     }
 
     /// `files` of a state listing, each note preceded by a tombstone (at its version) for
