@@ -237,7 +237,7 @@ impl Server {
         let own = OwnEntries::parse(own_raw.as_deref()).map_err(|e| api_error(e.into()))?;
         let head = self.change_seq;
         let resync = |why: &str| Answer::error(410, ErrorCode::ResyncRequired, why);
-        let (from, mut listing) = match cursor_raw {
+        let (from, listing) = match cursor_raw {
             None => (0, true),
             Some(raw) => {
                 let (raw, listing) = match raw.strip_prefix('l') {
@@ -265,37 +265,34 @@ impl Server {
         let mut has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let mut rows: Vec<FileState> = rows.into_iter().cloned().collect();
-        let (mut files, mut sealed) = (Vec::new(), None);
-        if self.keys.encrypted() {
-            let mut entries = self.sealed_state_entries(&rows, device, own)?;
-            fit(&mut rows, &mut entries, &mut has_more);
-            sealed = Some(entries);
-        } else {
-            files = rows.iter().cloned().map(StateFile::from).collect();
-            fit(&mut rows, &mut files, &mut has_more);
-        }
-        let mut seq = rows.last().map_or(from, |f| f.change_seq);
-        if !has_more {
-            seq = seq.max(head);
-        }
-        listing &= has_more;
-        let cursor = if listing {
-            format!("l{seq}")
-        } else {
-            Cursor::from_seq(seq).to_string()
+        // The cursor a page hands out, as the handler's `cursor_after` makes it.
+        let cursor = |rows: &[FileState], has_more: bool| {
+            let mut seq = rows.last().map_or(from, |f| f.change_seq);
+            if !has_more {
+                seq = seq.max(head);
+            }
+            if listing && has_more {
+                format!("l{seq}")
+            } else {
+                Cursor::from_seq(seq).to_string()
+            }
         };
-        if let Some(files) = sealed {
+        if self.keys.encrypted() {
+            let mut files = self.sealed_state_entries(&rows, device, own)?;
+            fit(&mut rows, &mut files, &mut has_more);
             return Ok(Answer::ok(&SealedStateAnswer {
                 files,
-                cursor,
+                cursor: cursor(&rows, has_more),
                 has_more,
                 server_time: self.now,
                 encrypted: true,
             }));
         }
+        let mut files: Vec<StateFile> = rows.iter().cloned().map(StateFile::from).collect();
+        fit(&mut rows, &mut files, &mut has_more);
         Ok(Answer::ok(&StateAnswer {
             files,
-            cursor,
+            cursor: cursor(&rows, has_more),
             has_more,
             server_time: self.now,
         }))
