@@ -9,15 +9,8 @@ use std::collections::HashMap;
 use sqlx::{PgConnection, PgPool};
 
 use crate::domain::{ContentHash, DeviceId, UserId, VaultPath};
+pub use crate::vault::migration::Mode;
 use crate::vault::migration::{self as decide, Copy, Source, StageDecision, StagedCopy};
-
-/// Where an account stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Plaintext,
-    Migrating,
-    Encrypted,
-}
 
 async fn mode_in(conn: &mut PgConnection, user_id: UserId) -> Result<Mode, sqlx::Error> {
     let migrating: Option<bool> =
@@ -25,11 +18,7 @@ async fn mode_in(conn: &mut PgConnection, user_id: UserId) -> Result<Mode, sqlx:
             .bind(user_id)
             .fetch_optional(conn)
             .await?;
-    Ok(match migrating {
-        None => Mode::Plaintext,
-        Some(true) => Mode::Migrating,
-        Some(false) => Mode::Encrypted,
-    })
+    Ok(Mode::of(migrating))
 }
 
 /// Locks the user's row; false when the user is gone.
@@ -256,7 +245,7 @@ pub async fn switch(
     if status.mode != Mode::Migrating {
         return Ok(Switched::NotMigrating(status.mode));
     }
-    if status.staged != status.live_notes {
+    if decide::decide_switch(status.mode, status.live_notes, status.staged).is_err() {
         return Ok(Switched::Incomplete(status));
     }
     // Copies of notes deleted or edited since they were staged are dropped.

@@ -9,13 +9,12 @@
 
 use steel_protocol::wire::{
     MigrationAnswer, SourceRef, StageAnswer, StageRequest, StageUpload, StaleStage, SwitchAnswer,
-    VaultMode,
 };
 
 use crate::auth::{Caller, authenticate_within};
 use crate::budget::Charge;
 use crate::db::keys::First;
-use crate::db::migration::{self, Mode, Status, Switched};
+use crate::db::migration::{self, Status, Switched};
 use crate::domain::{ContentHash, Cursor};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::confirm::verify_blobs;
@@ -24,7 +23,7 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::WriteState;
 use crate::storage::PRESIGN_TTL;
 use crate::vault::Rejected;
-use crate::vault::migration::{StageDecision, parse_stage};
+use crate::vault::migration::{StageDecision, incomplete, not_migrating, parse_stage};
 use crate::vault::request;
 
 pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -63,32 +62,9 @@ pub async fn handle(state: &WriteState, request: ApiRequest) -> Result<ApiRespon
     }
 }
 
-fn wire_mode(mode: Mode) -> VaultMode {
-    match mode {
-        Mode::Plaintext => VaultMode::Plaintext,
-        Mode::Migrating => VaultMode::Migrating,
-        Mode::Encrypted => VaultMode::Encrypted,
-    }
-}
-
-/// 409 for a stage, switch or abort of an account that is not migrating.
-fn not_migrating(mode: Mode) -> ApiError {
-    match mode {
-        Mode::Encrypted => ApiError::conflict(
-            ErrorCode::VaultEncrypted,
-            "this account is already end-to-end encrypted: there is no migration to stage, \
-             switch or abandon, and nothing turns it back to plaintext",
-        ),
-        _ => ApiError::conflict(
-            ErrorCode::NotMigrating,
-            "this account is not turning encrypted: start with POST /vault/migration",
-        ),
-    }
-}
-
 fn status_answer(status: Status) -> Result<ApiResponse, ApiError> {
     ApiResponse::ok(&MigrationAnswer {
-        mode: wire_mode(status.mode),
+        mode: status.mode.wire(),
         live_notes: status.live_notes,
         staged: status.staged,
         missing: status
@@ -191,16 +167,7 @@ async fn switch(state: &WriteState, caller: &Caller) -> Result<ApiResponse, ApiE
             super::sealed::announce(&state.changes, caller, Cursor::from_seq(cursor), true).await;
             ApiResponse::ok(&SwitchAnswer { notes, cursor })
         }
-        Switched::Incomplete(status) => Err(ApiError::conflict(
-            ErrorCode::MigrationIncomplete,
-            format!(
-                "{} of {} live notes have no staged copy of their current version (a note \
-                 edited since it was staged needs a new copy): GET /vault/migration lists \
-                 them; stage them and switch again. Nothing changed",
-                status.live_notes.saturating_sub(status.staged),
-                status.live_notes
-            ),
-        )),
+        Switched::Incomplete(status) => Err(incomplete(status.live_notes, status.staged)),
         Switched::NotMigrating(mode) => Err(not_migrating(mode)),
     }
 }

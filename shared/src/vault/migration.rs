@@ -1,18 +1,90 @@
 //! Turning encryption on for a vault with notes (README "Turning encryption on for an
 //! existing vault"), decided without I/O: which staged copies a stage request may keep, and
-//! which live notes still lack a copy of their current version (what blocks the switch).
-//! The database layer ([`crate::db::migration`]) loads the rows and writes what this decides.
+//! which live notes still lack a copy of their current version (what blocks the switch),
+//! whether a switch may go ahead, and the refusals a stage, switch or abort answers. The
+//! database layer ([`crate::db::migration`]) loads the rows and writes what this decides;
+//! the simulation's model server decides with the same functions.
 
 use std::collections::HashMap;
 
 use steel_protocol::ParseError;
-use steel_protocol::wire::{Key32, SealedBytes, StageEntry};
+use steel_protocol::wire::{Key32, SealedBytes, StageEntry, VaultMode};
 
 use crate::domain::{ContentHash, VaultPath};
-use crate::error::ErrorCode;
+use crate::error::{ApiError, ErrorCode};
 use crate::vault::answer::Rejected;
 use crate::vault::request::{PathParser, parse_size, parse_version};
 use crate::vault::sealed::KeyParser;
+
+/// Where an account stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Plaintext,
+    Migrating,
+    Encrypted,
+}
+
+impl Mode {
+    /// The mode of an account from its `vault_keys.migrating` (`None`: no keys row).
+    pub fn of(migrating: Option<bool>) -> Mode {
+        match migrating {
+            None => Mode::Plaintext,
+            Some(true) => Mode::Migrating,
+            Some(false) => Mode::Encrypted,
+        }
+    }
+
+    /// As the wire names it.
+    pub fn wire(self) -> VaultMode {
+        match self {
+            Mode::Plaintext => VaultMode::Plaintext,
+            Mode::Migrating => VaultMode::Migrating,
+            Mode::Encrypted => VaultMode::Encrypted,
+        }
+    }
+}
+
+/// 409 for a stage, switch or abort of an account that is not migrating.
+pub fn not_migrating(mode: Mode) -> ApiError {
+    match mode {
+        Mode::Encrypted => ApiError::conflict(
+            ErrorCode::VaultEncrypted,
+            "this account is already end-to-end encrypted: there is no migration to stage, \
+             switch or abandon, and nothing turns it back to plaintext",
+        ),
+        _ => ApiError::conflict(
+            ErrorCode::NotMigrating,
+            "this account is not turning encrypted: start with POST /vault/migration",
+        ),
+    }
+}
+
+/// Whether a switch may go ahead on an account in `mode` with `live_notes` live notes, of
+/// which `staged` have a staged copy of their current version: only while it migrates and
+/// only when every live note has one. The refusal changes nothing.
+pub fn decide_switch(mode: Mode, live_notes: i64, staged: i64) -> Result<(), ApiError> {
+    if mode != Mode::Migrating {
+        return Err(not_migrating(mode));
+    }
+    if staged == live_notes {
+        return Ok(());
+    }
+    Err(incomplete(live_notes, staged))
+}
+
+/// 409 `migration_incomplete`: `live_notes - staged` live notes lack a staged copy of their
+/// current version.
+pub fn incomplete(live_notes: i64, staged: i64) -> ApiError {
+    ApiError::conflict(
+        ErrorCode::MigrationIncomplete,
+        format!(
+            "{} of {live_notes} live notes have no staged copy of their current version (a \
+             note edited since it was staged needs a new copy): GET /vault/migration lists \
+             them; stage them and switch again. Nothing changed",
+            live_notes.saturating_sub(staged),
+        ),
+    )
+}
 
 /// A plaintext note's current row, as far as staging cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +301,40 @@ mod tests {
             decide_stage(&wrong_size, &sources, &verified, 0, 95),
             [StageDecision::NeedsUpload]
         );
+    }
+
+    #[test]
+    fn a_switch_goes_ahead_only_while_migrating_with_every_live_note_staged() {
+        let cases: [(Mode, i64, i64, Option<ErrorCode>); 7] = [
+            (Mode::Migrating, 3, 3, None),
+            // An empty vault has nothing to stage.
+            (Mode::Migrating, 0, 0, None),
+            (Mode::Migrating, 3, 2, Some(ErrorCode::MigrationIncomplete)),
+            (Mode::Migrating, 3, 0, Some(ErrorCode::MigrationIncomplete)),
+            (Mode::Plaintext, 0, 0, Some(ErrorCode::NotMigrating)),
+            (Mode::Encrypted, 3, 3, Some(ErrorCode::VaultEncrypted)),
+            (
+                Mode::Migrating,
+                i64::MAX,
+                i64::MIN,
+                Some(ErrorCode::MigrationIncomplete),
+            ),
+        ];
+        for (mode, live, staged, expected) in cases {
+            let got = decide_switch(mode, live, staged).err();
+            assert_eq!(
+                got.as_ref().map(ApiError::code),
+                expected,
+                "{mode:?} {live} {staged}"
+            );
+            if let Some(e) = got {
+                assert_eq!(e.status(), 409);
+            }
+        }
+        assert_eq!(Mode::of(None), Mode::Plaintext);
+        assert_eq!(Mode::of(Some(true)), Mode::Migrating);
+        assert_eq!(Mode::of(Some(false)), Mode::Encrypted);
+        assert_eq!(Mode::Migrating.wire(), VaultMode::Migrating);
     }
 
     #[test]

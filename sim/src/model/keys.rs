@@ -37,21 +37,25 @@ impl Server {
         })
     }
 
-    /// Replaces the slots if `If-Match` names the current version (`put_first` with
-    /// [`First::Encrypted`]).
+    /// Replaces the slots if `If-Match` names the current version (`put_first`: `first`
+    /// says what a first write makes of the account, [`First::Encrypted`] for `PUT
+    /// /vault/keys`, [`First::Migrating`] for `POST /vault/migration`).
     pub(super) fn put_keys(
         &mut self,
         raw_if_match: Option<&str>,
         body: &[u8],
+        first: First,
     ) -> Result<Answer, Answer> {
         let expected = if_match(raw_if_match).map_err(api_error)?;
         let body: PutKeysRequest = parse(body)?;
         let (slots, keyring) = validate(&body).map_err(api_error)?;
         let expected = expected.ok_or_else(|| api_error(stale()))?;
-        let first = First::Encrypted;
         let has_notes = !self.files.is_empty();
         match decide_replace(self.keys.version, expected, has_notes, first) {
             Replaced::Done(version) => {
+                if expected == 0 {
+                    self.keys.migrating = first == First::Migrating;
+                }
                 self.keys.version = version;
                 self.keys.slots = slots;
                 self.keys.keyring = keyring;
@@ -67,7 +71,8 @@ impl Server {
             Replaced::VaultNotEmpty => Err(Answer::error(
                 409,
                 ErrorCode::VaultNotEmpty,
-                "this vault already has notes",
+                "this vault already has notes: turn encryption on for it with POST \
+                 /vault/migration",
             )),
         }
     }

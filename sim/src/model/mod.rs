@@ -10,12 +10,19 @@
 //! keys, each version's sealed fields beside it, pushes deduplicated by blob id, every
 //! request of the plaintext shape refused, as `handlers/sealed` does.
 //!
+//! Turning a plaintext vault encrypted (`/vault/migration`, `migration.rs`): slots stored
+//! with the account still plaintext, encrypted copies staged, then the switch that
+//! replaces every plaintext note, version and tombstone in one step, as
+//! `handlers/migration.rs` does.
+//!
 //! Left out: authentication (the bearer token names the device), request budgets (429),
-//! bulk upload (`/vault/bulk`), turning a plaintext vault encrypted (`/vault/migration`),
-//! the unconfirmed-upload allowance, history and deleted listings, change notices. A request for those answers 404 `not_found`.
+//! bulk upload (`/vault/bulk`), the unconfirmed-upload allowance (of pushes and stages),
+//! history and deleted listings, change notices. A request for those answers 404
+//! `not_found`.
 
 mod janitor;
 mod keys;
+mod migration;
 mod packs;
 mod restore;
 mod rewind;
@@ -29,7 +36,8 @@ use serde::Serialize;
 use steel_core::ApiError;
 use steel_core::db::sealed::StoredSealed;
 use steel_core::domain::{ContentHash, Cursor, DeviceId, VaultPath};
-use steel_core::vault::keys::Keys;
+use steel_core::vault::keys::{First, Keys};
+use steel_core::vault::migration::StagedCopy;
 use steel_core::vault::recovery::MassDeletePolicy;
 use steel_core::vault::rules::FileState;
 use steel_core::vault::sealed::check_mode;
@@ -106,6 +114,9 @@ pub struct Server {
     /// The sealed fields of each version of an encrypted account, by (path key's path,
     /// version), as `file_versions` keeps them beside the version.
     pub sealed: HashMap<(VaultPath, i64), StoredSealed>,
+    /// `migration_staged`: the encrypted copies of a migrating account's notes, by the
+    /// plaintext note they encrypt.
+    pub staged: BTreeMap<VaultPath, StagedCopy>,
 }
 
 /// An HTTP answer: status and JSON body.
@@ -145,13 +156,15 @@ impl Server {
         }
     }
 
-    /// The hashes a kept version or a row names: the blobs in use (`IN_USE` of
-    /// `db/packs.rs`), which the collection keeps and packs may hold.
+    /// The hashes a kept version, a row or a staged copy names: the blobs in use (`IN_USE`
+    /// of `db/packs.rs`, and the janitor's test of `migration_staged`), which the
+    /// collection keeps and packs may hold.
     pub fn named_hashes(&self) -> std::collections::HashSet<ContentHash> {
         self.history
             .iter()
             .map(|h| h.content_hash)
             .chain(self.files.values().map(|f| f.content_hash))
+            .chain(self.staged.values().map(|s| s.copy.content_hash))
             .collect()
     }
 
@@ -178,11 +191,16 @@ impl Server {
         let (route, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
+        if route.starts_with("/vault/migration")
+            && let Some(answer) = self.migration(device, method, route, if_match, body)
+        {
+            return answer.unwrap_or_else(|e| e);
+        }
         let encrypted = self.keys.encrypted();
         let mode = || check_mode(encrypted, body).map_err(api_error);
         let result = match (method, route) {
             ("GET", "/vault/keys") => Ok(self.get_keys()),
-            ("PUT", "/vault/keys") => self.put_keys(if_match, body),
+            ("PUT", "/vault/keys") => self.put_keys(if_match, body, First::Encrypted),
             ("GET", "/vault/state") => self.state(device, query),
             ("POST", "/vault/pull") => self.any_pull(body),
             ("POST", "/vault/packs") => parse(body).and_then(|b| self.packs(b)),

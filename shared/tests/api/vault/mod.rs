@@ -8,6 +8,7 @@ mod deletes;
 pub mod encrypted;
 mod isolation;
 mod model_diff;
+mod model_diff_migration;
 mod model_diff_rewind;
 mod model_diff_sealed;
 mod paths;
