@@ -13,9 +13,12 @@
 //! - [`rewind`]: a person rewinding the vault or a folder, and the oracle's rule for it.
 //! - [`vault`]: encrypted seeds: the vault set up, unlocked and opened (the oracle holds
 //!   its keys).
+//! - [`migrate`]: migration seeds: a plaintext vault turned encrypted by a device's
+//!   `steel-sync encrypt` (resumed after a crash, or abandoned) while others sync.
 //! - [`run`]: seeds into op lists, runs, shrinking a failure to a short trace, replaying.
 
 pub mod disk;
+pub mod migrate;
 pub mod model;
 pub mod net;
 pub mod oracle;

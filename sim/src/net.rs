@@ -39,6 +39,12 @@ pub struct Rates {
     pub storm: f64,
     /// One seed in this many runs an end-to-end encrypted account (`vault.rs`; 0: none).
     pub encrypted_every: u64,
+    /// One seed in this many of those not encrypted from the start turns encrypted along
+    /// the way (`migrate.rs`; 0: none).
+    pub migrate_every: u64,
+    /// On such a seed, a sync op is a run of `steel-sync encrypt` instead (a draw of the
+    /// op's own).
+    pub migrate: f64,
     /// A restore op is a rewind of the vault or a folder instead (`rewind.rs`; a draw of
     /// the op's own, so the other ops of a seed stay as they were).
     pub rewind: f64,
@@ -54,6 +60,8 @@ impl Default for Rates {
             rate_limited: 0.01,
             storm: 0.01,
             encrypted_every: 3,
+            migrate_every: 5,
+            migrate: 0.03,
             rewind: 0.4,
         }
     }

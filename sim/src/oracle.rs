@@ -92,6 +92,14 @@ impl Watch {
         }
     }
 
+    /// The account switched to encrypted: from now on what the server keeps is opened with
+    /// `keys`. The switch's versions are copies of the notes' current contents (under their
+    /// path keys), not new content: the watch goes on from after them.
+    pub fn switched(&mut self, server: &Server, keys: steel_crypto::VaultKeys) {
+        self.vault = Some(keys);
+        self.last_seq = server.change_seq;
+    }
+
     fn fail(&mut self, why: String) {
         self.failure.get_or_insert(why);
     }
@@ -288,7 +296,12 @@ impl World {
                 ));
             }
         }
-        let shared = self.shared();
+        let mut shared = self.shared();
+        if shared.migrated {
+            // The janitor's collection deletes the plaintext blobs the switch left unused.
+            shared.server.collect();
+        }
+        let shared = shared;
         let server = &shared.server;
         let keys = shared.oracle.vault.as_ref();
         if keys.is_some()

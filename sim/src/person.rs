@@ -183,3 +183,25 @@ impl Book {
         format!("imports {n} notes into {folder}/import{batch}/")
     }
 }
+
+impl crate::world::World {
+    /// Device `d` signs out for good; a new device joins in its place with an empty folder.
+    /// What the old folder held that the server does not goes with it.
+    pub fn replace(&mut self, i: usize, d: usize, rng: &mut ChaCha8Rng) {
+        self.log(format!("#{i} D{d} signs out; a new device takes its place"));
+        let disk = self.devices[d].disk.clone();
+        let mut shared = self.shared();
+        let live = crate::vault::live_notes(&shared.server, shared.oracle.vault.as_ref());
+        for rel in notes(&disk) {
+            let bytes = disk.get(&rel).unwrap_or_default();
+            let synced = live.get(&steel_sync::scan::nfc(&rel)) == Some(&bytes);
+            if !synced {
+                let gone = tokens(&bytes).map(str::to_owned);
+                shared.book.removed.extend(gone);
+            }
+        }
+        drop(shared);
+        let skew = chrono::TimeDelta::seconds(rng.random_range(-300..300));
+        self.devices[d] = self.new_device(d, skew);
+    }
+}

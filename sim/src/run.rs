@@ -42,6 +42,7 @@ pub fn plan_with(seed: u64, n: usize, rates: Rates) -> (usize, Vec<Op>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let devices = rng.random_range(2..=4);
     let total: u32 = WEIGHTS.iter().map(|(_, w)| w).sum();
+    let migrating = crate::migrate::is_migrating(seed, &rates);
     let ops = (0..n)
         .map(|_| {
             let mut roll = rng.random_range(0..total);
@@ -58,8 +59,14 @@ pub fn plan_with(seed: u64, n: usize, rates: Rates) -> (usize, Vec<Op>) {
             let seed: u64 = rng.random();
             let rewinds = kind == Kind::Restore
                 && ChaCha8Rng::seed_from_u64(seed ^ 0x003e_31d0).random_bool(rates.rewind);
+            let migrates =
+                kind == Kind::Sync && migrating && crate::migrate::runs_migration(seed, &rates);
             Op {
-                kind: if rewinds { Kind::Rewind } else { kind },
+                kind: match (rewinds, migrates) {
+                    (true, _) => Kind::Rewind,
+                    (_, true) => Kind::Migrate,
+                    _ => kind,
+                },
                 device,
                 seed,
             }
@@ -70,7 +77,7 @@ pub fn plan_with(seed: u64, n: usize, rates: Rates) -> (usize, Vec<Op>) {
 
 /// Which invariant a failure broke (shrinking keeps to the same one).
 pub fn kind_of(why: &str) -> &'static str {
-    const KINDS: [(&str, &str); 8] = [
+    const KINDS: [(&str, &str); 9] = [
         ("lines lost", "lost write"),
         ("the rewind", "rewind"),
         ("still had work", "no quiescence"),
@@ -78,6 +85,7 @@ pub fn kind_of(why: &str) -> &'static str {
         ("did not converge", "divergence"),
         ("guarded sync", "guard"),
         ("held", "guard"),
+        ("migration", "migration"),
         ("failed", "error"),
     ];
     KINDS

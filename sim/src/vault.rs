@@ -228,7 +228,11 @@ pub fn leaks(server: &Server, acked: &HashSet<String>) -> Option<String> {
 impl crate::world::World {
     /// An API client of device `id` with the world's network, and no `Crypt`: the one the
     /// key-slot commands use.
-    fn bare_api(&self, slot: usize, id: steel_core::domain::DeviceId) -> steel_sync::Api {
+    pub(crate) fn bare_api(
+        &self,
+        slot: usize,
+        id: steel_core::domain::DeviceId,
+    ) -> steel_sync::Api {
         let time = self.shared().time.clone();
         let clock = Arc::new(crate::disk::SkewedClock {
             world: time,
@@ -246,7 +250,7 @@ impl crate::world::World {
 
     /// Runs `f` with the network's faults off (the person runs a key command until it
     /// works).
-    fn calmly<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+    pub(crate) fn calmly<T>(&self, f: impl std::future::Future<Output = T>) -> T {
         let on = std::mem::replace(&mut self.shared().faults_on, false);
         let out = self.rt.block_on(f);
         self.shared().faults_on = on;

@@ -51,6 +51,10 @@ pub struct Shared {
     pub crypt_rng: ChaCha8Rng,
     /// An encrypted seed's vault secrets, as the person keeps them.
     pub vault: Option<crate::vault::Vault>,
+    /// A migration seed's secrets of the migration under way (`migrate.rs`); `vault` from
+    /// the switch on, when `migrated` is set.
+    pub migration: Option<crate::vault::Vault>,
+    pub migrated: bool,
 }
 
 impl Shared {
@@ -75,6 +79,7 @@ impl Shared {
 
     /// Watches what the request committed.
     pub fn after_request(&mut self, _device: usize) {
+        self.note_switch();
         let Shared {
             server,
             book,
@@ -102,6 +107,8 @@ pub struct Device {
     /// An encrypted vault's unlocked keys (kept through a restart, as a device's keyring
     /// keeps them) and the name of its shared in-memory `sync.db`.
     pub unlocked: Option<(steel_crypto::VaultKeys, String)>,
+    /// A migration seed's device: the name of its shared in-memory `sync.db`.
+    pub db: Option<String>,
 }
 
 /// One step of a run.
@@ -132,6 +139,8 @@ pub enum Kind {
     Janitor,
     /// Late uploads arrive.
     Deliver,
+    /// `steel-sync encrypt` run, resumed or abandoned (`migrate.rs`).
+    Migrate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +199,8 @@ impl World {
             verbose,
             crypt_rng: ChaCha8Rng::seed_from_u64(seed ^ 0xc0de_c0de),
             vault: None,
+            migration: None,
+            migrated: false,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -230,7 +241,7 @@ impl World {
         DeviceId(uuid::Uuid::from_u128(self.next_device))
     }
 
-    fn new_device(&mut self, slot: usize, skew: TimeDelta) -> Device {
+    pub(crate) fn new_device(&mut self, slot: usize, skew: TimeDelta) -> Device {
         let id = DeviceId(uuid::Uuid::from_u128(self.next_device));
         self.next_device += 1;
         let time = self.shared().time.clone();
@@ -248,15 +259,19 @@ impl World {
             held: false,
             missing_at_plan: (0, 0, 0),
             unlocked: None,
+            db: None,
         };
         device.unlocked = self.unlock(slot, &device);
-        let store = crate::vault::open_store(device.unlocked.as_ref().map(|(_, n)| n.as_str()));
+        let migrating = crate::migrate::is_migrating(self.seed, &self.shared().rates);
+        device.db = (device.unlocked.as_ref().map(|(_, n)| n.clone()))
+            .or_else(|| migrating.then(crate::vault::store_name));
+        let store = crate::vault::open_store(device.db.as_deref());
         device.syncer = Some(self.syncer(slot, &device, store));
         device
     }
 
     /// The engine of a device, on the `sync.db` it had (a restart after a crash).
-    fn syncer(&self, slot: usize, device: &Device, store: Store) -> Syncer {
+    pub(crate) fn syncer(&self, slot: usize, device: &Device, store: Store) -> Syncer {
         let session = session(device.id, &device.name);
         let net = SimNet {
             shared: self.shared.clone(),
@@ -373,6 +388,7 @@ impl World {
                 self.log(format!("    D{d} sync: {}", crate::run::details(&r)));
                 Ok(Some(r))
             }
+            Err(e) if self.unlock_if_refused(d, &e) => Ok(None),
             Err(SyncError::Network { .. } | SyncError::Crash(_)) => Ok(None),
             Err(SyncError::Api { status, .. }) if status >= 500 => Ok(None),
             Err(SyncError::Io { .. } | SyncError::Other(_)) if crashed => Ok(None),
@@ -411,6 +427,9 @@ impl World {
                 .advance(TimeDelta::seconds(rng.random_range(1..90)));
         }
         let rng = &mut rng;
+        if matches!(op.kind, Kind::Restore | Kind::Rewind) {
+            self.unlock_before(d);
+        }
         match op.kind {
             Kind::Create => self.person(i, d, rng, Book::create),
             Kind::Edit => self.person(i, d, rng, Book::edit),
@@ -440,24 +459,8 @@ impl World {
             }
             Kind::Restore => self.restore(i, d, rng)?,
             Kind::Rewind => self.rewind(i, d, rng)?,
-            Kind::Replace => {
-                self.log(format!("#{i} D{d} signs out; a new device takes its place"));
-                // What the old folder held that the server does not goes with it.
-                let disk = self.devices[d].disk.clone();
-                let mut shared = self.shared();
-                let live = crate::vault::live_notes(&shared.server, shared.oracle.vault.as_ref());
-                for rel in crate::person::notes(&disk) {
-                    let bytes = disk.get(&rel).unwrap_or_default();
-                    let synced = live.get(&steel_sync::scan::nfc(&rel)) == Some(&bytes);
-                    if !synced {
-                        let gone = crate::person::tokens(&bytes).map(str::to_owned);
-                        shared.book.removed.extend(gone);
-                    }
-                }
-                drop(shared);
-                let skew = TimeDelta::seconds(rng.random_range(-300..300));
-                self.devices[d] = self.new_device(d, skew);
-            }
+            Kind::Migrate => self.migrate(i, d, rng)?,
+            Kind::Replace => self.replace(i, d, rng),
             Kind::Janitor => {
                 let days = rng.random_range(20..120);
                 let mut shared = self.shared();

@@ -35,7 +35,15 @@ fn is_code(e: &SyncError, code: &str) -> bool {
 /// Stages every missing note and switches. `api` is the plaintext client of the account
 /// (no vault key: the account is plaintext until the switch); `keys` the unlocked vault.
 pub async fn migrate(api: &Api, keys: &VaultKeys) -> Result<Migrated> {
-    let mut rng = super::os_rng()?;
+    migrate_with(api, keys, &mut super::os_rng()?).await
+}
+
+/// [`migrate`] with the nonces and blob keys drawn from `rng` (the simulation's seeded one).
+pub async fn migrate_with(
+    api: &Api,
+    keys: &VaultKeys,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) -> Result<Migrated> {
     for _ in 0..ROUNDS {
         let status = api.migration().await?;
         match status.mode {
@@ -59,7 +67,7 @@ pub async fn migrate(api: &Api, keys: &VaultKeys) -> Result<Migrated> {
         }
         let paths: Vec<String> = status.missing.iter().map(|m| m.path.to_string()).collect();
         for batch in paths.chunks(STAGE_BATCH) {
-            stage_batch(api, keys, batch, &mut rng).await?;
+            stage_batch(api, keys, batch, rng).await?;
         }
     }
     Err(SyncError::Other(
@@ -107,7 +115,9 @@ fn encrypted_copy(
         size: plaintext.len() as u64,
         mtime_ms: chrono::Utc::now().timestamp_millis(),
     };
-    let first = Version::new(1).ok_or_else(|| SyncError::Other("version 1".into()))?;
+    // The note keeps its version number through the switch.
+    let sealed_as = Version::new(version)
+        .ok_or_else(|| SyncError::Other(format!("{path}: version {version}")))?;
     let entry = StageEntry {
         path: path.to_string(),
         version: serde_json::Number::from(version),
@@ -116,7 +126,7 @@ fn encrypted_copy(
         content_hash: crate::scan::hash_bytes(&blob.bytes),
         size_bytes: serde_json::Number::from(blob.bytes.len()),
         sealed_path: b64(&seal_path(keys, path, rng)),
-        sealed_manifest: b64(&manifest.seal(keys, first, rng)),
+        sealed_manifest: b64(&manifest.seal(keys, sealed_as, rng)),
     };
     Ok((entry, blob.bytes))
 }
@@ -189,7 +199,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_staged_copy_opens_as_the_notes_first_encrypted_version() {
+    fn a_staged_copy_opens_at_the_notes_version() {
         let keys = VaultKeys::generation0(&SecretKey::from_bytes([7; 32]));
         let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
         let path = VaultPath::parse("Notes/Plan.md").unwrap();
@@ -209,10 +219,10 @@ mod tests {
         let manifest = Manifest::open(
             &keys,
             &key,
-            Version::new(1).unwrap(),
+            Version::new(4).unwrap(),
             &unb64(&entry.sealed_manifest),
         )
-        .expect("sealed as version 1");
+        .expect("sealed as version 4, the version it encrypts");
         assert_eq!(manifest.path, path);
         assert_eq!(manifest.blob_id.to_hex(), entry.blob_id);
         assert_eq!(
@@ -224,7 +234,7 @@ mod tests {
             Manifest::open(
                 &keys,
                 &key,
-                Version::new(4).unwrap(),
+                Version::new(1).unwrap(),
                 &unb64(&entry.sealed_manifest)
             )
             .is_err()

@@ -229,16 +229,17 @@ pub enum Switched {
 
 /// Switches a migrating account to encrypted in one transaction, under the user's row lock:
 /// only if every live note has a staged copy of its current version. Then the staged
-/// copies become the account's notes (version 1, sealed fields, path key for path), every
+/// copies become the account's notes (each at the version number its plaintext note had,
+/// so a device's last synced version still says whether the note moved since; sealed
+/// fields, path key for path; made by no
+/// device, `updated_by` null: they are not the switching device's edits, and a device that
+/// took them for its own would delete a note it never had, or push its older copy over
+/// one), every
 /// plaintext note, version and tombstone is deleted, and the account is encrypted. The new
 /// notes' change sequence values start 2 past the old head, which becomes `compacted_seq`
 /// head + 1: every cursor a device got before the switch is below it (410
 /// `resync_required`, as after a compaction), and so is every `since` before the switch. The plaintext blobs are then unused: the janitor's collection deletes them.
-pub async fn switch(
-    pool: &PgPool,
-    user_id: UserId,
-    device_id: Option<DeviceId>,
-) -> Result<Switched, sqlx::Error> {
+pub async fn switch(pool: &PgPool, user_id: UserId) -> Result<Switched, sqlx::Error> {
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user_id).await?;
     let status = status_in(&mut tx, user_id).await?;
@@ -265,7 +266,8 @@ pub async fn switch(
         "WITH moved AS (
              INSERT INTO file_state (user_id, path, path_key, version, content_hash,
                                      size_bytes, updated_by, change_seq)
-             SELECT s.user_id, s.path_key, s.path_key, 1, s.content_hash, s.size_bytes, $2,
+             SELECT s.user_id, s.path_key, s.path_key, s.source_version, s.content_hash,
+                    s.size_bytes, NULL,
                     u.change_seq + 1 + row_number() OVER (ORDER BY s.path_key)
              FROM migration_staged s JOIN users u ON u.id = s.user_id
              WHERE s.user_id = $1
@@ -280,21 +282,19 @@ pub async fn switch(
          RETURNING m.n, u.change_seq",
     )
     .bind(user_id)
-    .bind(device_id)
     .fetch_one(&mut *tx)
     .await?;
     super::query(
         "INSERT INTO file_versions (user_id, path, version, content_hash, size_bytes,
                                     device_id, change_seq, sealed_path, sealed_manifest,
                                     manifest_version, blob_id)
-         SELECT f.user_id, f.path, 1, s.content_hash, s.size_bytes, $2, f.change_seq,
+         SELECT f.user_id, f.path, f.version, s.content_hash, s.size_bytes, NULL, f.change_seq,
                 s.sealed_path, s.sealed_manifest, 1, s.blob_id
          FROM migration_staged s
          JOIN file_state f ON f.user_id = s.user_id AND f.path = s.path_key
          WHERE s.user_id = $1",
     )
     .bind(user_id)
-    .bind(device_id)
     .execute(&mut *tx)
     .await?;
     super::query("DELETE FROM migration_staged WHERE user_id = $1")

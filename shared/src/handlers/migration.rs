@@ -162,7 +162,7 @@ async fn stage(
 /// `POST /vault/migration/switch`.
 async fn switch(state: &WriteState, caller: &Caller) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
-    match migration::switch(&app.db, caller.user_id, caller.device_id).await? {
+    match migration::switch(&app.db, caller.user_id).await? {
         Switched::Done { notes, cursor } => {
             super::sealed::announce(&state.changes, caller, Cursor::from_seq(cursor), true).await;
             ApiResponse::ok(&SwitchAnswer { notes, cursor })

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::TimeDelta;
 use steel_core::db::migration::MISSING_LISTED;
 use steel_core::db::sealed::StoredSealed;
-use steel_core::domain::{ContentHash, DeviceId, VaultPath};
+use steel_core::domain::{ContentHash, VaultPath};
 use steel_core::vault::Rejected;
 use steel_core::vault::keys::Keys;
 use steel_core::vault::migration::{
@@ -41,7 +41,6 @@ impl Server {
     /// The `/vault/migration` routes; `None` for a route that is not one of them.
     pub(super) fn migration(
         &mut self,
-        device: Option<DeviceId>,
         method: &str,
         route: &str,
         if_match: Option<&str>,
@@ -61,7 +60,7 @@ impl Server {
                 mode => Err(api_error(not_migrating(mode))),
             },
             ("POST", "/vault/migration/stage") => self.stage(body),
-            ("POST", "/vault/migration/switch") => self.switch(device),
+            ("POST", "/vault/migration/switch") => self.switch(),
             _ => return None,
         })
     }
@@ -205,11 +204,13 @@ impl Server {
     }
 
     /// `POST /vault/migration/switch`: the staged copies of every live note's current
-    /// version become the account's notes (version 1 under their path keys, change
+    /// version become the account's notes (under their path keys, each at its plaintext
+    /// version's number, change
     /// sequence values from 2 past the old head, which becomes the compaction mark); every
-    /// plaintext note, version and tombstone goes, and the account is encrypted. The
-    /// plaintext blobs are then unused: the janitor's collection deletes them.
-    fn switch(&mut self, device: Option<DeviceId>) -> Result<Answer, Answer> {
+    /// plaintext note, version and tombstone goes, and the account is encrypted. The copies
+    /// are made by no device (`updated_by` null). The plaintext blobs are then unused: the
+    /// janitor's collection deletes them.
+    fn switch(&mut self) -> Result<Answer, Answer> {
         let live = self.files.values().filter(|f| !f.is_deleted).count() as i64;
         let staged = live - self.missing().len() as i64;
         decide_switch(self.mode(), live, staged).map_err(api_error)?;
@@ -236,33 +237,33 @@ impl Server {
                 path.clone(),
                 FileState {
                     path: path.clone(),
-                    version: 1,
+                    version: s.copy.version,
                     content_hash: s.copy.content_hash,
                     size_bytes: s.copy.size,
                     is_deleted: false,
                     deleted_at: None,
                     updated_at: self.now,
-                    updated_by: device,
+                    updated_by: None,
                     change_seq: seq,
                 },
             );
             self.history.push(PastVersion {
                 path: path.clone(),
-                version: 1,
+                version: s.copy.version,
                 content_hash: s.copy.content_hash,
                 size_bytes: s.copy.size,
                 is_deleted: false,
-                device,
+                device: None,
                 change_seq: seq,
                 created_at: self.now,
                 restored: false,
             });
             self.sealed.insert(
-                (path, 1),
+                (path, s.copy.version),
                 StoredSealed {
                     sealed_path: s.sealed_path,
                     sealed_manifest: s.sealed_manifest,
-                    manifest_version: 1,
+                    manifest_version: s.copy.version,
                     blob_id: s.blob_id,
                 },
             );

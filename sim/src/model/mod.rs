@@ -192,7 +192,7 @@ impl Server {
             .split_once('?')
             .unwrap_or((path_and_query, ""));
         if route.starts_with("/vault/migration")
-            && let Some(answer) = self.migration(device, method, route, if_match, body)
+            && let Some(answer) = self.migration(method, route, if_match, body)
         {
             return answer.unwrap_or_else(|e| e);
         }

@@ -96,7 +96,7 @@ impl Pair<'_> {
     /// The stage entry of the encrypted copy of `path` at plaintext `version`.
     fn copy(&self, path: &str, version: i64, content: &[u8], seed: u8) -> (Value, Vec<u8>) {
         let blob = self.vault.blob(content, seed);
-        let mut e = (self.vault).confirm_entry(path, 0, 1, &blob, content.len() as u64);
+        let mut e = (self.vault).confirm_entry(path, 0, version, &blob, content.len() as u64);
         let o = e.as_object_mut().expect("object");
         o.remove("base_version");
         o.insert("path".into(), json!(path));

@@ -63,7 +63,8 @@ pub(super) fn copy(
     seed: u8,
 ) -> (Value, Vec<u8>) {
     let blob = vault.blob(content, seed);
-    let mut e = vault.confirm_entry(path, 0, 1, &blob, content.len() as u64);
+    // Sealed as the version it encrypts: the note keeps its number through the switch.
+    let mut e = vault.confirm_entry(path, 0, version, &blob, content.len() as u64);
     let e_obj = e.as_object_mut().expect("object");
     e_obj.remove("base_version");
     e_obj.insert("path".into(), json!(path));
