@@ -289,7 +289,7 @@ pub async fn switch(pool: &PgPool, user_id: UserId) -> Result<Switched, sqlx::Er
                                     device_id, change_seq, sealed_path, sealed_manifest,
                                     manifest_version, blob_id)
          SELECT f.user_id, f.path, f.version, s.content_hash, s.size_bytes, NULL, f.change_seq,
-                s.sealed_path, s.sealed_manifest, 1, s.blob_id
+                s.sealed_path, s.sealed_manifest, f.version, s.blob_id
          FROM migration_staged s
          JOIN file_state f ON f.user_id = s.user_id AND f.path = s.path_key
          WHERE s.user_id = $1",
