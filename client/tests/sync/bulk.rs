@@ -148,10 +148,18 @@ async fn a_batch_whose_pack_cannot_go_up_is_pushed_again_for_urls_and_sent_note_
     assert_eq!(hashes(&dev.tree()), server_files(dev.syncer.api()).await);
     // The batch asked for no URLs, the pack failed, the same notes were pushed again with
     // URLs and each distinct content went up on its own.
+    // (A request the transport sent twice, its connection lost, is logged twice.)
     let urls = log.urls.lock().expect("log").clone();
-    assert_eq!(urls.len(), 2, "{urls:?}");
-    assert!(urls[0].ends_with("/vault/push?presign=false"), "{urls:?}");
-    assert!(urls[1].ends_with("/vault/push"), "{urls:?}");
+    let last = urls.last().expect("pushes");
+    assert!(last.ends_with("/vault/push"), "{urls:?}");
+    let before = &urls[..urls.len() - 1];
+    assert!(!before.is_empty(), "{urls:?}");
+    assert!(
+        before
+            .iter()
+            .all(|u| u.ends_with("/vault/push?presign=false")),
+        "{urls:?}"
+    );
     let s3 = dev.syncer.api().stats.s3_requests.load(Ordering::Relaxed);
     assert!(s3 >= (NOTES - NOTES / 10) as u64, "{s3} PUTs");
 
