@@ -35,6 +35,9 @@ use crate::error::{Result, SyncError};
 use crate::scan::hash_bytes;
 use crate::store::Store;
 
+mod synced;
+pub use synced::{Recorded, Synced};
+
 /// The unlocked vault's keys and what one sync has in flight.
 pub struct Crypt {
     keys: VaultKeys,
@@ -55,12 +58,10 @@ pub struct Crypt {
     /// The name of each live note on the server as this device last learnt it, by case key
     /// (one path key): `None` until first read from `sync.db`. See [`Crypt::server_twin`].
     server_names: Mutex<Option<HashMap<String, VaultPath>>>,
+    /// `sync.db`'s rows keyed for listings, with the generation they were read at.
+    synced: Mutex<synced::Memo>,
     store: Option<Store>,
 }
-
-/// What `sync.db` records, by (path key, version): path and engine hash (hex) of each note
-/// recorded at that version ([`Crypt::recorded_versions`]).
-pub type Recorded = HashMap<(Key32, i64), Vec<(VaultPath, String)>>;
 
 /// A note being pushed: encrypted once; the same ciphertext is uploaded and confirmed.
 pub struct Sealing {
@@ -164,48 +165,13 @@ impl Crypt {
             known: Mutex::default(),
             unsaved: Mutex::default(),
             server_names: Mutex::default(),
+            synced: Mutex::default(),
             store,
         }
     }
 
     pub fn keys(&self) -> &VaultKeys {
         &self.keys
-    }
-
-    /// The paths `sync.db` knows the server had, by case key: a listed note under another
-    /// letter case of one of them took its place (one path key, one row on the server).
-    pub fn known_by_case_key(&self) -> Result<HashMap<String, Vec<String>>> {
-        let mut out: HashMap<String, Vec<String>> = HashMap::new();
-        let Some(store) = &self.store else {
-            return Ok(out);
-        };
-        for (path, row) in store.rows()? {
-            if row.server_version > 0
-                && let Ok(p) = VaultPath::parse(&path)
-            {
-                out.entry(p.case_key()).or_default().push(path);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The versions `sync.db` records this device and the server agreeing on, by path key
-    /// and version: the path and content hash (the engine's, hex) recorded for each. A brief
-    /// state entry (this device's own version) is resolved from them.
-    pub fn recorded_versions(&self) -> Result<Recorded> {
-        let mut out = Recorded::new();
-        let Some(store) = &self.store else {
-            return Ok(out);
-        };
-        for (path, row) in store.rows()? {
-            if let (Some(base), Ok(p)) = (row.base(), VaultPath::parse(&path)) {
-                let key = Key32(self.path_key(&p).0);
-                out.entry((key, base.number))
-                    .or_default()
-                    .push((p, base.hash));
-            }
-        }
-        Ok(out)
     }
 
     /// The names this device knows live on the server, by case key: first from `sync.db`

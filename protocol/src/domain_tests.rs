@@ -26,6 +26,25 @@ fn case_key_folds_letter_case_only() {
 }
 
 #[test]
+fn an_ascii_path_keys_as_the_unicode_rule_keys_it() {
+    // Every ASCII character, alone and beside each other one, in a valid path.
+    for a in 0x20u8..0x7f {
+        for b in [b'A', b'z', b'0', b'.', a] {
+            let raw = format!("dir/{}{}x.md", a as char, b as char);
+            if let Ok(p) = VaultPath::parse(&raw) {
+                assert_eq!(p.case_key(), full_case_key(p.as_str()), "{raw:?}");
+            }
+        }
+    }
+    let p = VaultPath::parse("Notes/README Draft-2.MD").expect("valid");
+    assert_eq!(p.case_key(), "notes/readme draft-2.md");
+    // Not ASCII: the full rule (the Kelvin sign lower-cases to an ASCII k).
+    let kelvin = VaultPath::parse("\u{212a}elvin.md").expect("valid");
+    assert_eq!(kelvin.case_key(), "kelvin.md");
+    assert_eq!(kelvin.case_key(), full_case_key(kelvin.as_str()));
+}
+
+#[test]
 fn good_paths_are_kept_as_given() {
     for p in [
         "a.md",

@@ -37,8 +37,9 @@ pub use limited::{RATE_LIMIT_MAX_WAIT, RATE_LIMIT_RETRIES, rate_limit_wait};
 pub use steel_protocol::wire::{
     BulkAnswer, BulkBlob, ConfirmAnswer, Conflict, DeleteAnswer, DeleteEntry, DeleteRequest,
     Download, FileEntry, FilesRequest, MAX_BLOBS_PER_BULK_PACK, MAX_BULK_PACK_BYTES,
-    MAX_HASHES_PER_PACKS_REQUEST, Missing, Pack, PackedBlob, PacksAnswer, PacksRequest, PullAnswer,
-    PullRequest, PushAnswer, Rejected, StateAnswer, StateFile, Upload, VersionRef, Versioned,
+    MAX_HASHES_PER_PACKS_REQUEST, Missing, Pack, PackedBlob, PacksAnswer, PacksRequest, Presign,
+    PullAnswer, PullRequest, PushAnswer, Rejected, StateAnswer, StateFile, Upload, VersionRef,
+    Versioned,
 };
 use steel_protocol::wire::{DeviceInput, LoginRequest, RefreshRequest};
 

@@ -20,7 +20,7 @@ impl Api {
     pub fn stored_bytes_of(&self, uploads: &[Upload]) -> Option<HashMap<String, Vec<u8>>> {
         let c = self.crypt.as_ref()?;
         Some(
-            (uploads.iter().filter(|u| u.upload_url.is_some()))
+            (uploads.iter().filter(|u| u.needs_bytes()))
                 .filter_map(|u| Some((u.path.to_string(), c.ciphertext(u.path.as_str())?)))
                 .collect(),
         )

@@ -60,7 +60,7 @@ impl Api {
             .await?;
         let mut resolved = HashMap::new();
         if a.files.iter().any(|f| f.brief) {
-            match resolve_brief(&a.files, &c.recorded_versions()?) {
+            match resolve_brief(&a.files, &c.synced()?.recorded) {
                 Some(r) => resolved = r,
                 None => {
                     a = self
@@ -122,7 +122,8 @@ impl Api {
         if files.is_empty() {
             return Ok(files);
         }
-        let known = c.known_by_case_key()?;
+        let synced = c.synced()?;
+        let known = &synced.by_case_key;
         let mut out = Vec::with_capacity(files.len());
         for f in files {
             let others = known.get(&f.path.case_key()).into_iter().flatten();

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::Number;
 use steel_protocol::VaultPath;
 use steel_protocol::wire::{
-    ConfirmAnswer, FileEntry, Missing, PushAnswer, Rejected, SealedConfirmAnswer,
+    ConfirmAnswer, FileEntry, Missing, Presign, PushAnswer, Rejected, SealedConfirmAnswer,
     SealedConfirmEntry, SealedConfirmRequest, SealedPushAnswer, SealedPushEntry, SealedPushRequest,
     Upload,
 };
@@ -27,6 +27,7 @@ impl Api {
         c: &Crypt,
         files: &[FileEntry],
         bytes_of: &HashMap<String, Vec<u8>>,
+        presign: Presign,
     ) -> Result<PushAnswer> {
         // A note whose path key the server keeps under another letter case is refused here
         // (see `Crypt::server_twin`), before its key names anything in this request; so is
@@ -70,7 +71,7 @@ impl Api {
             .call(
                 Op::Push,
                 Method::POST,
-                "/vault/push",
+                &super::vault::push_route(presign),
                 Some(&SealedPushRequest { files: body }),
             )
             .await?;
@@ -87,6 +88,7 @@ impl Api {
                 method: u.method,
                 headers: u.headers,
                 expires_at: u.expires_at,
+                deferred: u.deferred,
             });
         }
         refused.extend(rejected(&names, a.rejected));

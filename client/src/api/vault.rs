@@ -5,7 +5,7 @@ use reqwest::Method;
 use steel_protocol::wire::{
     BulkAnswer, BulkBlob, BulkConfirmRequest, BulkRequest, ConfirmAnswer, DeleteAnswer,
     DeleteEntry, DeleteRequest, Download, FileEntry, FilesRequest, PacksAnswer, PacksRequest,
-    PullAnswer, PullRequest, PushAnswer, StateAnswer, VersionRef,
+    Presign, PullAnswer, PullRequest, PushAnswer, StateAnswer, VersionRef,
 };
 
 use std::collections::HashMap;
@@ -13,6 +13,14 @@ use std::collections::HashMap;
 use super::Api;
 use crate::error::{Result, SyncError};
 use crate::faults::Op;
+
+/// `POST /vault/push`'s route: `presign=false` only when asked (the default answers alike).
+pub(super) fn push_route(presign: Presign) -> String {
+    match presign {
+        Presign::Each => "/vault/push".to_owned(),
+        Presign::Deferred => format!("/vault/push?{}={}", Presign::PARAM, presign.as_str()),
+    }
+}
 
 impl Api {
     /// `GET /vault/state` from a cursor (`None`: the whole vault).
@@ -38,20 +46,25 @@ impl Api {
         &self,
         files: &[FileEntry],
         bytes_of: &HashMap<String, Vec<u8>>,
+        presign: Presign,
     ) -> Result<PushAnswer> {
         match &self.crypt {
-            Some(c) => self.sealed_push(c, files, bytes_of).await,
-            None => self.push(files).await,
+            Some(c) => self.sealed_push(c, files, bytes_of, presign).await,
+            None => self.push_with(files, presign).await,
         }
     }
 
     /// A plaintext push (the engine pushes through [`Api::push_notes`]).
     pub async fn push(&self, files: &[FileEntry]) -> Result<PushAnswer> {
+        self.push_with(files, Presign::Each).await
+    }
+
+    async fn push_with(&self, files: &[FileEntry], presign: Presign) -> Result<PushAnswer> {
         let body = FilesRequest {
             files: files.to_vec(),
         };
-        self.call(Op::Push, Method::POST, "/vault/push", Some(&body))
-            .await
+        let route = push_route(presign);
+        self.call(Op::Push, Method::POST, &route, Some(&body)).await
     }
 
     pub async fn confirm(&self, files: &[FileEntry]) -> Result<ConfirmAnswer> {

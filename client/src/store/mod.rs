@@ -230,6 +230,15 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Changes whenever anything is committed to `sync.db`, by this connection
+    /// (`total_changes`) or another one (`PRAGMA data_version`): what was read from it is
+    /// current while this is the same.
+    pub fn generation(&self) -> Result<(i64, u64)> {
+        let conn = self.conn();
+        let others: i64 = conn.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        Ok((others, conn.total_changes()))
+    }
+
     pub fn rows(&self) -> Result<HashMap<String, Row>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
@@ -425,5 +434,36 @@ mod tests {
             )
             .unwrap();
         assert!(store.pending_pulls().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_generation_moves_with_every_commit_of_either_connection() {
+        let agreed = |n: i64| RowChange::Agreed {
+            path: "a.md".into(),
+            version: Version::new(n, "h"),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let shared = Store::in_memory_shared("generation-test").unwrap();
+        let pairs = [
+            (
+                Store::open(dir.path()).unwrap(),
+                Store::open(dir.path()).unwrap(),
+            ),
+            (shared, Store::in_memory_shared("generation-test").unwrap()),
+        ];
+        for (engine, crypt) in pairs {
+            let g0 = crypt.generation().unwrap();
+            assert_eq!(crypt.generation().unwrap(), g0, "reads change nothing");
+            let _ = crypt.rows().unwrap();
+            assert_eq!(crypt.generation().unwrap(), g0);
+            engine.apply(&[agreed(1)], &[]).unwrap();
+            let g1 = crypt.generation().unwrap();
+            assert_ne!(g1, g0, "another connection's commit");
+            crypt.apply(&[agreed(2)], &[]).unwrap();
+            let g2 = crypt.generation().unwrap();
+            assert_ne!(g2, g1, "its own commit");
+            engine.set_meta("cursor", "c1").unwrap();
+            assert_ne!(crypt.generation().unwrap(), g2, "any table");
+        }
     }
 }

@@ -36,7 +36,7 @@ pub fn build_pack(
     let mut seen = BTreeSet::new();
     let mut pack = Vec::new();
     let mut index = Vec::new();
-    for u in uploads.iter().filter(|u| u.upload_url.is_some()) {
+    for u in uploads.iter().filter(|u| u.needs_bytes()) {
         let Some(bytes) = bytes_of.get(u.path.as_str()) else {
             continue;
         };
@@ -75,7 +75,7 @@ impl Syncer {
     ) -> Result<Option<ConfirmAnswer>> {
         let needed: BTreeSet<_> = uploads
             .iter()
-            .filter(|u| u.upload_url.is_some())
+            .filter(|u| u.needs_bytes())
             .map(|u| u.content_hash)
             .collect();
         if needed.len() < self.bulk_threshold {
@@ -122,6 +122,7 @@ mod tests {
             method: None,
             headers: None,
             expires_at: None,
+            deferred: !url,
         }
     }
 

@@ -2,7 +2,8 @@
 //! (the bytes announced are the bytes uploaded and confirmed, or the note waits for the next
 //! sync), `/vault/push` with its base version, the presigned PUTs with exactly the signed
 //! headers, then `/vault/push/confirm`; a batch that asks for many blobs uploads them as
-//! one incoming pack instead (`super::bulk`).
+//! one incoming pack instead (`super::bulk`), and a batch large enough for that asks for no
+//! URLs until it knows it needs them (`presign=false`, then a second push if it does).
 //! A conflict is learnt for the next round; a refusal is remembered with the refused bytes.
 
 use std::collections::{BTreeSet, HashMap};
@@ -12,7 +13,7 @@ use super::classify::Push;
 use super::{Plan, Progress, Round, Syncer};
 use serde_json::Number;
 
-use crate::api::{BATCH, FileEntry, Rejected, Upload, Versioned};
+use crate::api::{BATCH, FileEntry, Presign, PushAnswer, Rejected, Upload, Versioned};
 use crate::disk;
 use crate::error::Result;
 use crate::store::{LogEntry, RowChange, Version};
@@ -87,11 +88,15 @@ impl Syncer {
             mut bytes_of,
             ..
         } = batch;
-        let answer = self.api.push_notes(&entries, &bytes_of).await?;
-        let mut records = agreed(&answer.unchanged, round);
-        round.learn_conflicts(&answer.conflicts, self.api.device_id());
-        refused(&answer.rejected, &entries, &mut records, round);
-        self.store.apply(&records, &[])?;
+        // A batch that may go up as one pack asks for no per-note URL (`presign=false`):
+        // 1,000 of them are most of a 0.9 MB answer that a pack does not use.
+        let presign = if entries.len() >= self.bulk_threshold {
+            Presign::Deferred
+        } else {
+            Presign::Each
+        };
+        let answer = self.api.push_notes(&entries, &bytes_of, presign).await?;
+        self.learn(&answer, &entries, round)?;
 
         // Many blobs to upload: one pack (a failure falls back to the per-note path).
         let listed: BTreeSet<&str> = answer
@@ -118,8 +123,11 @@ impl Syncer {
                 (bulk_files, confirmed)
             }
             None => {
+                let uploads = self
+                    .with_urls(answer.uploads, &entries, &bytes_of, round)
+                    .await?;
                 let ok = self
-                    .upload_all(&answer.uploads, &mut bytes_of, uploaded, total)
+                    .upload_all(&uploads, &mut bytes_of, uploaded, total)
                     .await?;
                 let to_confirm: Vec<FileEntry> = entries
                     .into_iter()
@@ -147,6 +155,45 @@ impl Syncer {
         refused(&answer.rejected, &to_confirm, &mut records, round);
         self.store.apply(&records, &log)?;
         Ok(())
+    }
+
+    /// Records what a push answered unchanged, conflicting or refused.
+    fn learn(
+        &self,
+        answer: &PushAnswer,
+        entries: &[FileEntry],
+        round: &mut Round<'_>,
+    ) -> Result<()> {
+        let mut records = agreed(&answer.unchanged, round);
+        round.learn_conflicts(&answer.conflicts, self.api.device_id());
+        refused(&answer.rejected, entries, &mut records, round);
+        self.store.apply(&records, &[])
+    }
+
+    /// `uploads` with a URL for each deferred one (a batch that did not go up as a pack):
+    /// those notes pushed again with `presign=true`, one more request, and what that push
+    /// answers learnt as the first's was (another device may have written in between).
+    async fn with_urls(
+        &self,
+        uploads: Vec<Upload>,
+        entries: &[FileEntry],
+        bytes_of: &HashMap<String, Vec<u8>>,
+        round: &mut Round<'_>,
+    ) -> Result<Vec<Upload>> {
+        let (deferred, mut out): (Vec<Upload>, Vec<Upload>) =
+            uploads.into_iter().partition(|u| u.deferred);
+        if deferred.is_empty() {
+            return Ok(out);
+        }
+        let again: BTreeSet<&str> = deferred.iter().map(|u| u.path.as_str()).collect();
+        let again: Vec<FileEntry> = (entries.iter())
+            .filter(|e| again.contains(e.path.as_str()))
+            .cloned()
+            .collect();
+        let answer = self.api.push_notes(&again, bytes_of, Presign::Each).await?;
+        self.learn(&answer, &again, round)?;
+        out.extend(answer.uploads.into_iter().filter(|u| !u.deferred));
+        Ok(out)
     }
 
     /// Uploads concurrently; answers the paths whose bytes the server has (or will have).

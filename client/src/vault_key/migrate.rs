@@ -174,6 +174,7 @@ async fn stage_entries(
             method: Some(up.method.clone()),
             headers: Some(up.headers.clone()),
             expires_at: Some(up.expires_at),
+            deferred: false,
         };
         api.upload(&upload, bytes).await?;
     }

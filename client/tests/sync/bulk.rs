@@ -1,12 +1,17 @@
 //! Bulk upload (`POST /vault/bulk`) against the local stack: a first upload of many notes
 //! goes up through one incoming pack per push batch in a handful of requests and leaves the
-//! server exactly as a device uploading note by note does; both devices then sync alike.
+//! server exactly as a device uploading note by note does; both devices then sync alike. Its
+//! push asks for no upload URLs (`presign=false`); when the pack cannot go up, the batch is
+//! pushed again for them and uploaded note by note.
 
 use crate::common;
 
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use common::{Device, hashes, server_files, unique_user};
+use steel_sync::api::transport::{BoxFuture, Failure, Request, Reqwest, Response, Transport};
+use steel_sync::faults::{Fault, Faults, Op};
 
 const NOTES: usize = 150;
 
@@ -95,4 +100,71 @@ async fn a_first_upload_goes_through_one_pack_and_ends_as_the_per_note_one() {
         "B's edit kept"
     );
     assert!(bulk.tree().len() >= 2 * NOTES);
+}
+
+/// Every `POST /vault/bulk` fails before it is sent.
+struct NoPack;
+
+impl Faults for NoPack {
+    fn on_request(&self, op: Op) -> Fault {
+        if op == Op::Bulk {
+            Fault::DropRequest
+        } else {
+            Fault::None
+        }
+    }
+}
+
+/// The real network, remembering the URL of every push.
+struct PushLog {
+    inner: Reqwest,
+    urls: Mutex<Vec<String>>,
+}
+
+impl Transport for PushLog {
+    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, Failure>> {
+        if request.url.contains("/vault/push") && !request.url.contains("/confirm") {
+            self.urls.lock().expect("log").push(request.url.clone());
+        }
+        self.inner.send(request)
+    }
+}
+
+#[tokio::test]
+async fn a_batch_whose_pack_cannot_go_up_is_pushed_again_for_urls_and_sent_note_by_note() {
+    let log = Arc::new(PushLog {
+        inner: Reqwest(steel_sync::api::http_client()),
+        urls: Mutex::new(Vec::new()),
+    });
+    let transport: Arc<dyn Transport> = log.clone();
+    let user = unique_user("bulk-fallback");
+    let mut dev =
+        Device::opened_over(&user, "A", Some(transport), Some(Arc::new(NoPack)), None).await;
+    for i in 0..NOTES {
+        let (path, body) = note(i, "me");
+        dev.write(&path, &body);
+    }
+    assert_eq!(dev.sync().await.pushed.len(), NOTES);
+    assert_eq!(hashes(&dev.tree()), server_files(dev.syncer.api()).await);
+    // The batch asked for no URLs, the pack failed, the same notes were pushed again with
+    // URLs and each distinct content went up on its own.
+    // (A request the transport sent twice, its connection lost, is logged twice.)
+    let urls = log.urls.lock().expect("log").clone();
+    let last = urls.last().expect("pushes");
+    assert!(last.ends_with("/vault/push"), "{urls:?}");
+    let before = &urls[..urls.len() - 1];
+    assert!(!before.is_empty(), "{urls:?}");
+    assert!(
+        before
+            .iter()
+            .all(|u| u.ends_with("/vault/push?presign=false")),
+        "{urls:?}"
+    );
+    let s3 = dev.syncer.api().stats.s3_requests.load(Ordering::Relaxed);
+    assert!(s3 >= (NOTES - NOTES / 10) as u64, "{s3} PUTs");
+
+    // A second device gets every note.
+    let mut other = Device::new(&user, "B").await;
+    assert_eq!(other.sync().await.pulled.len(), NOTES);
+    assert_eq!(other.tree(), dev.tree());
 }

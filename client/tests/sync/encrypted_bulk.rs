@@ -137,6 +137,18 @@ async fn an_encrypted_first_upload_goes_through_packs_in_a_few_requests_and_leak
         sent.iter()
             .any(|(url, _)| url.ends_with("/vault/bulk/confirm"))
     );
+    // Its push asked for no per-note URLs (the pack needs none), and no other push followed.
+    let pushes: Vec<&String> = (sent.iter().map(|(url, _)| url))
+        .filter(|url| url.contains("/vault/push") && !url.contains("/confirm"))
+        .collect();
+    // (A request the transport sent twice, its connection lost, is recorded twice.)
+    assert!(!pushes.is_empty());
+    assert!(
+        pushes
+            .iter()
+            .all(|u| u.ends_with("/vault/push?presign=false")),
+        "{pushes:?}"
+    );
     for canary in [&name, &content] {
         for form in forms(canary) {
             for (url, body) in &sent {

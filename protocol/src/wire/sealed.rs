@@ -345,6 +345,9 @@ pub struct SealedUpload {
     pub headers: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// As [`super::Upload::deferred`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deferred: bool,
 }
 
 /// `POST /vault/push` of an encrypted account.

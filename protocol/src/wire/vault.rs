@@ -191,6 +191,17 @@ pub struct Upload {
     pub headers: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The server needs these bytes but handed out no URL (the push asked `presign=false`):
+    /// upload them in an incoming pack, or push again without it. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deferred: bool,
+}
+
+impl Upload {
+    /// Whether the server needs this upload's bytes (a URL, or one deferred).
+    pub fn needs_bytes(&self) -> bool {
+        self.upload_url.is_some() || self.deferred
+    }
 }
 
 /// `POST /vault/push`.

@@ -236,19 +236,33 @@ pub fn samples() -> Vec<(&'static str, Value)> {
         (
             "PushResponse",
             v(serde_json::to_value(PushAnswer {
-                uploads: vec![Upload {
-                    path: path("a.md"),
-                    base_version: 3,
-                    content_hash: hash("a"),
-                    size_bytes: 10,
-                    upload_url: Some("https://bucket.invalid/put".into()),
-                    method: Some("PUT".into()),
-                    headers: Some(BTreeMap::from([
-                        ("content-length".to_owned(), "10".to_owned()),
-                        ("x-amz-checksum-sha256".to_owned(), hash("a").to_base64()),
-                    ])),
-                    expires_at: Some(at()),
-                }],
+                uploads: vec![
+                    Upload {
+                        path: path("a.md"),
+                        base_version: 3,
+                        content_hash: hash("a"),
+                        size_bytes: 10,
+                        upload_url: Some("https://bucket.invalid/put".into()),
+                        method: Some("PUT".into()),
+                        headers: Some(BTreeMap::from([
+                            ("content-length".to_owned(), "10".to_owned()),
+                            ("x-amz-checksum-sha256".to_owned(), hash("a").to_base64()),
+                        ])),
+                        expires_at: Some(at()),
+                        deferred: false,
+                    },
+                    Upload {
+                        path: path("b.md"),
+                        base_version: 0,
+                        content_hash: hash("b"),
+                        size_bytes: 12,
+                        upload_url: None,
+                        method: None,
+                        headers: None,
+                        expires_at: None,
+                        deferred: true,
+                    },
+                ],
                 unchanged: vec![versioned()],
                 conflicts: vec![conflict()],
                 rejected: vec![rejected()],

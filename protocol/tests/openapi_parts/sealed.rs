@@ -146,24 +146,40 @@ pub fn samples() -> Vec<(&'static str, Value)> {
         (
             "SealedPushResponse",
             v(serde_json::to_value(SealedPushAnswer {
-                uploads: vec![SealedUpload {
-                    path_key: key(1),
-                    base_version: 2,
-                    version: 3,
-                    blob_id: key(9),
-                    content_hash: hash("a"),
-                    size_bytes: 256,
-                    upload_url: Some("https://bucket.invalid/put".into()),
-                    method: Some("PUT".into()),
-                    headers: Some(
-                        [
-                            ("content-length".to_owned(), "256".to_owned()),
-                            ("x-amz-checksum-sha256".to_owned(), hash("a").to_base64()),
-                        ]
-                        .into(),
-                    ),
-                    expires_at: Some(at()),
-                }],
+                uploads: vec![
+                    SealedUpload {
+                        path_key: key(1),
+                        base_version: 2,
+                        version: 3,
+                        blob_id: key(9),
+                        content_hash: hash("a"),
+                        size_bytes: 256,
+                        upload_url: Some("https://bucket.invalid/put".into()),
+                        method: Some("PUT".into()),
+                        headers: Some(
+                            [
+                                ("content-length".to_owned(), "256".to_owned()),
+                                ("x-amz-checksum-sha256".to_owned(), hash("a").to_base64()),
+                            ]
+                            .into(),
+                        ),
+                        expires_at: Some(at()),
+                        deferred: false,
+                    },
+                    SealedUpload {
+                        path_key: key(2),
+                        base_version: 0,
+                        version: 1,
+                        blob_id: key(8),
+                        content_hash: hash("b"),
+                        size_bytes: 512,
+                        upload_url: None,
+                        method: None,
+                        headers: None,
+                        expires_at: None,
+                        deferred: true,
+                    },
+                ],
                 unchanged: vec![versioned()],
                 conflicts: vec![conflict()],
                 rejected: vec![rejected()],

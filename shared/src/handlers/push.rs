@@ -1,4 +1,5 @@
-//! `POST /vault/push`: version-check files and hand out presigned upload URLs. Commits no
+//! `POST /vault/push`: version-check files and hand out presigned upload URLs (or, with
+//! `presign=false`, mark the uploads needed `deferred`, for an incoming pack). Commits no
 //! version: versions change only at confirm, once the bytes are verified. It records only
 //! the URLs it hands out (upload grants), which cap the bytes a user can upload unconfirmed.
 //! What each file needs is decided by the same rules confirm commits with, read-only here.
@@ -18,15 +19,16 @@ use crate::storage::{PRESIGN_TTL, PresignedRequest};
 use crate::vault::Rejected;
 use crate::vault::request::{self, FilesRequest};
 use crate::vault::rules::{self, Decision, Room};
-use steel_protocol::wire::{PushAnswer, Upload, Versioned};
+use steel_protocol::wire::{Presign, PushAnswer, Upload, Versioned};
 
 pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
     let caller = authenticate_within(app, &request, Charge::WRITE).await?;
     let encrypted = crate::db::sealed::is_encrypted(&app.db, caller.user_id).await?;
     crate::vault::sealed::check_mode(encrypted, request.body())?;
+    let presign = Presign::parse(request.query_param(Presign::PARAM))?;
     if encrypted {
-        return super::sealed::push(state, &caller, &request).await;
+        return super::sealed::push(state, &caller, &request, presign).await;
     }
     let body: FilesRequest = request.json()?;
     request::check_count(body.files.len())?;
@@ -67,7 +69,11 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         .map(|(p, _)| (p.content.hash, p.content.size))
         .collect();
     let asked: Vec<(ContentHash, i64)> = asked.into_iter().collect();
-    allow_uploads(app, user_id, &asked).await?;
+    // The allowance counts the URLs handed out: none with `presign=false` (the pack's
+    // `POST /vault/bulk` is granted itself).
+    if presign == Presign::Each {
+        allow_uploads(app, user_id, &asked).await?;
+    }
 
     let mut response = PushAnswer {
         rejected,
@@ -96,7 +102,8 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
                 .rejected
                 .push(Rejected::quota_exceeded(&p.path, limits.vault_quota_bytes)),
             Decision::Write { .. } => {
-                let presigned: Option<PresignedRequest> = if !needs_upload(&p) {
+                let deferred = presign == Presign::Deferred && needs_upload(&p);
+                let presigned: Option<PresignedRequest> = if !needs_upload(&p) || deferred {
                     None
                 } else {
                     Some(
@@ -115,6 +122,7 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
                     method: presigned.as_ref().map(|r| r.method.clone()),
                     expires_at: presigned.as_ref().map(|r| r.expires_at),
                     headers: presigned.map(|r| r.headers),
+                    deferred,
                 });
             }
         }

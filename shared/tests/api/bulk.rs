@@ -398,3 +398,81 @@ async fn batch_after_batch_each_pack_commits(pool: PgPool) {
         );
     }
 }
+
+/// `presign=false`: each upload the server needs comes without a URL and `deferred: true`,
+/// no upload grant is recorded, and the pack's bulk confirm commits them as after any push.
+#[sqlx::test(migrator = "steel_core::db::MIGRATOR")]
+async fn a_push_with_presign_false_defers_its_uploads_and_grants_nothing(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let dev = app.new_user_device("bulk-deferred").await;
+    app.sync_up(&dev, "held.md", 0, b"held").await;
+    let contents: [&[u8]; 3] = [b"held", b"new one", b"new two"];
+    let files = files_of(&contents);
+    let new_hashes = [hex(contents[1]), hex(contents[2])];
+    let grants = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM upload_grants WHERE user_id = $1 AND content_hash = ANY($2)",
+        )
+        .bind(dev.user_id)
+        .bind(&new_hashes[..])
+        .fetch_one(&pool)
+        .await
+        .expect("grants")
+    };
+    assert_eq!(grants().await, 0);
+
+    let pushed = app
+        .push_query(&dev, &[("presign", "false")], json!({"files": files}))
+        .await;
+    assert_eq!(pushed.status, 200, "{:?}", pushed.body);
+    let uploads = pushed.body["uploads"].as_array().expect("uploads").clone();
+    assert_eq!(uploads.len(), 3, "{uploads:?}");
+    // The held bytes: no URL and not deferred (confirm straight away), as without it.
+    assert_eq!(uploads[0]["upload_url"], Value::Null);
+    assert!(uploads[0].get("deferred").is_none(), "{:?}", uploads[0]);
+    for u in &uploads[1..] {
+        assert_eq!(u["upload_url"], Value::Null, "{u:?}");
+        assert_eq!(u["deferred"], json!(true), "{u:?}");
+        for absent in ["method", "headers", "expires_at"] {
+            assert!(u.get(absent).is_none(), "{absent}: {u:?}");
+        }
+    }
+    assert_eq!(grants().await, 0, "no URL, no grant");
+
+    // The same push with presign=true (or without it): URLs, no `deferred`, grants recorded.
+    let presigned = app
+        .push_query(&dev, &[("presign", "true")], json!({"files": files}))
+        .await;
+    assert_eq!(presigned.status, 200, "{:?}", presigned.body);
+    for u in &presigned.body["uploads"].as_array().expect("uploads")[1..] {
+        assert!(u["upload_url"].is_string(), "{u:?}");
+        assert!(u.get("deferred").is_none(), "{u:?}");
+    }
+    assert_eq!(grants().await, 2);
+
+    // The deferred notes go up in one pack and commit.
+    let (pack, index) = pack_of(&contents[1..]);
+    let pack_id = upload_pack(&app, &dev, &pack).await;
+    let files = Value::Array(files.as_array().expect("files")[1..].to_vec());
+    let confirmed = app
+        .bulk_confirm(
+            &dev,
+            json!({"pack_id": pack_id, "blobs": index, "files": files}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    assert_eq!(
+        confirmed.body["confirmed"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(versions(&pool, dev.user_id).await, 3);
+
+    // Any other value: 400, nothing handed out.
+    for bad in ["", "FALSE", "0", "no"] {
+        let refused = app
+            .push_query(&dev, &[("presign", bad)], json!({"files": files}))
+            .await;
+        assert_eq!(refused.status, 400, "{bad:?}: {:?}", refused.body);
+        assert_eq!(refused.body["error"]["code"], "invalid_request");
+    }
+}

@@ -123,6 +123,7 @@ impl Server {
                         method: url.as_ref().map(|_| "PUT".to_owned()),
                         expires_at: url.as_ref().map(|_| self.now + TimeDelta::hours(1)),
                         headers: url.as_ref().map(|_| BTreeMap::new()),
+                        deferred: false,
                         upload_url: url,
                     });
                 }

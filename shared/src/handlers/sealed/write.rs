@@ -18,7 +18,7 @@ use crate::vault::request;
 use crate::vault::rules::{self, Decision, DeleteDecision, Room};
 use crate::vault::sealed::{self as parse, SealedConfirm, SealedProposal, key_of};
 use steel_protocol::wire::{
-    SealedConfirmAnswer, SealedConfirmRequest, SealedDeleteAnswer, SealedDeleteRequest,
+    Presign, SealedConfirmAnswer, SealedConfirmRequest, SealedDeleteAnswer, SealedDeleteRequest,
     SealedMissing, SealedPushAnswer, SealedPushRequest, SealedRejected, SealedTombstone,
     SealedUpload, SealedVersioned,
 };
@@ -52,6 +52,7 @@ pub async fn push(
     state: &VaultState,
     caller: &Caller,
     request: &ApiRequest,
+    presign: Presign,
 ) -> Result<ApiResponse, ApiError> {
     let app = &state.app;
     let body: SealedPushRequest = request.json()?;
@@ -92,7 +93,9 @@ pub async fn push(
         .map(|(p, _)| (p.content.hash, p.content.size))
         .collect();
     let asked: Vec<(ContentHash, i64)> = asked.into_iter().collect();
-    allow_uploads(app, user_id, &asked).await?;
+    if presign == Presign::Each {
+        allow_uploads(app, user_id, &asked).await?;
+    }
 
     let mut answer = SealedPushAnswer {
         rejected,
@@ -119,7 +122,8 @@ pub async fn push(
                 .rejected
                 .push(quota_exceeded(&w.key, limits.vault_quota_bytes)),
             Decision::Write { version, .. } => {
-                let presigned: Option<PresignedRequest> = if needs_upload(p) {
+                let deferred = presign == Presign::Deferred && needs_upload(p);
+                let presigned: Option<PresignedRequest> = if needs_upload(p) && !deferred {
                     Some(
                         state
                             .storage
@@ -140,6 +144,7 @@ pub async fn push(
                     method: presigned.as_ref().map(|r| r.method.clone()),
                     expires_at: presigned.as_ref().map(|r| r.expires_at),
                     headers: presigned.map(|r| r.headers),
+                    deferred,
                 });
             }
         }

@@ -398,6 +398,21 @@ impl TestApp {
         self.call(Route::Push, &[], who, Some(body)).await
     }
 
+    /// `POST /vault/push` with `query` as its query string (`presign=false`).
+    pub async fn push_query(
+        &self,
+        who: &(impl Credentials + ?Sized),
+        query: &[(&str, &str)],
+        body: Value,
+    ) -> Answer {
+        let mut e = event(Route::Push, &[], who.bearer(), Some(&body));
+        e.query_string_parameters = (query.iter())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<HashMap<String, String>>()
+            .into();
+        self.send(e).await
+    }
+
     /// `POST /vault/push/confirm`.
     pub async fn confirm(&self, who: &(impl Credentials + ?Sized), body: Value) -> Answer {
         self.call(Route::Confirm, &[], who, Some(body)).await

@@ -69,16 +69,21 @@ async fn ciphertext_blobs_go_up_in_one_pack_and_commit_as_the_sealed_confirm_doe
         b"canary-b4 delta",
     ];
     let (blobs, push) = sealed_notes(&vault, &contents);
-    let pushed = app.push(&mac, json!({"files": push})).await;
+    // As the client pushes a batch it may upload as a pack: no URLs (`presign=false`).
+    let pushed = (app.push_query(&mac, &[("presign", "false")], json!({"files": push}))).await;
     assert_eq!(pushed.status, 200, "{:?}", pushed.body);
     let uploads = &pushed.body["uploads"];
     assert!(
-        uploads
-            .as_array()
-            .expect("uploads")
-            .iter()
-            .all(|u| u["upload_url"].is_string())
+        (uploads.as_array().expect("uploads").iter())
+            .all(|u| u["upload_url"].is_null() && u["deferred"] == json!(true)),
+        "{uploads:?}"
     );
+    let grants = "SELECT count(*) FROM upload_grants WHERE user_id = $1";
+    assert_eq!(rows(&app, grants, &mac).await, 0, "no URL, no grant");
+    // Any other value of presign: 400, nothing handed out.
+    let bad = (app.push_query(&mac, &[("presign", "maybe")], json!({"files": push}))).await;
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+    assert_eq!(bad.body["error"]["code"], "invalid_request");
     let ciphertexts: Vec<&[u8]> = blobs.iter().map(|b| b.bytes.as_slice()).collect();
     let (pack, index) = pack_of(&ciphertexts);
     assert!(
