@@ -28,6 +28,18 @@ use crate::net::{Rates, SimNet};
 use crate::vault::{PASSPHRASE, Vault};
 use crate::world::{Shared, World};
 
+/// What one run of `steel-sync encrypt` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    Started,
+    Resumed,
+    Abandoned,
+    /// Stopped by a fault; `true` when the device crashed.
+    Stopped(bool),
+    /// The switch committed in this run (or an earlier one whose answer was lost).
+    Switched,
+}
+
 /// Whether `seed` starts plaintext and turns encrypted along the way.
 pub fn is_migrating(seed: u64, rates: &Rates) -> bool {
     !crate::vault::is_encrypted(seed, rates.encrypted_every)
@@ -100,6 +112,7 @@ impl World {
             }
             Mode::Migrating if rng.random_bool(0.15) => {
                 self.log(format!("#{i} D{d} abandons the migration"));
+                self.shared().migration_runs.push(Run::Abandoned);
                 return match self.rt.block_on(api.abandon_migration()) {
                     Ok(_) => {
                         self.shared().migration = None;
@@ -110,6 +123,7 @@ impl World {
             }
             Mode::Migrating => {
                 self.log(format!("#{i} D{d} runs encrypt again: it resumes"));
+                self.shared().migration_runs.push(Run::Resumed);
                 let secret = Secret::Passphrase(PASSPHRASE);
                 match self.rt.block_on(vault_key::unlock(&api, &secret)) {
                     Ok(u) => u.keys,
@@ -118,6 +132,7 @@ impl World {
             }
             Mode::Plaintext => {
                 self.log(format!("#{i} D{d} runs encrypt: the migration starts"));
+                self.shared().migration_runs.push(Run::Started);
                 let new = crate::vault::new_vault(rng.random());
                 let keys = VaultKeys::generation0(&new.vk);
                 self.shared().migration = Some(Vault {
@@ -146,6 +161,7 @@ impl World {
                 };
                 self.log(format!("    D{d} encrypt: {how}; the device keeps the key"));
                 self.shared().note_switch();
+                self.shared().migration_runs.push(Run::Switched);
                 self.keep_key(d, keys);
                 Ok(())
             }
@@ -156,8 +172,10 @@ impl World {
     /// A command stopped by the network's faults is run again later; any other error is
     /// a finding.
     fn stopped(&self, d: usize, what: &str, e: SyncError) -> Result<(), String> {
-        if is_fault(&e, self.devices[d].crashed.load(Ordering::Relaxed)) {
+        let crashed = self.devices[d].crashed.load(Ordering::Relaxed);
+        if is_fault(&e, crashed) {
             self.log(format!("    D{d} {what} stops: {e}"));
+            self.shared().migration_runs.push(Run::Stopped(crashed));
             Ok(())
         } else {
             Err(format!("D{d}'s migration failed {what}: {e}"))

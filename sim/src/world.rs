@@ -55,6 +55,8 @@ pub struct Shared {
     /// the switch on, when `migrated` is set.
     pub migration: Option<crate::vault::Vault>,
     pub migrated: bool,
+    /// What each run of `steel-sync encrypt` did, in order (`migrate.rs`).
+    pub migration_runs: Vec<crate::migrate::Run>,
 }
 
 impl Shared {
@@ -201,6 +203,7 @@ impl World {
             vault: None,
             migration: None,
             migrated: false,
+            migration_runs: Vec::new(),
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()

@@ -258,6 +258,17 @@ pub async fn switch(pool: &PgPool, user_id: UserId) -> Result<Switched, sqlx::Er
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
+    // Every version number a plaintext note or tombstone had stays used: a note created
+    // after the switch starts above them (as after a compaction), so a device that still
+    // holds an old version of a path never takes the new note for it.
+    super::query(
+        "UPDATE users SET compacted_version = GREATEST(compacted_version,
+             (SELECT COALESCE(max(version), 0) FROM file_state WHERE user_id = $1))
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     super::query("DELETE FROM file_state WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)

@@ -224,6 +224,9 @@ impl Server {
             .collect();
         copies.sort_by(|a, b| a.path_key.cmp(&b.path_key));
         let head = self.change_seq;
+        // Every plaintext version number stays used (`compacted_version`, as a compaction).
+        let highest = self.files.values().map(|f| f.version).max().unwrap_or(0);
+        self.compacted_version = self.compacted_version.max(highest);
         self.files.clear();
         self.history.clear();
         self.sealed.clear();
