@@ -102,3 +102,23 @@ fn a_note_made_again_after_the_switch_does_not_reuse_a_version_number() {
     let outcome = run::run(286, 400, Some(&keep), false);
     assert_eq!(outcome.failure, None);
 }
+
+/// After the switch the bucket still holds the plaintext blobs (the real janitor deletes
+/// them `BLOB_GRACE_HOURS` later): the leak check finds them until the collection runs,
+/// and nothing after it.
+#[test]
+fn the_plaintext_is_a_leak_until_the_janitor_collects_it() {
+    let keep = parse_ranges("140,255-256,260-261,264").expect("a list of ops");
+    let (devices, ops) = run::plan(166, 400);
+    let mut world = World::new(166, devices, Rates::default(), false);
+    for &i in &keep {
+        world.step(i, ops[i]).expect("no finding");
+    }
+    let mut shared = world.shared();
+    assert!(shared.migrated);
+    let acked = shared.book.acked.clone();
+    let leak = crate::vault::leaks(&shared.server, &acked);
+    assert!(leak.is_some_and(|l| l.contains("in the clear")));
+    shared.server.collect();
+    assert_eq!(crate::vault::leaks(&shared.server, &acked), None);
+}
