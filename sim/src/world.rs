@@ -51,11 +51,9 @@ pub struct Shared {
     pub crypt_rng: ChaCha8Rng,
     /// An encrypted seed's vault secrets, as the person keeps them.
     pub vault: Option<crate::vault::Vault>,
-    /// A migration seed's secrets of the migration under way (`migrate.rs`); `vault` from
-    /// the switch on, when `migrated` is set.
+    /// A migration seed's (`migrate.rs`): its secrets, whether it switched, each run's end.
     pub migration: Option<crate::vault::Vault>,
     pub migrated: bool,
-    /// What each run of `steel-sync encrypt` did, in order (`migrate.rs`).
     pub migration_runs: Vec<crate::migrate::Run>,
 }
 
