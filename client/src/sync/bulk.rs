@@ -122,7 +122,7 @@ mod tests {
             method: None,
             headers: None,
             expires_at: None,
-            deferred: !url,
+            deferred: false,
         }
     }
 
