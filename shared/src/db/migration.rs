@@ -229,16 +229,17 @@ pub enum Switched {
 
 /// Switches a migrating account to encrypted in one transaction, under the user's row lock:
 /// only if every live note has a staged copy of its current version. Then the staged
-/// copies become the account's notes (each at the version number its plaintext note had,
-/// so a device's last synced version still says whether the note moved since; sealed
-/// fields, path key for path; made by no
-/// device, `updated_by` null: they are not the switching device's edits, and a device that
-/// took them for its own would delete a note it never had, or push its older copy over
-/// one), every
-/// plaintext note, version and tombstone is deleted, and the account is encrypted. The new
-/// notes' change sequence values start 2 past the old head, which becomes `compacted_seq`
-/// head + 1: every cursor a device got before the switch is below it (410
-/// `resync_required`, as after a compaction), and so is every `since` before the switch. The plaintext blobs are then unused: the janitor's collection deletes them.
+/// copies become the account's notes: each at the version number its plaintext note had
+/// (a device's last synced version still says whether the note moved since), with its
+/// sealed fields, path key for path, made by no device (`updated_by` null: they are not the
+/// switching device's edits, and a device that took them for its own would delete a note
+/// it never had, or push its older copy over one). Every plaintext version number stays
+/// used (`compacted_version`), every plaintext note, version and tombstone is deleted, and
+/// the account is encrypted. The new notes' change sequence values start 2 past the old
+/// head, which becomes `compacted_seq` head + 1: every cursor a device got before the
+/// switch is below it (410 `resync_required`, as after a compaction), and so is every
+/// `since` before the switch. The plaintext blobs are then unused: the janitor's
+/// collection deletes them.
 pub async fn switch(pool: &PgPool, user_id: UserId) -> Result<Switched, sqlx::Error> {
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user_id).await?;
