@@ -16,7 +16,9 @@
 //! `handlers/migration.rs` does.
 //!
 //! Left out: authentication (the bearer token names the device), request budgets (429),
-//! bulk upload (`/vault/bulk`), the unconfirmed-upload allowance (of pushes and stages),
+//! bulk upload (`/vault/bulk`, and so a push's `presign=false`, which only a batch bound
+//! for a pack asks: the simulation's devices upload note by note, and the model presigns
+//! every upload), the unconfirmed-upload allowance (of pushes and stages),
 //! history and deleted listings, change notices. A request for those answers 404
 //! `not_found`.
 
