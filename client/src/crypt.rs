@@ -179,18 +179,8 @@ impl Crypt {
     fn server_names(&self) -> std::sync::MutexGuard<'_, Option<HashMap<String, VaultPath>>> {
         let mut names = lock(&self.server_names);
         if names.is_none() {
-            let mut found: HashMap<String, Vec<VaultPath>> = HashMap::new();
-            let rows = (self.store.as_ref()).and_then(|s| s.rows().ok());
-            for (path, row) in rows.unwrap_or_default() {
-                if row.server_version > 0
-                    && row.content_hash.is_some()
-                    && let Ok(p) = VaultPath::parse(&path)
-                {
-                    found.entry(p.case_key()).or_default().push(p);
-                }
-            }
-            let one = found.into_iter().filter(|(_, v)| v.len() == 1);
-            *names = Some(one.filter_map(|(k, mut v)| Some((k, v.pop()?))).collect());
+            // The read a listing shares: nothing more when it was made for this sync.db.
+            *names = Some(self.synced().map(|s| s.names.clone()).unwrap_or_default());
         }
         names
     }

@@ -1,6 +1,7 @@
 //! What `sync.db` records, as an encrypted listing reads it: each synced version by path key
 //! (a brief state entry is named from it) and each synced path by case key (a listed note
-//! supersedes its other letter cases). Built from one read of every row and kept while
+//! supersedes its other letter cases), and each synced name by case key (what the server
+//! is known to call a note). Built from one read of every row and kept while
 //! `sync.db` is unchanged ([`Store::generation`]): a listing's pages, and a watching
 //! device's idle syncs, share one read. Reading and keying 10,000 rows takes about 15 ms,
 //! which each page of a listing paid twice before.
@@ -27,6 +28,9 @@ pub struct Synced {
     /// The paths `sync.db` knows the server had, by case key: a listed note under another
     /// letter case of one of them took its place (one path key, one row on the server).
     pub by_case_key: HashMap<String, Vec<String>>,
+    /// The one synced name of each case key that has exactly one: what [`Crypt::server_twin`]
+    /// starts from.
+    pub names: HashMap<String, VaultPath>,
 }
 
 /// The memo: the [`Store::generation`] it was read at, and what was read.
@@ -53,18 +57,23 @@ impl Crypt {
 
     fn read_synced(&self, store: &Store) -> Result<Synced> {
         let mut out = Synced::default();
+        let mut names: HashMap<String, Vec<VaultPath>> = HashMap::new();
         for (path, row) in store.rows()? {
             let Ok(p) = VaultPath::parse(&path) else {
                 continue;
             };
+            let case_key = p.case_key();
             if let Some(base) = row.base() {
                 let key = Key32(self.path_key(&p).0);
                 (out.recorded.entry((key, base.number)).or_default()).push((p.clone(), base.hash));
+                names.entry(case_key.clone()).or_default().push(p);
             }
             if row.server_version > 0 {
-                out.by_case_key.entry(p.case_key()).or_default().push(path);
+                out.by_case_key.entry(case_key).or_default().push(path);
             }
         }
+        let one = names.into_iter().filter(|(_, v)| v.len() == 1);
+        out.names = one.filter_map(|(k, mut v)| Some((k, v.pop()?))).collect();
         Ok(out)
     }
 }
