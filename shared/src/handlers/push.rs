@@ -69,11 +69,7 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         .map(|(p, _)| (p.content.hash, p.content.size))
         .collect();
     let asked: Vec<(ContentHash, i64)> = asked.into_iter().collect();
-    // The allowance counts the URLs handed out: none with `presign=false` (the pack's
-    // `POST /vault/bulk` is granted itself).
-    if presign == Presign::Each {
-        allow_uploads(app, user_id, &asked).await?;
-    }
+    allow_pushed(app, user_id, &asked, presign).await?;
 
     let mut response = PushAnswer {
         rejected,
@@ -102,17 +98,8 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
                 .rejected
                 .push(Rejected::quota_exceeded(&p.path, limits.vault_quota_bytes)),
             Decision::Write { .. } => {
-                let deferred = presign == Presign::Deferred && needs_upload(&p);
-                let presigned: Option<PresignedRequest> = if !needs_upload(&p) || deferred {
-                    None
-                } else {
-                    Some(
-                        state
-                            .storage
-                            .presign_upload(user_id, &p.content.hash, p.content.size, PRESIGN_TTL)
-                            .await?,
-                    )
-                };
+                let (presigned, deferred) =
+                    hand_out(state, user_id, &p, needs_upload(&p), presign).await?;
                 response.uploads.push(Upload {
                     path: p.path,
                     base_version: p.base.get(),
@@ -128,6 +115,43 @@ pub async fn handle(state: &VaultState, request: ApiRequest) -> Result<ApiRespon
         }
     }
     ApiResponse::ok(&response)
+}
+
+/// What a push hands out for a write: nothing when the server holds its bytes (`needed`
+/// false); else a presigned PUT, or with `presign=false` none and `deferred` true.
+pub(crate) async fn hand_out(
+    state: &VaultState,
+    user_id: crate::domain::UserId,
+    p: &rules::Proposal,
+    needed: bool,
+    presign: Presign,
+) -> Result<(Option<PresignedRequest>, bool), ApiError> {
+    match (needed, presign) {
+        (false, _) => Ok((None, false)),
+        (true, Presign::Deferred) => Ok((None, true)),
+        (true, Presign::Each) => {
+            let (hash, size) = (&p.content.hash, p.content.size);
+            let put = state
+                .storage
+                .presign_upload(user_id, hash, size, PRESIGN_TTL);
+            Ok((Some(put.await?), false))
+        }
+    }
+}
+
+/// [`allow_uploads`] for a push's `asked` contents: the allowance counts the URLs handed
+/// out, so a push with `presign=false` records none (the pack's `POST /vault/bulk` is
+/// granted itself).
+pub(crate) async fn allow_pushed(
+    app: &crate::runtime::AppState,
+    user_id: crate::domain::UserId,
+    asked: &[(ContentHash, i64)],
+    presign: Presign,
+) -> Result<(), ApiError> {
+    match presign {
+        Presign::Each => allow_uploads(app, user_id, asked).await,
+        Presign::Deferred => Ok(()),
+    }
 }
 
 /// Records the upload grants of `asked`, or refuses the whole push: 429 `upload_limit` while

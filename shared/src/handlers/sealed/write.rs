@@ -9,11 +9,10 @@ use crate::db::{blobs, files, sealed, users};
 use crate::domain::{ContentHash, UserId, VaultPath};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::confirm::{Verified, verify_and_commit};
-use crate::handlers::push::allow_uploads;
+use crate::handlers::push::{allow_pushed, hand_out};
 use crate::handlers::write::describe_conflict;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::runtime::{AppState, VaultState, WriteState};
-use crate::storage::{PRESIGN_TTL, PresignedRequest};
 use crate::vault::request;
 use crate::vault::rules::{self, Decision, DeleteDecision, Room};
 use crate::vault::sealed::{self as parse, SealedConfirm, SealedProposal, key_of};
@@ -93,9 +92,7 @@ pub async fn push(
         .map(|(p, _)| (p.content.hash, p.content.size))
         .collect();
     let asked: Vec<(ContentHash, i64)> = asked.into_iter().collect();
-    if presign == Presign::Each {
-        allow_uploads(app, user_id, &asked).await?;
-    }
+    allow_pushed(app, user_id, &asked, presign).await?;
 
     let mut answer = SealedPushAnswer {
         rejected,
@@ -122,17 +119,8 @@ pub async fn push(
                 .rejected
                 .push(quota_exceeded(&w.key, limits.vault_quota_bytes)),
             Decision::Write { version, .. } => {
-                let deferred = presign == Presign::Deferred && needs_upload(p);
-                let presigned: Option<PresignedRequest> = if needs_upload(p) && !deferred {
-                    Some(
-                        state
-                            .storage
-                            .presign_upload(user_id, &p.content.hash, p.content.size, PRESIGN_TTL)
-                            .await?,
-                    )
-                } else {
-                    None
-                };
+                let (presigned, deferred) =
+                    hand_out(state, user_id, p, needs_upload(p), presign).await?;
                 answer.uploads.push(SealedUpload {
                     path_key: w.key,
                     base_version: p.base.get(),
