@@ -47,7 +47,7 @@ ENV_FILE="$RUN/dev.env"
     printf '%s=%s\n' "$name" "${!name}"
   done
   printf 'JWT_SECRET=%s\n' "$(cat "$SECRET_FILE")"
-  printf 'RUST_LOG=%s\n' "${RUST_LOG:-info}"
+  printf 'RUST_LOG="%s"\n' "${RUST_LOG:-info}"
   printf 'APPLE_CLIENT_ID=%s\n' "${APPLE_CLIENT_ID:-com.steelnotes.dev}"
   printf 'GOOGLE_CLIENT_IDS=%s\n' "${GOOGLE_CLIENT_IDS:-steel-dev.apps.googleusercontent.com}"
   printf 'APPLE_JWKS_URL=http://127.0.0.1:%s/keys.json\n' "$IDP_PORT"
