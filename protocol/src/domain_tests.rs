@@ -14,6 +14,28 @@ fn nfd_and_nfc_name_the_same_path() {
 }
 
 #[test]
+fn the_nfc_quick_check_gives_what_the_full_normaliser_gives() {
+    // NFC already, decomposed, a singleton that NFC replaces (the Kelvin and Ohm signs, the
+    // Angstrom sign), composing marks in non-canonical order, Hangul jamo, and marks the
+    // quick check answers "maybe" for.
+    for raw in [
+        "thoughts/Caf\u{e9}.md",
+        "thoughts/Cafe\u{301}.md",
+        "\u{212a}elvin \u{2126}hm \u{212b}ngstrom.md",
+        "a\u{323}\u{302}.md",
+        "a\u{302}\u{323}.md",
+        "\u{1100}\u{1161}\u{11a8}.md",
+        "e\u{300}\u{300}.md",
+        "\u{fb01}le/\u{3055}\u{3099}.md",
+        "plain ascii/name.md",
+    ] {
+        let full: String = raw.nfc().collect();
+        assert_eq!(nfc(raw), full, "{raw:?}");
+        assert_eq!(VaultPath::parse(raw).expect("valid").as_str(), full);
+    }
+}
+
+#[test]
 fn case_key_folds_letter_case_only() {
     let a = VaultPath::parse("Notes/Été.md").expect("valid");
     let b = VaultPath::parse("notes/ÉTÉ.md").expect("valid");

@@ -56,9 +56,16 @@ impl Crypt {
     }
 
     fn read_synced(&self, store: &Store) -> Result<Synced> {
-        let mut out = Synced::default();
-        let mut names: HashMap<String, Vec<VaultPath>> = HashMap::new();
-        for (path, row) in store.rows()? {
+        let rows = store.rows()?;
+        // Sized for every row at once: growing three maps of 10,000 entries step by step
+        // (rehashing each time) was a good part of the first listing's cost.
+        let mut out = Synced {
+            recorded: HashMap::with_capacity(rows.len()),
+            by_case_key: HashMap::with_capacity(rows.len()),
+            names: HashMap::with_capacity(rows.len()),
+        };
+        let mut names: HashMap<String, Vec<VaultPath>> = HashMap::with_capacity(rows.len());
+        for (path, row) in rows {
             let Ok(p) = VaultPath::parse(&path) else {
                 continue;
             };
@@ -73,7 +80,8 @@ impl Crypt {
             }
         }
         let one = names.into_iter().filter(|(_, v)| v.len() == 1);
-        out.names = one.filter_map(|(k, mut v)| Some((k, v.pop()?))).collect();
+        out.names
+            .extend(one.filter_map(|(k, mut v)| Some((k, v.pop()?))));
         Ok(out)
     }
 }

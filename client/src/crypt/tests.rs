@@ -193,3 +193,32 @@ fn a_crypt_dropped_without_a_crash_keeps_what_it_learnt() {
     assert_eq!(known.len(), 1);
     assert_eq!(known[&ids[0].to_hex()], hash_bytes(b"alpha"));
 }
+
+#[test]
+fn server_names_learnt_over_the_synced_ones_answer_as_one_map_would() {
+    let p = |s: &str| VaultPath::parse(s).unwrap();
+    let mut synced = Synced::default();
+    synced.names.insert("idea.md".into(), p("Idea.md"));
+    synced.names.insert("gone.md".into(), p("gone.md"));
+    let mut names = ServerNames {
+        synced: std::sync::Arc::new(synced),
+        learnt: HashMap::new(),
+    };
+    // What sync.db says, learnt again, records nothing.
+    names.learn(&p("Idea.md"), true);
+    names.learn(&p("never.md"), false);
+    assert!(names.learnt.is_empty());
+    assert_eq!(names.get("idea.md"), Some(&p("Idea.md")));
+    // A rename in letter case, a delete of a synced name, a new note: each overrides.
+    names.learn(&p("idea.md"), true);
+    names.learn(&p("gone.md"), false);
+    names.learn(&p("New.md"), true);
+    assert_eq!(names.get("idea.md"), Some(&p("idea.md")));
+    assert_eq!(names.get("gone.md"), None);
+    assert_eq!(names.get("new.md"), Some(&p("New.md")));
+    // And back: the note made again under its synced name.
+    names.learn(&p("gone.md"), true);
+    assert_eq!(names.get("gone.md"), Some(&p("gone.md")));
+    names.learn(&p("New.md"), false);
+    assert_eq!(names.get("new.md"), None);
+}

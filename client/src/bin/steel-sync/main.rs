@@ -323,6 +323,8 @@ async fn sync_once(args: &SyncArgs) -> anyhow::Result<ExitCode> {
             api + s3
         );
     }
+    // The process ends here: an encrypted vault's maps of every note are not freed one by one.
+    syncer.api().leak_caches_at_exit()?;
     Ok(code)
 }
 
