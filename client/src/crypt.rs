@@ -316,8 +316,9 @@ impl Crypt {
             let stored = (self.store.as_ref())
                 .and_then(|s| s.known_blobs().ok())
                 .unwrap_or_default();
-            let parsed = stored
-                .into_iter()
+            // With what was learnt before this first read and not written yet (see `learn`).
+            let unsaved = lock(&self.unsaved).clone();
+            let parsed = (stored.into_iter().chain(unsaved))
                 .filter_map(|(id, hash)| Some((BlobId::from_hex(&id)?.0, hash)));
             *known = Some(parsed.collect());
         }
@@ -325,11 +326,19 @@ impl Crypt {
     }
 
     /// Remembers that `id` is the content of plaintext hash `hash` (written to `sync.db`
-    /// by the next [`Crypt::flush`]).
+    /// by the next [`Crypt::flush`]). Before anything needed the known blobs, they are not
+    /// read for this: a push of one note would read every row to learn one (the row is
+    /// written again if it was there; a first read later takes it from `unsaved`).
     pub fn learn(&self, id: &BlobId, hash: &str) {
-        let fresh = (self.known().get_or_insert_default())
-            .insert(id.0, hash.to_owned())
-            .is_none_or(|was| was != hash);
+        let mut known = lock(&self.known);
+        if known.is_none() && self.store.is_none() {
+            // Nothing to read: the map is all there is.
+            *known = Some(HashMap::new());
+        }
+        let fresh = match known.as_mut() {
+            Some(known) => (known.insert(id.0, hash.to_owned())).is_none_or(|was| was != hash),
+            None => true,
+        };
         if fresh && self.store.is_some() {
             lock(&self.unsaved).push((id.to_hex(), hash.to_owned()));
         }

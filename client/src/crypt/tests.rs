@@ -184,6 +184,26 @@ fn learnt_hashes_are_written_by_a_flush_and_a_crash_costs_a_download_not_a_wrong
 }
 
 #[test]
+fn a_blob_learnt_before_the_known_ones_are_read_is_known_from_then_on() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (crypt, saved) = learnt(dir.path(), &[("a.md", b"alpha")]);
+    crypt.flush().expect("flush");
+    drop(crypt);
+    // A new process pushes one note: nothing read yet, the one blob learnt.
+    let (crypt, fresh) = learnt(dir.path(), &[("b.md", b"beta")]);
+    assert!(
+        lock(&crypt.known).is_none(),
+        "learning read every known blob"
+    );
+    // The first read takes sync.db's and the unwritten one.
+    assert_eq!(crypt.engine_hash(&fresh[0]).to_hex(), hash_bytes(b"beta"));
+    assert_eq!(crypt.engine_hash(&saved[0]).to_hex(), hash_bytes(b"alpha"));
+    crypt.flush().expect("flush");
+    let store = Store::open(dir.path()).expect("store");
+    assert_eq!(store.known_blobs().expect("known").len(), 2);
+}
+
+#[test]
 fn a_crypt_dropped_without_a_crash_keeps_what_it_learnt() {
     let dir = tempfile::tempdir().expect("dir");
     let (crypt, ids) = learnt(dir.path(), &[("a.md", b"alpha")]);
