@@ -11,7 +11,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 
-use crate::e2e_rclone::{Cost, copy_tree, edit_one, login, mib, ours_with_steps, ratio};
+use crate::e2e_rclone::{
+    Cost, SHORT_RUNS, copy_tree, login, median_of, mib, one_change_median, ours_with_steps, ratio,
+};
 
 const PASSPHRASE: &str = "bench passphrase, long enough";
 
@@ -101,9 +103,8 @@ pub fn table(setup: &Setup<'_>) -> anyhow::Result<(String, String)> {
     let ours = |vault: &Path| ours_with_steps(setup.bin, vault, None).map(|(c, _)| c);
     let upload = ours(&a)?;
     let no_change = ours(&a)?;
-    let empty_delta = ours(&a)?;
-    edit_one(&a, 1)?;
-    let one_change = ours(&a)?;
+    let empty_delta = median_of(SHORT_RUNS, |_| ours(&a))?;
+    let one_change = one_change_median(setup.bin, &a, 100)?;
     unlock(setup.bin, &b)?;
     let second = ours(&b)?;
     let note = |root: &Path| std::fs::read(root.join("thoughts/note-00001.md")).ok();
