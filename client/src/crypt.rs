@@ -407,19 +407,17 @@ impl Crypt {
 }
 
 impl Crypt {
-    /// For a process about to exit: writes what is unsaved, then takes the maps of every
-    /// note (listed versions, known blobs, names, `sync.db`'s rows) out and never frees them.
-    /// Freeing them one allocation at a time was a tenth of the CLI's no-change sync of an
-    /// encrypted 10,000-note vault; the operating system takes the pages back at once. The
-    /// keys are not leaked: they are dropped, and zeroed, with the `Crypt`.
-    pub fn leak_caches(&self) -> Result<()> {
-        self.flush()?;
+    /// For a process about to exit: takes the maps of every note (listed versions, known
+    /// blobs, names, `sync.db`'s rows) out and never frees them. Freeing them one allocation
+    /// at a time was a tenth of the CLI's no-change sync of an encrypted 10,000-note vault;
+    /// the operating system takes the pages back at once. What is unsaved is not touched:
+    /// the `Crypt`'s drop writes it as always, and drops (and zeroes) the keys.
+    pub fn leak_caches(&self) {
         std::mem::forget(std::mem::take(&mut *lock(&self.listed)));
         std::mem::forget(std::mem::take(&mut *lock(&self.downloads)));
         std::mem::forget(std::mem::take(&mut *lock(&self.known)));
         std::mem::forget(std::mem::take(&mut *lock(&self.server_names)));
         std::mem::forget(std::mem::take(&mut *lock(&self.synced)));
-        Ok(())
     }
 }
 

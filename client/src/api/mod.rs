@@ -125,12 +125,14 @@ impl Api {
         self.crypt.as_ref().map_or(Ok(()), |c| c.flush())
     }
 
-    /// For a process about to exit: what an encrypted vault's client learnt is written, and
-    /// its maps of every note are left to the operating system (see [`Crypt::leak_caches`]).
+    /// For a process about to exit: an encrypted vault's maps of every note are left to the
+    /// operating system (see [`Crypt::leak_caches`]).
     ///
     /// [`Crypt::leak_caches`]: crate::crypt::Crypt::leak_caches
-    pub fn leak_caches_at_exit(&self) -> Result<()> {
-        self.crypt.as_ref().map_or(Ok(()), |c| c.leak_caches())
+    pub fn leak_caches_at_exit(&self) {
+        if let Some(c) = &self.crypt {
+            c.leak_caches();
+        }
     }
 
     /// True when this client syncs an end-to-end encrypted vault (it holds the vault key).
